@@ -1,0 +1,8 @@
+"""taxvault: one secure API over every record of a tax agency.
+
+Need-to-know on every read, a tamper-evident record of every access, grants that
+expire, detection of browsing, and a report to each taxpayer of who looked.
+See docs and ../shared/DESIGN.md for the architecture (one door: the Gate).
+"""
+
+__version__ = "0.1.0"

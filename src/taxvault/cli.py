@@ -1,0 +1,67 @@
+"""The one command-line app: ``taxvault --help``.
+
+Each domain owns its sub-commands (a Typer app in ``<domain>/cli.py``); this module
+only assembles them. Errors reach the user as one clear line and a non-zero exit,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from taxvault.config import get_settings
+from taxvault.store import make_engine
+from taxvault.store.migrate import table_counts, upgrade
+from taxvault.store.registry import all_metadata
+
+app = typer.Typer(
+    name="taxvault",
+    help="One secure API over every record of a tax agency.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Inspect the store.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one clear error line and return the exit to raise."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@app.command()
+def init() -> None:
+    """Create the store, or migrate it to the newest schema."""
+    settings = get_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(make_engine())
+    where = "embedded SQLite under " + str(settings.var_dir) if settings.is_embedded else "PostgreSQL"
+    console.print(f"store ready ({where})")
+
+
+@db_app.command("stats")
+def db_stats() -> None:
+    """Row counts per table."""
+    metadata = all_metadata()
+    counts = table_counts(make_engine(), list(metadata.sorted_tables))
+    table = Table("table", "rows", title="taxvault store")
+    for name, n in counts.items():
+        table.add_row(name, f"{n:,}")
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point: run the app, turning unexpected errors into one line."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

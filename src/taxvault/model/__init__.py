@@ -1,0 +1,1 @@
+"""Canonical record types and the value types that validate themselves."""

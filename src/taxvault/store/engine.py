@@ -1,0 +1,60 @@
+"""Engine creation and the unit of work.
+
+The request or the job owns the transaction: it opens one with :func:`transaction`
+and passes the connection to service functions, which execute statements and never
+commit. A failure anywhere rolls the whole unit back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from taxvault.config import get_settings, normalise_database_url
+
+
+class StoreError(RuntimeError):
+    """The store cannot be reached or is not in the state a command needs."""
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """Create an engine for ``url`` (default: the configured store).
+
+    SQLite gets WAL journaling (readers never block the writer), enforced
+    foreign keys and a busy timeout; its directory is created if missing.
+    """
+    url = normalise_database_url(url or get_settings().database_url)
+    if url.startswith("sqlite"):
+        db_path = sa.engine.make_url(url).database
+        if db_path and db_path != ":memory:":
+            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One unit of work: commits on success, rolls back on any exception."""
+    with engine.begin() as conn:
+        yield conn
+
+
+def is_postgres(bind: Engine | Connection) -> bool:
+    """True when the bind talks to PostgreSQL."""
+    return bind.dialect.name == "postgresql"

@@ -1,0 +1,48 @@
+"""Create or upgrade the store with Alembic (``taxvault init``).
+
+Each domain keeps its own branch of revisions (``branch_labels``) rooted at the
+foundation revision, so domains evolve their tables independently; ``upgrade
+heads`` applies every branch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic config bound to ``engine`` (no alembic.ini needed)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the store to the newest revision of every branch."""
+    command.upgrade(alembic_config(engine), "heads")
+
+
+def pending_heads(engine: Engine) -> set[str]:
+    """Heads of the migration scripts the store has not reached yet (empty = current)."""
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    return set(script.get_heads()) - current
+
+
+def table_counts(engine: Engine, tables: list[sa.Table]) -> dict[str, int]:
+    """Row counts per table, in the order given."""
+    with engine.connect() as conn:
+        return {
+            t.name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()) for t in tables
+        }
