@@ -1,0 +1,351 @@
+"""Shared machinery for fixed-width legacy record formats (Pub 1220, EFW2).
+
+Why one module: both formats are files of equal-length ASCII records, optionally
+separated by CR/LF, with blank-or-zero-filled numeric fields. The framing, the
+problem types, and the numeric codecs are the same, and the hot paths (millions of
+payee / employee records) must be vectorised with numpy rather than looped in
+Python, so the column helpers live here once.
+
+Error policy (DESIGN.md, Conventions):
+
+* a file that is not what it claims (empty, truncated, wrong record length, junk,
+  wrong first record, records out of order) raises :class:`FormatError` with a one
+  line message naming record numbers and field names, never field values;
+* a bad individual record is reported as a :class:`RecordProblem` (record number,
+  field, reason, raw bytes) so ingest can quarantine it while the rest loads;
+* a control total that disagrees with the records it closes is a
+  :class:`ControlProblem`.
+
+TINs must never reach an exception message or a ``repr``: problems carry the raw
+record only in a field excluded from ``repr``, and messages name fields, not values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+U8 = npt.NDArray[np.uint8]
+I64 = npt.NDArray[np.int64]
+BoolArr = npt.NDArray[np.bool_]
+
+_SPACE = 0x20
+_NUL = 0x00
+_ZERO = 0x30
+
+
+class FormatError(ValueError):
+    """The file is not a well-formed file of the format it claims to be.
+
+    The message is one line and never contains a field value (TINs in particular);
+    it names record numbers (1-based) and field names instead.
+    """
+
+
+class ControlTotalsError(FormatError):
+    """Raised by strict reads when the file's own control totals disagree with its records."""
+
+    def __init__(self, message: str, problems: list[ControlProblem]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class RecordProblem:
+    """One bad field in one record; the record is quarantined, the rest of the file loads.
+
+    ``raw`` holds the whole record so the quarantine can keep it; it is left out of
+    ``repr`` because it may contain a TIN.
+    """
+
+    record_number: int
+    record_type: str
+    field: str
+    reason: str
+    raw: bytes = dataclasses.field(repr=False, compare=False)
+
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class ControlProblem:
+    """A control total (count or amount) that does not match the records it summarises.
+
+    ``severity`` is ``"error"`` for totals the publication makes mandatory (payee
+    counts, per-amount-code totals, RW counts) and ``"warning"`` for advisory
+    checks (optional state/local totals, sequence numbers, record order quirks).
+    """
+
+    check: str
+    message: str
+    record_number: int | None = None
+    stated: int | None = None
+    computed: int | None = None
+    severity: Severity = "error"
+
+
+# --------------------------------------------------------------------------- framing
+
+
+def frame_records(data: bytes, record_length: int, format_name: str) -> U8:
+    """Return a zero-copy ``(n, record_length)`` uint8 view of the records in ``data``.
+
+    Accepts records back to back, or each followed by the same line end (CR LF, LF
+    or CR), the last one optionally without it; a single trailing line end or
+    DOS end-of-file byte after back-to-back records is tolerated. Anything else
+    (truncated file, a line of the wrong length) is a :class:`FormatError`.
+    """
+    size = len(data)
+    if size == 0:
+        raise FormatError(f"{format_name}: empty file")
+    if size < record_length:
+        raise FormatError(
+            f"{format_name}: file holds {size} bytes, less than one {record_length}-byte record "
+            "(truncated or wrong record length)"
+        )
+    after = data[record_length : record_length + 2]
+    sep = b""
+    if after[:1] in (b"\r", b"\n"):
+        sep = b"\r\n" if after == b"\r\n" else after[:1]
+    stride = record_length + len(sep)
+    if sep:
+        if size % stride == 0:
+            count = size // stride
+            checked = count
+        elif (size + len(sep)) % stride == 0:
+            count = (size + len(sep)) // stride
+            checked = count - 1
+        else:
+            raise FormatError(
+                f"{format_name}: file size {size} is not a whole number of {record_length}-byte "
+                "records with line ends (truncated or wrong record length)"
+            )
+    else:
+        count, rest = divmod(size, record_length)
+        if rest and data[count * record_length :] not in (b"\r\n", b"\n", b"\r", b"\x1a"):
+            raise FormatError(
+                f"{format_name}: file size {size} is not a multiple of {record_length} "
+                f"(record {count + 1} is truncated or the record length is wrong)"
+            )
+        checked = 0
+    buf = np.frombuffer(data, dtype=np.uint8)
+    mat: U8 = np.lib.stride_tricks.as_strided(
+        buf, shape=(count, record_length), strides=(stride, 1), writeable=False
+    )
+    if checked:
+        ends: U8 = np.lib.stride_tricks.as_strided(
+            buf[record_length:], shape=(checked, len(sep)), strides=(stride, 1), writeable=False
+        )
+        bad = np.flatnonzero((ends != np.frombuffer(sep, dtype=np.uint8)).any(axis=1))
+        if bad.size:
+            raise FormatError(
+                f"{format_name}: record {int(bad[0]) + 1} is not {record_length} bytes followed by the "
+                "line end used by the first record (wrong record length)"
+            )
+    return mat
+
+
+def check_order(
+    kinds: str,
+    pattern: re.Pattern[str],
+    transitions: dict[str, dict[str, str]],
+    accepting: set[str],
+    names: dict[str, str],
+    format_name: str,
+) -> None:
+    """Check the sequence of record types; raise :class:`FormatError` at the first misplaced one.
+
+    ``kinds`` has one character per record. The regex decides quickly on the
+    normal path; only when it fails does the small state machine walk the records
+    to name the first one out of place.
+    """
+    if pattern.fullmatch(kinds):
+        return
+    state = "start"
+    for index, kind in enumerate(kinds):
+        if kind not in names:
+            raise FormatError(f"{format_name}: record {index + 1} has an unknown record type")
+        nxt = transitions.get(state, {}).get(kind)
+        if nxt is None:
+            expected = " or ".join(names[k] for k in transitions.get(state, {}))
+            raise FormatError(
+                f"{format_name}: record {index + 1} is a {names[kind]} record where "
+                f"{expected or 'nothing'} was expected"
+            )
+        state = nxt
+    if state not in accepting:
+        raise FormatError(f"{format_name}: file ends after record {len(kinds)} without its closing records")
+    raise FormatError(
+        f"{format_name}: records are out of order"
+    )  # pragma: no cover - regex and machine agree
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def text(raw: bytes) -> str:
+    """Decode an alphanumeric field: NULs count as blanks, trailing blanks dropped.
+
+    Latin-1 never fails, so junk bytes decode to something visible instead of
+    raising; the publications specify ASCII, and writers only emit ASCII.
+    """
+    return raw.replace(b"\x00", b" ").decode("latin-1").rstrip()
+
+
+def is_blank(raw: bytes) -> bool:
+    """True when a field holds only blanks or NULs (an absent value)."""
+    return not raw.strip(b" \x00")
+
+
+def unsigned(raw: bytes) -> int | None:
+    """Parse a zero-filled unsigned numeric field; blank -> 0; anything else -> None."""
+    stripped = raw.strip(b" \x00")
+    if not stripped:
+        return 0
+    if not stripped.isdigit():
+        return None
+    return int(stripped)
+
+
+_POSITIVE_OVERPUNCH = {ord("{"): 0, **{ord("A") + i: i + 1 for i in range(9)}}
+_NEGATIVE_OVERPUNCH = {ord("}"): 0, **{ord("J") + i: i + 1 for i in range(9)}}
+
+
+def signed_amount(raw: bytes) -> int | None:
+    """Parse a money field that Pub 1220 allows to carry a sign; ``None`` if malformed.
+
+    Accepted forms (Pub 1220, "Payment Amount" fields of the B record and the
+    C/K control totals): zero-filled digits; a ``+`` or ``-`` in the left-most
+    position followed by digits; or digits whose units position is an
+    overpunch (``{``/``A``-``I`` positive, ``}``/``J``-``R`` negative). Blank -> 0.
+    """
+    stripped = raw.strip(b" \x00")
+    if not stripped:
+        return 0
+    sign = 1
+    head = stripped[:1]
+    if head in (b"-", b"+"):
+        sign = -1 if head == b"-" else 1
+        body = stripped[1:].lstrip(b" ")
+        if not body or not body.isdigit():
+            return None
+        return sign * int(body)
+    last = stripped[-1]
+    if last in _NEGATIVE_OVERPUNCH or last in _POSITIVE_OVERPUNCH:
+        digit = _NEGATIVE_OVERPUNCH.get(last, _POSITIVE_OVERPUNCH.get(last, 0))
+        sign = -1 if last in _NEGATIVE_OVERPUNCH else 1
+        body = stripped[:-1]
+        if body and not body.isdigit():
+            return None
+        return sign * (int(body or b"0") * 10 + digit)
+    if not stripped.isdigit():
+        return None
+    return int(stripped)
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def text_column(rows: U8, start: int, end: int) -> npt.NDArray[np.bytes_]:
+    """Fixed-width bytes column for 1-based inclusive positions ``start``-``end``.
+
+    Returns a numpy ``S{width}`` array (one bytes value per record, no Python object
+    per row) with NULs replaced by blanks, so it can go straight to pyarrow.
+    """
+    width = end - start + 1
+    block = np.ascontiguousarray(rows[:, start - 1 : end])
+    if (block == _NUL).any():
+        block = np.where(block == _NUL, np.uint8(_SPACE), block)
+    return block.view(f"S{width}").reshape(len(block))
+
+
+def digit_block(rows: U8, start: int, width: int, count: int) -> tuple[I64, BoolArr, BoolArr]:
+    """Decode ``count`` adjacent unsigned numeric fields of ``width`` digits each.
+
+    Returns ``(values, ok, blank)`` of shape ``(n, count)``: ``ok`` where every
+    byte is a digit, ``blank`` where every byte is a blank or NUL (value 0). Fields
+    that are neither go to a slow per-field path (signs, overpunch, junk).
+    """
+    n = rows.shape[0]
+    block = rows[:, start - 1 : start - 1 + width * count].reshape(n, count, width)
+    digits = block - np.uint8(_ZERO)
+    ok: BoolArr = np.asarray((digits <= 9).all(axis=2))
+    blank: BoolArr = np.asarray(((block == _SPACE) | (block == _NUL)).all(axis=2))
+    values: I64 = np.zeros((n, count), dtype=np.int64)
+    for k in range(width):
+        values *= 10
+        values += digits[:, :, k]
+    values[~ok] = 0
+    return values, ok, blank
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def to_ascii(value: str, field_name: str) -> str:
+    """Make a text value writable: strip accents, refuse control characters.
+
+    Why: the publications allow only printable ASCII; a generator may hand us
+    ``"José"``, which becomes ``"Jose"`` rather than an unreadable file.
+    """
+    folded = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in folded):
+        raise ValueError(f"{field_name}: control characters are not allowed")
+    return folded
+
+
+def alpha(value: str, width: int, field_name: str) -> bytes:
+    """Left-justify and blank-fill a text field, truncating to ``width`` (publication rule)."""
+    return to_ascii(value, field_name)[:width].ljust(width).encode("ascii")
+
+
+def digits_field(value: str, width: int, field_name: str, *, allow_blank: bool = True) -> bytes:
+    """A field that must hold exactly ``width`` digits (TINs, ZIPs as given), or blanks."""
+    if value == "" and allow_blank:
+        return b" " * width
+    if len(value) != width or not value.isdigit() or not value.isascii():
+        raise ValueError(f"{field_name}: expected {width} digits")
+    return value.encode("ascii")
+
+
+def number(value: int, width: int, field_name: str) -> bytes:
+    """Right-justify and zero-fill a non-negative integer; overflow is an error."""
+    if value < 0:
+        raise ValueError(f"{field_name}: negative values are not allowed")
+    out = str(value)
+    if len(out) > width:
+        raise ValueError(f"{field_name}: value does not fit in {width} digits")
+    return out.rjust(width, "0").encode("ascii")
+
+
+def signed_number(value: int, width: int, field_name: str) -> bytes:
+    """Zero-filled amount with a ``-`` in the left-most position when negative (Pub 1220)."""
+    if value >= 0:
+        return number(value, width, field_name)
+    out = str(-value)
+    if len(out) > width - 1:
+        raise ValueError(f"{field_name}: value does not fit in {width - 1} digits after the sign")
+    return b"-" + out.rjust(width - 1, "0").encode("ascii")
+
+
+class RecordBuilder:
+    """A blank record into which fields are placed by 1-based inclusive positions."""
+
+    def __init__(self, length: int, record_type: bytes) -> None:
+        self._buf = bytearray(b" " * length)
+        self.put(1, len(record_type), record_type)
+
+    def put(self, start: int, end: int, value: bytes) -> None:
+        if len(value) != end - start + 1:
+            raise AssertionError(f"field {start}-{end} given {len(value)} bytes")
+        self._buf[start - 1 : end] = value
+
+    def bytes(self) -> bytes:
+        return bytes(self._buf)
