@@ -1,0 +1,74 @@
+"""COBOL copybook reader and writer: mainframe record layouts -> Python values, and back.
+
+Why this exists: the agency's master files (IMF entity and tax-module
+extracts, and every other legacy feed) are fixed- or variable-length EBCDIC
+records described by COBOL copybooks.  This package reads *any* copybook, not
+only ours, and decodes records the way the reference open-source reader
+(Cobrix) does, which the conformance suite in ``tests/conformance/cobrix``
+checks case by case.
+
+Typical use::
+
+    layout = parse_copybook(text)                    # once; CopybookSyntaxError on bad text
+    for rec in iter_records(layout, stream, record_format="V", encoding="cp037"):
+        rec.values                                   # dict: groups -> dict, OCCURS -> list
+    data = encode_record(layout, values, encoding="cp037")
+
+Decimal places are exact (``decimal.Decimal``); integers are ``int``; only
+COMP-1/COMP-2 give ``float``.  Bad field contents decode to ``None``; a record
+whose shape cannot be known raises :class:`RecordDecodeError`; a file that
+cannot be split raises :class:`FileFormatError`.
+"""
+
+from .bundled import load_bundled_copybook
+from .codepages import CodePage, get_code_page
+from .decoder import RecordDecoder, decode_record, get_decoder
+from .encoder import encode_record
+from .errors import (
+    CopybookError,
+    CopybookSyntaxError,
+    FileFormatError,
+    RecordDecodeError,
+    RecordEncodeError,
+    UnsupportedEncodingError,
+)
+from .layout import Layout, output_key, parse_copybook
+from .options import DecodeOptions
+from .parser import Item
+from .picture import FieldType, Kind, Usage
+from .records import (
+    DecodedRecord,
+    RawRecord,
+    iter_raw_records,
+    iter_records,
+    rdw_header,
+)
+
+__all__ = [
+    "CodePage",
+    "CopybookError",
+    "CopybookSyntaxError",
+    "DecodeOptions",
+    "DecodedRecord",
+    "FieldType",
+    "FileFormatError",
+    "Item",
+    "Kind",
+    "Layout",
+    "RawRecord",
+    "RecordDecodeError",
+    "RecordDecoder",
+    "RecordEncodeError",
+    "UnsupportedEncodingError",
+    "Usage",
+    "decode_record",
+    "encode_record",
+    "get_code_page",
+    "get_decoder",
+    "iter_raw_records",
+    "iter_records",
+    "load_bundled_copybook",
+    "output_key",
+    "parse_copybook",
+    "rdw_header",
+]

@@ -1,0 +1,54 @@
+"""Reader settings, kept in one immutable (hashable) object so compiled decoders can be cached per setting."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+Trimming = Literal["both", "left", "right", "none"]
+FloatFormat = Literal["ieee754", "ibm"]
+RootPolicy = Literal["collapse", "keep"]
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How bytes become values.  Defaults suit IBM mainframe extracts in code page 037.
+
+    ``encoding``            code page name (see :mod:`.codepages`): ``cp037``, ``common``
+                            (Cobrix default), ``cp500``, ``ascii`` ...
+    ``string_trimming``     ``both`` strips code points <= U+0020 at both ends (Java trim).
+    ``improved_null_detection``  all-0x00 text and blank/0x00 DISPLAY numbers are ``None``.
+    ``strict_sign_overpunching`` overpunched signs are accepted only on signed pictures.
+    ``float_format``        COMP-1/COMP-2 as IEEE 754 or IBM hexadecimal floating point.
+    ``root``                ``collapse``: the 01 record's children are the top-level keys (one 01
+                            only; with several 01 records each stays a key). ``keep``: the 01 names.
+    ``drop_value_fillers`` / ``drop_group_fillers``  leave FILLER items out of the output;
+                            kept group fillers are named FILLER_1, FILLER_2 ...; kept value
+                            fillers FILLER_P1, FILLER_P2 ...
+    ``variable_size_occurs`` OCCURS DEPENDING ON takes only the space of the actual
+                            occurrences (true COBOL ODO) instead of reserving the maximum.
+    ``segment_field`` / ``segment_redefines``  decode a REDEFINES item only when the
+                            segment field holds one of its listed values (others are ``None``).
+    """
+
+    encoding: str = "cp037"
+    string_trimming: Trimming = "both"
+    improved_null_detection: bool = True
+    strict_sign_overpunching: bool = True
+    float_format: FloatFormat = "ieee754"
+    root: RootPolicy = "collapse"
+    drop_value_fillers: bool = True
+    drop_group_fillers: bool = False
+    variable_size_occurs: bool = False
+    segment_field: str | None = None
+    segment_redefines: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+
+    def with_segments(self, field_name: str, mapping: Mapping[str, Collection[str]]) -> DecodeOptions:
+        """Copy with a segment-to-REDEFINES map, e.g. ``{"STATIC-DETAILS": ["C"], "CONTACTS": ["P"]}``."""
+        frozen = tuple((name, tuple(values)) for name, values in mapping.items())
+        return replace(self, segment_field=field_name, segment_redefines=frozen)
+
+    def but(self, **changes: object) -> DecodeOptions:
+        """Copy with some settings changed (``options.but(encoding="ascii")``)."""
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,339 @@
+"""Tokens -> a tree of data description entries (:class:`Item`).
+
+Only the DATA DIVISION subset that appears in record copybooks is
+understood: level numbers 01-49 and 77 (66 RENAMES and 88 condition names are
+skipped), REDEFINES, PIC, USAGE, SIGN, OCCURS [DEPENDING ON], and the clauses
+that do not change storage (VALUE, JUSTIFIED, BLANK WHEN ZERO, SYNC ...),
+which are accepted and ignored.  Anything else is a :class:`CopybookSyntaxError`
+carrying the line number, never a silent guess.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .errors import CopybookSyntaxError
+from .picture import FieldType, PictureError, Usage, field_type, usage_from_word
+from .source import Token, tokenize
+
+_NAME = re.compile(r"[A-Za-z0-9_$#@][A-Za-z0-9_$#@-]*")
+_INTEGER = re.compile(r"\d+")
+_IGNORED_ENTRIES = {"EJECT", "SKIP1", "SKIP2", "SKIP3"}
+_CLAUSE_WORDS = {
+    "REDEFINES", "PIC", "PICTURE", "USAGE", "SIGN", "LEADING", "TRAILING", "SEPARATE", "OCCURS",
+    "VALUE", "VALUES", "JUSTIFIED", "JUST", "BLANK", "SYNCHRONIZED", "SYNC", "GLOBAL", "EXTERNAL",
+    "IS", "INDEXED", "ASCENDING", "DESCENDING", "DEPENDING", "TIMES", "GROUP-USAGE",
+}
+_FIGURATIVE = {
+    "ZERO", "ZEROS", "ZEROES", "SPACE", "SPACES", "HIGH-VALUE", "HIGH-VALUES", "LOW-VALUE",
+    "LOW-VALUES", "QUOTE", "QUOTES", "NULL", "NULLS", "ALL", "THRU", "THROUGH",
+}
+MAX_OCCURS = 1_000_000
+
+
+@dataclass(eq=False)
+class Item:
+    """One data description entry of the copybook, with its subordinate entries.
+
+    The storage facts (``ftype``, ``size``, ``offset`` ...) are filled in by
+    :mod:`taxvault.formats.copybook.layout` once the whole tree is known.
+    """
+
+    level: int
+    name: str
+    line: int
+    parent: Item | None = None
+    children: list[Item] = field(default_factory=list)
+    picture: str | None = None
+    usage: Usage | None = None
+    usage_word: str | None = None
+    sign_leading: bool = False
+    sign_separate: bool = False
+    sign_clause: bool = False
+    occurs_min: int | None = None
+    occurs_max: int | None = None
+    depending_on_name: str | None = None
+    redefines_name: str | None = None
+    # Filled in by the layout pass.
+    ftype: FieldType | None = None
+    redefines: Item | None = None
+    depending_on: Item | None = None
+    is_counter: bool = False
+    element_size: int = 0
+    offset: int = 0  # absolute offset of the first occurrence (max-size layout)
+    rel_offset: int = 0  # offset inside the parent's element
+    key: str = ""
+    has_data: bool = True
+    index: int = 0  # position in document order (stable identity for decoders)
+    synthetic: bool = False  # the implicit record wrapping a copybook that has no 01 level
+
+    @property
+    def is_group(self) -> bool:
+        return bool(self.children)
+
+    @property
+    def is_filler(self) -> bool:
+        return self.name.upper() == "FILLER"
+
+    @property
+    def occurs(self) -> bool:
+        return self.occurs_max is not None
+
+    @property
+    def count_max(self) -> int:
+        return self.occurs_max if self.occurs_max is not None else 1
+
+    @property
+    def size(self) -> int:
+        """Bytes taken by the item including all its occurrences (maximum for OCCURS DEPENDING ON)."""
+        return self.element_size * self.count_max
+
+    @property
+    def path(self) -> str:
+        names = []
+        node: Item | None = self
+        while node is not None:
+            names.append(node.name)
+            node = node.parent
+        return ".".join(reversed(names))
+
+    def walk(self) -> list[Item]:
+        """This item and every subordinate item in document order."""
+        out = [self]
+        for child in self.children:
+            out.extend(child.walk())
+        return out
+
+
+class _Entries:
+    """Cursor over the tokens of one entry (up to its terminating period)."""
+
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+
+    def peek(self) -> Token | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def next(self, what: str, line: int) -> Token:
+        tok = self.peek()
+        if tok is None:
+            raise CopybookSyntaxError(f"expected {what} before the end of the entry", line)
+        self.pos += 1
+        return tok
+
+    def accept(self, *words: str) -> bool:
+        tok = self.peek()
+        if tok is not None and tok.upper in words:
+            self.pos += 1
+            return True
+        return False
+
+
+def _split_entries(tokens: list[Token]) -> list[list[Token]]:
+    entries: list[list[Token]] = []
+    current: list[Token] = []
+    for tok in tokens:
+        if tok.is_period:
+            if current:
+                entries.append(current)
+            current = []
+        else:
+            current.append(tok)
+    if current:
+        last = current[-1].line
+        raise CopybookSyntaxError("entry is not terminated by a period", last)
+    return entries
+
+
+def _integer(tok: Token, what: str) -> int:
+    if not _INTEGER.fullmatch(tok.text):
+        raise CopybookSyntaxError(f"expected {what}, got {tok.text!r}", tok.line)
+    value = int(tok.text)
+    if value > MAX_OCCURS:
+        raise CopybookSyntaxError(f"{what} {value} is larger than {MAX_OCCURS}", tok.line)
+    return value
+
+
+def _name(tok: Token, what: str) -> str:
+    if tok.is_literal or not _NAME.fullmatch(tok.text):
+        raise CopybookSyntaxError(f"expected {what}, got {tok.text!r}", tok.line)
+    return tok.text.upper()
+
+
+def _is_clause_start(tok: Token) -> bool:
+    return tok.upper in _CLAUSE_WORDS or usage_from_word(tok.upper) is not None
+
+
+def _parse_entry(tokens: list[Token]) -> Item | None:
+    cur = _Entries(tokens)
+    first = cur.next("a level number", tokens[0].line)
+    if first.upper in _IGNORED_ENTRIES:
+        return None
+    if not _INTEGER.fullmatch(first.text):
+        raise CopybookSyntaxError(f"expected a level number, got {first.text!r}", first.line)
+    level = int(first.text)
+    if level in (66, 88):
+        return None  # RENAMES and condition names do not occupy storage
+    if not (1 <= level <= 49 or level == 77):
+        raise CopybookSyntaxError(f"invalid level number {level}", first.line)
+    name = "FILLER"
+    tok = cur.peek()
+    if tok is not None and not _is_clause_start(tok):
+        name = _name(cur.next("a data name", first.line), "a data name")
+    item = Item(level=level, name=name, line=first.line)
+    while (tok := cur.peek()) is not None:
+        _parse_clause(cur, item, tok)
+    return item
+
+
+def _parse_clause(cur: _Entries, item: Item, tok: Token) -> None:
+    word = tok.upper
+    line = tok.line
+    cur.pos += 1
+    if word == "REDEFINES":
+        item.redefines_name = _name(cur.next("the redefined name", line), "the redefined name")
+    elif word in ("PIC", "PICTURE"):
+        cur.accept("IS")
+        pic = cur.next("a picture string", line)
+        if pic.is_literal:
+            raise CopybookSyntaxError(f"invalid picture string {pic.text!r}", pic.line)
+        if item.picture is not None:
+            raise CopybookSyntaxError("more than one PIC clause", line)
+        item.picture = pic.text.upper()
+    elif word == "USAGE":
+        cur.accept("IS")
+        usage_tok = cur.next("a usage", line)
+        usage = usage_from_word(usage_tok.upper)
+        if usage is None:
+            raise CopybookSyntaxError(f"unsupported USAGE {usage_tok.text!r}", usage_tok.line)
+        item.usage, item.usage_word = usage, usage_tok.upper
+    elif usage_from_word(word) is not None:
+        item.usage, item.usage_word = usage_from_word(word), word
+    elif word in ("SIGN", "LEADING", "TRAILING"):
+        if word == "SIGN":
+            cur.accept("IS")
+            where = cur.next("LEADING or TRAILING", line)
+            word = where.upper
+            if word not in ("LEADING", "TRAILING"):
+                raise CopybookSyntaxError(f"expected LEADING or TRAILING, got {where.text!r}", where.line)
+        item.sign_clause = True
+        item.sign_leading = word == "LEADING"
+        if cur.accept("SEPARATE"):
+            item.sign_separate = True
+            cur.accept("CHARACTER")
+    elif word == "SEPARATE":
+        item.sign_separate = True
+        cur.accept("CHARACTER")
+    elif word == "OCCURS":
+        _parse_occurs(cur, item, line)
+    elif word in ("VALUE", "VALUES"):
+        cur.accept("IS", "ARE")
+        while (nxt := cur.peek()) is not None and not (_is_clause_start(nxt) and nxt.upper != "IS"):
+            cur.pos += 1
+    elif word in ("JUSTIFIED", "JUST"):
+        cur.accept("RIGHT")
+    elif word == "BLANK":
+        cur.accept("WHEN")
+        cur.accept("ZERO", "ZEROS", "ZEROES")
+    elif word in ("SYNCHRONIZED", "SYNC"):
+        cur.accept("LEFT", "RIGHT")
+    elif word in ("GLOBAL", "EXTERNAL", "IS"):
+        pass
+    elif word == "GROUP-USAGE":
+        cur.accept("IS")
+        cur.accept("NATIONAL")
+    else:
+        raise CopybookSyntaxError(f"unexpected word {tok.text!r} in the entry for {item.name}", line)
+
+
+def _parse_occurs(cur: _Entries, item: Item, line: int) -> None:
+    if item.occurs_max is not None:
+        raise CopybookSyntaxError("more than one OCCURS clause", line)
+    first = _integer(cur.next("an OCCURS count", line), "an OCCURS count")
+    if cur.accept("TO"):
+        high = _integer(cur.next("an OCCURS maximum", line), "an OCCURS maximum")
+        if high < first:
+            raise CopybookSyntaxError(f"OCCURS {first} TO {high}: maximum below minimum", line)
+        item.occurs_min, item.occurs_max = first, high
+    else:
+        item.occurs_min, item.occurs_max = (0 if _depends_follows(cur) else first), first
+    cur.accept("TIMES")
+    if cur.accept("DEPENDING"):
+        cur.accept("ON")
+        item.depending_on_name = _name(cur.next("the DEPENDING ON name", line), "the DEPENDING ON name")
+    elif item.occurs_max == 0:
+        raise CopybookSyntaxError("OCCURS 0 TIMES without DEPENDING ON", line)
+    while (tok := cur.peek()) is not None and tok.upper in ("ASCENDING", "DESCENDING", "INDEXED"):
+        cur.pos += 1
+        cur.accept("KEY", "BY")
+        cur.accept("IS")
+        while (nxt := cur.peek()) is not None and not _is_clause_start(nxt):
+            cur.pos += 1
+
+
+def _depends_follows(cur: _Entries) -> bool:
+    rest = [t.upper for t in cur.tokens[cur.pos : cur.pos + 2]]
+    return "DEPENDING" in rest
+
+
+def parse_items(text: str, *, free_format: bool = False) -> list[Item]:
+    """Parse copybook ``text`` into its top-level items (usually 01 records).
+
+    Raises :class:`CopybookSyntaxError` with the line number on any problem.
+    """
+    tokens = tokenize(text, free_format=free_format)
+    roots: list[Item] = []
+    stack: list[Item] = []
+    for entry in _split_entries(tokens):
+        item = _parse_entry(entry)
+        if item is None:
+            continue
+        if item.level in (1, 77):
+            stack.clear()
+        while stack and stack[-1].level >= item.level:
+            stack.pop()
+        if stack:
+            parent = stack[-1]
+            if parent.level == 77:
+                raise CopybookSyntaxError("a level-77 item cannot have subordinate items", item.line)
+            item.parent = parent
+            parent.children.append(item)
+        else:
+            if roots and (roots[0].level in (1, 77)) != (item.level in (1, 77)):
+                raise CopybookSyntaxError(
+                    f"level {item.level} item {item.name} has no parent record", item.line
+                )
+            roots.append(item)
+        stack.append(item)
+    if not roots:
+        raise CopybookSyntaxError("the copybook contains no data description entries")
+    for root in roots:
+        _check_tree(root, inherited=None)
+    return roots
+
+
+def _check_tree(item: Item, inherited: Usage | None) -> None:
+    """Validate clause combinations and derive each elementary item's storage type."""
+    if item.usage is None and inherited is not None:
+        item.usage = inherited
+    if item.is_group:
+        if item.picture is not None:
+            raise CopybookSyntaxError(f"group item {item.name} has a PIC clause", item.line)
+        for child in item.children:
+            _check_tree(child, item.usage if item.usage is not Usage.DISPLAY else None)
+        return
+    pic = item.picture
+    if pic is None and item.usage_word in ("INDEX", "POINTER"):
+        pic = "S9(9)"
+    if pic is None and item.usage not in (Usage.FLOAT, Usage.DOUBLE):
+        raise CopybookSyntaxError(f"elementary item {item.name} has no PIC clause", item.line)
+    try:
+        item.ftype = field_type(
+            pic, item.usage, sign_leading=item.sign_leading, sign_separate=item.sign_separate,
+            sign_clause=item.sign_clause,
+        )
+    except PictureError as exc:
+        raise CopybookSyntaxError(f"{item.name}: {exc}", item.line) from None
+    item.element_size = item.ftype.size
