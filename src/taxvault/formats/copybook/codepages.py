@@ -70,7 +70,7 @@ class CodePage:
 
 
 @lru_cache(maxsize=32)
-def _encoding_map(table: str) -> _EncodingMap:
+def _encoding_map(table: str) -> dict[int, int] | _EncodingMap:
     return codecs.charmap_build(table)
 
 

@@ -17,6 +17,9 @@ from .parser import Item, parse_items
 from .picture import Kind
 
 
+MAX_RECORD_LENGTH = 1 << 30  # a larger "record" is a copybook error, not data
+
+
 def output_key(name: str) -> str:
     """Key used in decoded dictionaries: upper case, ``-`` -> ``_`` (the Cobrix / Spark convention)."""
     return name.upper().replace("-", "_")
@@ -101,6 +104,10 @@ def parse_copybook(text: str, *, free_format: bool = False, source_name: str | N
     _resolve_redefines(roots, parent=None)
     for root in roots:
         _measure(root)
+        if root.size > MAX_RECORD_LENGTH:
+            raise CopybookSyntaxError(
+                f"record {root.name} would be {root.size} bytes (limit {MAX_RECORD_LENGTH})", root.line
+            )
     for root in roots:
         root.offset = 0
         _place(root)
