@@ -94,6 +94,8 @@ def read_efw2(data: bytes, *, strict: bool = False) -> Efw2File:
     on an error-level control problem.
     """
     data = bytes(data)
+    if not data:
+        raise FormatError(f"{FORMAT}: empty file")
     if data[:2] != b"RA":
         raise FormatError(f"{FORMAT}: first record is not an RA (submitter) record")
     mat = frame_records(data, L.RECORD_LENGTH, FORMAT)

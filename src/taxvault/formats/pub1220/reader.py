@@ -79,6 +79,8 @@ def read_pub1220(data: bytes, *, strict: bool = False) -> Pub1220File:
     error-level control problem raises :class:`ControlTotalsError` instead.
     """
     data = bytes(data)
+    if not data:
+        raise FormatError(f"{FORMAT}: empty file")
     if data[:1] != b"T":
         raise FormatError(f"{FORMAT}: first record is not a T (transmitter) record")
     mat = frame_records(data, L.RECORD_LENGTH, FORMAT)
