@@ -1,0 +1,232 @@
+"""Reading and writing the audit tables, with the lock that serializes appends.
+
+Appends hold the tree lock for one transaction: SQLite ``BEGIN IMMEDIATE`` (one
+writer at a time across processes, ``synchronous=FULL`` so a commit survives power
+loss), PostgreSQL ``SELECT ... FOR UPDATE`` on the single ``audit_tree`` row with
+``synchronous_commit = on``. The current size and frontier are re-read under the
+lock, so two processes never assign the same leaf index. Hot paths use the DBAPI
+directly: executemany on SQLite, binary COPY on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from taxvault.audit.errors import AuditStoreError
+from taxvault.audit.frontier import Frontier, Node
+from taxvault.audit.signing import SignedTreeHead
+from taxvault.audit.tables import audit_events, audit_nodes, audit_sths, audit_tree
+
+PAGE = 50_000
+
+
+def _raw(conn: Connection) -> Any:
+    raw = conn.connection.driver_connection
+    if raw is None:  # pragma: no cover - only with exotic pools
+        raise AuditStoreError("the store connection has no DBAPI connection")
+    return raw
+
+
+def _missing_tables(exc: Exception) -> AuditStoreError:
+    return AuditStoreError(f"the audit tables are missing or damaged (run `taxvault init`): {exc}")
+
+
+class LogStore:
+    """The audit log's rows in one store (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.is_postgres = engine.dialect.name == "postgresql"
+
+    # -- appends -----------------------------------------------------------------
+
+    def append(self, events: Sequence[bytes]) -> int:
+        """Append canonical event bytes in one durable transaction; returns the first leaf index."""
+        with self.engine.connect() as conn:
+            raw = _raw(conn)
+            try:
+                frontier = self._lock(raw)
+                start = frontier.size
+                sha = hashlib.sha256
+                leaf_hashes = [sha(b"\x00" + e).digest() for e in events]
+                nodes: list[Node] = []
+                frontier.extend(leaf_hashes, nodes)
+                rows = zip(range(start, start + len(events)), events, strict=False)
+                if self.is_postgres:
+                    self._copy_pg(raw, rows, nodes)
+                else:
+                    raw.executemany("INSERT INTO audit_events (leaf_index, event) VALUES (?, ?)", rows)
+                    raw.executemany("INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)", nodes)
+                self._save_state(raw, frontier)
+                raw.commit()
+            except BaseException:
+                raw.rollback()
+                raise
+            finally:
+                if not self.is_postgres:
+                    raw.execute("PRAGMA synchronous=NORMAL")
+        return start
+
+    def _lock(self, raw: Any) -> Frontier:
+        sql = "SELECT tree_size, frontier FROM audit_tree WHERE id = 1"
+        try:
+            if self.is_postgres:
+                cur = raw.cursor()
+                cur.execute("SET LOCAL synchronous_commit = on")
+                cur.execute(sql + " FOR UPDATE")
+                row = cur.fetchone()
+            else:
+                raw.execute("PRAGMA synchronous=FULL")
+                raw.execute("BEGIN IMMEDIATE")
+                row = raw.execute(sql).fetchone()
+        except Exception as exc:
+            if "audit_tree" in str(exc):
+                raise _missing_tables(exc) from exc
+            raise
+        if row is None:
+            raise AuditStoreError("the audit tree state row is missing (run `taxvault init`)")
+        try:
+            return Frontier.from_bytes(int(row[0]), bytes(row[1]))
+        except ValueError as exc:
+            raise AuditStoreError(f"the audit tree state is damaged: {exc}") from None
+
+    @staticmethod
+    def _copy_pg(raw: Any, rows: Any, nodes: list[Node]) -> None:
+        with raw.cursor() as cur:
+            with cur.copy("COPY audit_events (leaf_index, event) FROM STDIN (FORMAT BINARY)") as cp:
+                cp.set_types(["int8", "bytea"])
+                for row in rows:
+                    cp.write_row(row)
+            with cur.copy("COPY audit_nodes (level, idx, hash) FROM STDIN (FORMAT BINARY)") as cp:
+                cp.set_types(["int2", "int8", "bytea"])
+                for node in nodes:
+                    cp.write_row(node)
+
+    def _save_state(self, raw: Any, frontier: Frontier) -> None:
+        params = (frontier.size, frontier.to_bytes(), frontier.root())
+        if self.is_postgres:
+            with raw.cursor() as cur:
+                cur.execute(
+                    "UPDATE audit_tree SET tree_size = %s, frontier = %s, root_hash = %s WHERE id = 1", params
+                )
+        else:
+            raw.execute(
+                "UPDATE audit_tree SET tree_size = ?, frontier = ?, root_hash = ? WHERE id = 1", params
+            )
+
+    # -- reads ---------------------------------------------------------------------
+
+    def state(self, conn: Connection | None = None) -> Frontier:
+        """The committed tree size and frontier."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.state(own)
+        try:
+            row = conn.execute(sa.select(audit_tree.c.tree_size, audit_tree.c.frontier)).first()
+        except sa.exc.DBAPIError as exc:
+            raise _missing_tables(exc) from None
+        if row is None:
+            raise AuditStoreError("the audit tree state row is missing (run `taxvault init`)")
+        try:
+            return Frontier.from_bytes(int(row[0]), bytes(row[1]))
+        except ValueError as exc:
+            raise AuditStoreError(f"the audit tree state is damaged: {exc}") from None
+
+    @staticmethod
+    def nodes(conn: Connection, keys: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """Stored perfect-subtree hashes for ``(level, index)`` keys (one query)."""
+        if not keys:
+            return {}
+        c = audit_nodes.c
+        rows = conn.execute(
+            sa.select(c.level, c.idx, c.hash).where(sa.tuple_(c.level, c.idx).in_(sorted(keys)))
+        )
+        return {(int(lv), int(ix)): bytes(h) for lv, ix, h in rows}
+
+    @staticmethod
+    def event(conn: Connection, index: int) -> bytes | None:
+        """The stored bytes of leaf ``index``."""
+        value = conn.execute(
+            sa.select(audit_events.c.event).where(audit_events.c.leaf_index == index)
+        ).scalar()
+        return None if value is None else bytes(value)
+
+    @staticmethod
+    def iter_events(conn: Connection, below: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """Every stored (leaf index, event bytes) in index order, paged by key."""
+        c = audit_events.c
+        last = -1
+        while True:
+            q = sa.select(c.leaf_index, c.event).where(c.leaf_index > last)
+            if below is not None:
+                q = q.where(c.leaf_index < below)
+            page = conn.execute(q.order_by(c.leaf_index).limit(PAGE)).all()
+            for index, data in page:
+                yield int(index), bytes(data)
+            if len(page) < PAGE:
+                return
+            last = int(page[-1][0])
+
+    @staticmethod
+    def iter_leaf_hashes(conn: Connection, below: int | None = None) -> Iterator[bytes]:
+        """The stored leaf hashes (level-0 nodes) in index order."""
+        c = audit_nodes.c
+        last = -1
+        while True:
+            q = sa.select(c.idx, c.hash).where(c.level == 0, c.idx > last)
+            if below is not None:
+                q = q.where(c.idx < below)
+            page = conn.execute(q.order_by(c.idx).limit(PAGE)).all()
+            for _, h in page:
+                yield bytes(h)
+            if len(page) < PAGE:
+                return
+            last = int(page[-1][0])
+
+    # -- signed tree heads -----------------------------------------------------------
+
+    def save_sth(self, sth: SignedTreeHead) -> None:
+        """Record an issued STH."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                audit_sths.insert().values(
+                    tree_size=sth.tree_size,
+                    timestamp_ms=sth.timestamp_ms,
+                    root_hash=sth.root_hash,
+                    signature=sth.signature,
+                    key_id=sth.key_id,
+                )
+            )
+
+    @staticmethod
+    def sths(conn: Connection) -> list[SignedTreeHead]:
+        """Every stored STH, by tree size then time."""
+        c = audit_sths.c
+        rows = conn.execute(
+            sa.select(c.tree_size, c.timestamp_ms, c.root_hash, c.signature, c.key_id).order_by(
+                c.tree_size, c.timestamp_ms, c.id
+            )
+        )
+        return [SignedTreeHead(int(s), int(t), bytes(r), bytes(sig), str(k)) for s, t, r, sig, k in rows]
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A read-only connection that sees one consistent state across many queries."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+        else:
+            conn.exec_driver_sql("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.rollback()
