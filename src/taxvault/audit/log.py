@@ -18,13 +18,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.engine import Engine
 
 from taxvault.audit.errors import AuditAppendError, AuditProofError, AuditStoreError
 from taxvault.audit.event import AuditEvent
 from taxvault.audit.group_commit import GroupCommitWriter
 from taxvault.audit.merkle import EMPTY_ROOT, consistency_path, inclusion_path, subtree_hash_from
-from taxvault.audit.signing import SignedTreeHead, TreeHeadSigner
+from taxvault.audit.signing import SignedTreeHead, TreeHeadSigner, load_or_create_key
 from taxvault.audit.storage import LogStore, snapshot
 
 _PLACEHOLDER = b"\x00" * 32
@@ -166,6 +167,12 @@ class AuditLog:
         if self._signer is None:
             self._signer = TreeHeadSigner.from_path(self._key_path)
         return self._signer
+
+    def public_key(self) -> Ed25519PublicKey:
+        """The public half of the signing key, without creating a key that does not exist."""
+        if self._signer is not None:
+            return self._signer.public_key
+        return load_or_create_key(self._key_path, create=False).public_key()
 
     def tree_head(self) -> TreeHead:
         """The current size and root (unsigned)."""
