@@ -411,7 +411,8 @@ def _employees(
     problems: list[RecordProblem] = []
     for lo in range(0, n, _CHUNK):
         hi = min(n, lo + _CHUNK)
-        rows = mat[rw_rows[lo:hi]]
+        first, last = int(rw_rows[lo]), int(rw_rows[hi - 1])
+        rows = mat[first : last + 1] if last - first == hi - lo - 1 else mat[rw_rows[lo:hi]]
         for name, pos in text_fields.items():
             texts[name].append(text_column(rows, pos.start, pos.end))
         for k, (name, start, _) in enumerate(L.RW_AMOUNTS):
@@ -423,8 +424,8 @@ def _employees(
                     _problem(rows, int(r), rw_rows[lo + r], name, "not a number (unsigned digits)")
                 )
         ssn = rows[:, w.ssn.start - 1 : w.ssn.end]
-        ssn_ok = ((ssn >= ord("0")) & (ssn <= ord("9"))).all(axis=1)
-        for r in np.flatnonzero(~ssn_ok):
+        ssn_bad = ((ssn - np.uint8(ord("0"))) > 9).any(axis=1)
+        for r in np.flatnonzero(ssn_bad):
             valid[lo + r] = False
             problems.append(
                 _problem(rows, int(r), rw_rows[lo + r], "ssn", "SSN is not 9 digits (zeros if unknown)")

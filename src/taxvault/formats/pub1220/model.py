@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from taxvault.formats.fixedwidth import ControlProblem, RecordProblem
+from taxvault.formats.fixedwidth import ControlProblem, RecordProblem, text_column
 from taxvault.formats.pub1220.amount_codes import AMOUNT_CODES, FORM_BY_TYPE_OF_RETURN, box_table
+from taxvault.formats.pub1220.layout import B, Pos
 
 BytesCol = npt.NDArray[np.bytes_]
 
@@ -139,36 +141,58 @@ def _s(value: bytes) -> str:
     return value.decode("latin-1").rstrip()
 
 
+def _text_property(name: str, pos: Pos, legacy: Pos | None = None) -> cached_property[BytesCol]:
+    """A text column decoded from the B records on first use (most loads need a few)."""
+
+    def column(self: PayeeColumns) -> BytesCol:
+        rows = self.records
+        col = text_column(rows, pos.start, pos.end)
+        if legacy is not None and self.legacy.any():
+            col = np.where(self.legacy, text_column(rows, legacy.start, legacy.end), col)
+        return col
+
+    column.__name__ = name
+    column.__doc__ = f"B {pos.start}-{pos.end} ({name}) as fixed-width bytes, NULs as blanks."
+    prop = cached_property(column)
+    return prop
+
+
 @dataclass(frozen=True, eq=False)
 class PayeeColumns:
     """All B records of a file as columns; row ``i`` is the ``i``-th B record of the file.
 
-    Text columns are numpy fixed-width bytes (blank-padded, NULs already turned
-    into blanks); ``amounts`` is int64 cents with one column per amount code in
-    :data:`AMOUNT_CODES` order; ``valid`` is False for rows with a record problem.
+    ``records`` holds the raw 750-byte B records (a zero-copy view of the file
+    when they are contiguous); text columns (``tin``, ``name``, ...) are numpy
+    fixed-width bytes decoded from it on first access, so a load that needs only
+    TINs and amounts pays for nothing else. ``amounts`` is int64 cents with one
+    column per amount code in :data:`AMOUNT_CODES` order; ``legacy`` marks rows in
+    the pre-2020 layout; ``valid`` is False for rows with a record problem.
     """
 
+    records: npt.NDArray[np.uint8]
     record_number: npt.NDArray[np.int64]
     payer_index: npt.NDArray[np.int64]
     payment_year: npt.NDArray[np.int64]
-    corrected: BytesCol
-    name_control: BytesCol
-    tin_type: BytesCol
-    tin: BytesCol
-    account_number: BytesCol
-    office_code: BytesCol
     amounts: npt.NDArray[np.int64]
-    foreign_country: BytesCol
-    name: BytesCol
-    name2: BytesCol
-    address: BytesCol
-    city: BytesCol
-    state: BytesCol
-    zip: BytesCol
     state_tax: npt.NDArray[np.int64]
     local_tax: npt.NDArray[np.int64]
-    fed_state_code: BytesCol
+    legacy: npt.NDArray[np.bool_]
     valid: npt.NDArray[np.bool_]
+
+    corrected = _text_property("corrected", B.corrected)
+    name_control = _text_property("name_control", B.name_control)
+    tin_type = _text_property("tin_type", B.tin_type)
+    tin = _text_property("tin", B.tin)
+    account_number = _text_property("account_number", B.account_number)
+    office_code = _text_property("office_code", B.office_code)
+    foreign_country = _text_property("foreign_country", B.foreign_country, B.legacy_foreign_country)
+    name = _text_property("name", B.name, B.legacy_name)
+    name2 = _text_property("name2", B.name2, B.legacy_name2)
+    address = _text_property("address", B.address)
+    city = _text_property("city", B.city)
+    state = _text_property("state", B.state)
+    zip = _text_property("zip", B.zip)
+    fed_state_code = _text_property("fed_state_code", B.fed_state_code)
 
     def __len__(self) -> int:
         return int(self.record_number.shape[0])

@@ -28,12 +28,13 @@ from taxvault.formats.fixedwidth import (
     ControlTotalsError,
     FormatError,
     RecordProblem,
+    bad_digit_rows,
     check_order,
     digit_block,
     frame_records,
     signed_amount,
+    sparse_digit_block,
     text,
-    text_column,
     unsigned,
 )
 from taxvault.formats.pub1220 import layout as L
@@ -248,49 +249,24 @@ def _payees(
     """Decode all B records column-wise, chunk by chunk, collecting per-record problems."""
     b = L.B
     n = len(b_rows)
-    text_fields = {
-        "corrected": b.corrected,
-        "name_control": b.name_control,
-        "tin_type": b.tin_type,
-        "tin": b.tin,
-        "account_number": b.account_number,
-        "office_code": b.office_code,
-        "foreign_country": b.foreign_country,
-        "name": b.name,
-        "name2": b.name2,
-        "address": b.address,
-        "city": b.city,
-        "state": b.state,
-        "zip": b.zip,
-        "fed_state_code": b.fed_state_code,
-    }
-    texts: dict[str, list[npt.NDArray[np.bytes_]]] = {k: [] for k in text_fields}
     amounts = np.zeros((n, len(AMOUNT_CODES)), dtype=np.int64)
     years = np.full(n, -1, dtype=np.int64)
     state_tax = np.zeros(n, dtype=np.int64)
     local_tax = np.zeros(n, dtype=np.int64)
     valid = np.ones(n, dtype=bool)
+    legacy_all = np.zeros(n, dtype=bool)
     problems: list[RecordProblem] = []
 
     for lo in range(0, n, _CHUNK):
         hi = min(n, lo + _CHUNK)
-        rows = mat[b_rows[lo:hi]]
-        for name, pos in text_fields.items():
-            texts[name].append(text_column(rows, pos.start, pos.end))
+        first, last = int(b_rows[lo]), int(b_rows[hi - 1])
+        rows = mat[first : last + 1] if last - first == hi - lo - 1 else mat[b_rows[lo:hi]]
         yv, yok, _ = digit_block(rows, L.PAYMENT_YEAR.start, 4, 1)
         years[lo:hi] = np.where(yok[:, 0], yv[:, 0], -1)
 
         legacy = _legacy_rows(rows)
-        if legacy.any():
-            for name, pos in (
-                ("foreign_country", b.legacy_foreign_country),
-                ("name", b.legacy_name),
-                ("name2", b.legacy_name2),
-            ):
-                old = text_column(rows, pos.start, pos.end)
-                texts[name][-1] = np.where(legacy, old, texts[name][-1])
-
-        values, ok, blank = digit_block(rows, b.amounts_start, b.amount_width, len(AMOUNT_CODES))
+        legacy_all[lo:hi] = legacy
+        values, ok, blank = sparse_digit_block(rows, b.amounts_start, b.amount_width, len(AMOUNT_CODES))
         ok[legacy, 16:] = True
         values[legacy, 16:] = 0
         for r, k in zip(*np.nonzero(~ok & ~blank), strict=True):
@@ -312,10 +288,7 @@ def _payees(
                 values[r, k] = parsed
         amounts[lo:hi] = values
 
-        tin = rows[:, b.tin.start - 1 : b.tin.end]
-        tin_digits = ((tin >= ord("0")) & (tin <= ord("9"))).all(axis=1)
-        tin_blank = ((tin == 0x20) | (tin == 0)).all(axis=1)
-        for r in np.flatnonzero(~tin_digits & ~tin_blank):
+        for r in bad_digit_rows(rows, b.tin.start, b.tin.end):
             valid[lo + r] = False
             problems.append(_problem(rows, int(r), b_rows[lo + r], "payee_tin", "TIN is not 9 digits"))
 
@@ -334,33 +307,18 @@ def _payees(
         state_tax[lo:hi] = tax[:, 0]
         local_tax[lo:hi] = tax[:, 1]
 
-    def joined(name: str) -> npt.NDArray[np.bytes_]:
-        pos = text_fields[name]
-        parts = texts[name]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=f"S{pos.width}")
-
     problems.sort(key=lambda p: (p.record_number, p.field))
+    contiguous = n > 0 and int(b_rows[-1]) - int(b_rows[0]) == n - 1
+    records = mat[int(b_rows[0]) : int(b_rows[-1]) + 1] if contiguous else mat[b_rows]
     columns = PayeeColumns(
+        records=records,
         record_number=(b_rows + 1).astype(np.int64),
         payer_index=b_payer.astype(np.int64),
         payment_year=years,
-        corrected=joined("corrected"),
-        name_control=joined("name_control"),
-        tin_type=joined("tin_type"),
-        tin=joined("tin"),
-        account_number=joined("account_number"),
-        office_code=joined("office_code"),
         amounts=amounts,
-        foreign_country=joined("foreign_country"),
-        name=joined("name"),
-        name2=joined("name2"),
-        address=joined("address"),
-        city=joined("city"),
-        state=joined("state"),
-        zip=joined("zip"),
         state_tax=state_tax,
         local_tax=local_tax,
-        fed_state_code=joined("fed_state_code"),
+        legacy=legacy_all,
         valid=valid,
     )
     return columns, problems
@@ -370,6 +328,8 @@ def _legacy_rows(rows: U8) -> npt.NDArray[np.bool_]:
     """Rows in the pre-2020 B layout: 247-270 hold neither amounts H/J (digits) nor blanks,
     i.e. the foreign-country indicator and the start of the first name line."""
     span = rows[:, L.B.legacy_marker.start - 1 : L.B.legacy_marker.end]
+    if not ((span - np.uint8(ord("0"))) > 9).any():
+        return np.zeros(len(rows), dtype=bool)
     digits = ((span >= ord("0")) & (span <= ord("9"))).all(axis=1)
     blank = ((span == 0x20) | (span == 0)).all(axis=1)
     signed = (span[:, 0] == ord("-")) | (span[:, 12] == ord("-"))
