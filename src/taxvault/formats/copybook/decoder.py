@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .codegen import GroupCodegen
 from .codepages import get_code_page
 from .errors import RecordDecodeError
 from .field_decoders import make_converter
@@ -38,10 +39,10 @@ _SEGMENT = -1
 class RecordDecoder:
     """A decoder compiled for one layout and one set of options; use :func:`get_decoder`."""
 
-    def __init__(self, layout: Layout, options: DecodeOptions) -> None:
+    def __init__(self, layout: Layout, options: DecodeOptions, *, generate: bool = True) -> None:
         self.layout = layout
         self.options = options
-        self._builder = _Builder(layout, options)
+        self._builder = _Builder(layout, options, generate=generate)
         self.variable = options.variable_size_occurs and layout.has_depending_on
         self._decode_sized = self._builder.record()
 
@@ -82,9 +83,10 @@ def decode_record(
 
 
 class _Builder:
-    def __init__(self, layout: Layout, options: DecodeOptions) -> None:
+    def __init__(self, layout: Layout, options: DecodeOptions, *, generate: bool = True) -> None:
         self.layout = layout
         self.options = options
+        self.generate = generate
         self.code_page = get_code_page(options.encoding)
         self.segment_allowed: dict[str, frozenset[str]] = {
             output_key(name): frozenset(values) for name, values in options.segment_redefines
@@ -136,14 +138,22 @@ class _Builder:
 
         return segment_gate
 
-    def leaf(self, item: Item) -> StaticFn:
+    def converter(self, item: Item) -> Callable[[bytes], Any]:
         ftype = item.ftype
         assert ftype is not None
         o = self.options
-        convert = make_converter(
+        return make_converter(
             ftype, self.code_page, trimming=o.string_trimming, improved_nulls=o.improved_null_detection,
             strict_overpunch=o.strict_sign_overpunching, float_format=o.float_format,
         )
+
+    def gated(self, item: Item) -> bool:
+        return item.key in self.segment_allowed
+
+    def leaf(self, item: Item) -> StaticFn:
+        ftype = item.ftype
+        assert ftype is not None
+        convert = self.converter(item)
         size = ftype.size
         partial_ok = ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT)
 
@@ -166,6 +176,19 @@ class _Builder:
         return counter
 
     def static_group(self, item: Item) -> StaticFn:
+        closure = self.closure_group(item)
+        if not self.generate:
+            return closure
+        gen = GroupCodegen(
+            decoding_table=self.code_page.decoding_table, trimming=self.options.string_trimming,
+            improved_nulls=self.options.improved_null_detection, key_of=self.output_key,
+            needed=self.needed, child_fn=self.static, converter=self.converter, gated=self.gated,
+        )
+        if not gen.supported(item):
+            return closure
+        return gen.build(item, closure)
+
+    def closure_group(self, item: Item) -> StaticFn:
         entries = [
             (self.output_key(child), child.rel_offset, self.static(child))
             for child in item.children
@@ -228,7 +251,10 @@ class _Builder:
                 return (fn(data, pos, ctx) if fn is not None else None), size
 
             return fixed
-        single = self.dynamic_group(item) if item.is_group else self.dynamic_leaf(item)
+        if any(child.index in self.dynamic_items for child in item.children):
+            single = self.dynamic_group(item)
+        else:  # a table of fixed-size elements: only the table's own length varies
+            single = _sized(self.static_single(item), item.element_size)
         if not item.occurs:
             return single
         count = self.count_of(item)
@@ -243,15 +269,6 @@ class _Builder:
             return out, cur - pos
 
         return array
-
-    def dynamic_leaf(self, item: Item) -> DynamicFn:
-        fn = self.leaf(item)
-        size = item.element_size
-
-        def leaf(data: bytes, pos: int, ctx: Ctx) -> tuple[Any, int]:
-            return fn(data, pos, ctx), size
-
-        return leaf
 
     def dynamic_group(self, item: Item) -> DynamicFn:
         entries = [

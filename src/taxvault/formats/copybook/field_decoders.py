@@ -194,6 +194,23 @@ def packed_converter(ftype: FieldType) -> Converter:
     """COMP-3: BCD digits, last nibble C/F positive, D negative; anything else is null."""
     to_value = scaler(ftype.scale)
     signed = ftype.signed
+    if ftype.scale > 0:
+        # Build the Decimal straight from the hex digits: exact, and no int round trip.
+        suffix = f"E-{ftype.scale}"
+
+        def convert_decimal(b: bytes) -> Decimal | None:
+            h = b.hex()
+            digits = h[:-1]
+            if not digits.isdigit():
+                return None
+            sign = h[-1]
+            if sign == "c" or sign == "f":
+                return Decimal(digits + suffix)
+            if sign == "d" and signed:
+                return Decimal(("-" if digits.strip("0") else "") + digits + suffix)
+            return None
+
+        return convert_decimal
 
     def convert(b: bytes) -> Any:
         h = b.hex()

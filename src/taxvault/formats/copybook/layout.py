@@ -16,7 +16,6 @@ from .errors import CopybookSyntaxError
 from .parser import Item, parse_items
 from .picture import Kind
 
-
 MAX_RECORD_LENGTH = 1 << 30  # a larger "record" is a copybook error, not data
 
 
