@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -26,6 +26,8 @@ _FIELDS = frozenset(
 # where an opaque id belongs. (Only whole values: random ids may contain digit runs.)
 _TIN_SHAPE = re.compile(r"\d{3}-?\d{2}-?\d{4}|\d{2}-\d{7}")
 _MAX_TEXT = 200
+# The string encoder json.dumps(ensure_ascii=False) itself uses (C-accelerated).
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring
 
 
 class Decision(StrEnum):
@@ -50,7 +52,24 @@ def _text(name: str, value: str | None, *, required: bool) -> None:
 
 def format_time(when: dt.datetime) -> str:
     """UTC, microseconds, trailing Z: one spelling per instant."""
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return when.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def _utc_text(t: dt.datetime) -> str:
+    """format_time for a datetime already in UTC (the hot path)."""
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031 - fastest spelling
+        t.year,
+        t.month,
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        t.microsecond,
+    )
+
+
+def _json_str(value: str | None) -> str:
+    return "null" if value is None else _encode_str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +147,23 @@ class AuditEvent:
         }
 
     def to_bytes(self) -> bytes:
-        """Canonical bytes: sorted keys, no whitespace, UTF-8. This is the Merkle leaf."""
-        return canonical_json(self.to_dict())
+        """Canonical bytes: sorted keys, no whitespace, UTF-8. This is the Merkle leaf.
+
+        Spelled out field by field for speed (it runs on every request); a test holds
+        it byte-identical to :func:`canonical_json` of :meth:`to_dict`.
+        """
+        return (
+            '{"action":' + _encode_str(self.action)
+            + ',"decision":"' + self.decision.value
+            + '","fields":[' + ",".join([_encode_str(f) for f in self.fields])
+            + '],"policy":' + _json_str(self.policy)
+            + ',"principal":' + _encode_str(self.principal)
+            + ',"purpose":' + _json_str(self.purpose)
+            + ',"request_id":' + _encode_str(self.request_id)
+            + ',"resource":' + _encode_str(self.resource)
+            + ',"time":"' + _utc_text(self.time)
+            + '","v":' + str(EVENT_VERSION) + "}"
+        ).encode("utf-8")  # fmt: skip
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AuditEvent:

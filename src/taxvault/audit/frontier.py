@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from taxvault.audit.merkle import EMPTY_ROOT
 
 HASH_SIZE = 32
+MIN_STORED_LEVEL = 4
+"""Interior subtrees below this level are not stored: a proof rebuilds one from at most
+2**(MIN_STORED_LEVEL - 1) stored leaf hashes, and appends write ~1.07 rows per event
+instead of 2."""
 
 Node = tuple[int, int, bytes]
 """A closed perfect subtree: (level, index at that level, hash); level 0 is a leaf."""
@@ -42,7 +46,7 @@ class Frontier:
                 s >>= 1
                 level += 1
                 idx >>= 1
-                if record is not None:
+                if record is not None and level >= MIN_STORED_LEVEL:
                     record((level, idx, h))
             hashes.append(h)
             size += 1

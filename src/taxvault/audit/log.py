@@ -23,8 +23,9 @@ from sqlalchemy.engine import Engine
 
 from taxvault.audit.errors import AuditAppendError, AuditProofError, AuditStoreError
 from taxvault.audit.event import AuditEvent
+from taxvault.audit.frontier import MIN_STORED_LEVEL
 from taxvault.audit.group_commit import GroupCommitWriter
-from taxvault.audit.merkle import EMPTY_ROOT, consistency_path, inclusion_path, subtree_hash_from
+from taxvault.audit.merkle import EMPTY_ROOT, consistency_path, inclusion_path, node_hash, subtree_hash_from
 from taxvault.audit.signing import SignedTreeHead, TreeHeadSigner, load_or_create_key
 from taxvault.audit.storage import LogStore, snapshot
 
@@ -94,6 +95,8 @@ class _StoredHashes:
         self.found: dict[tuple[int, int], bytes] | None = None
 
     def perfect(self, level: int, index: int) -> bytes:
+        if 0 < level < MIN_STORED_LEVEL:  # not stored: rebuild from its leaf hashes
+            return node_hash(self.perfect(level - 1, 2 * index), self.perfect(level - 1, 2 * index + 1))
         if self.found is None:
             self.wanted.add((level, index))
             return _PLACEHOLDER

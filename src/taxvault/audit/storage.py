@@ -143,10 +143,14 @@ class LogStore:
         """Stored perfect-subtree hashes for ``(level, index)`` keys (one query)."""
         if not keys:
             return {}
-        c = audit_nodes.c
-        rows = conn.execute(
-            sa.select(c.level, c.idx, c.hash).where(sa.tuple_(c.level, c.idx).in_(sorted(keys)))
-        )
+        # One point lookup per key, glued with UNION ALL: each arm is a primary-key
+        # search on both stores (a row-value IN or a wide OR can fall back to a scan).
+        ordered = sorted(keys)
+        mark = "%s" if conn.dialect.name == "postgresql" else "?"
+        arm = f"SELECT level, idx, hash FROM audit_nodes WHERE level = {mark} AND idx = {mark}"  # noqa: S608
+        sql = " UNION ALL ".join([arm] * len(ordered))
+        params = tuple(v for key in ordered for v in key)
+        rows = conn.exec_driver_sql(sql, params).all()
         return {(int(lv), int(ix)): bytes(h) for lv, ix, h in rows}
 
     @staticmethod
