@@ -1,8 +1,8 @@
-"""foundation: canonical model tables
+"""foundation
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 09:04:15.794311
+Create Date: 2026-11-23 09:26:44.995831
 """
 
 from __future__ import annotations
@@ -68,14 +68,15 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["source_id"], ["sources.id"], name=op.f("fk_entities_source_id_sources")),
         sa.ForeignKeyConstraint(["spouse_id"], ["entities.id"], name=op.f("fk_entities_spouse_id_entities")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_entities")),
-        sa.UniqueConstraint("ref", name=op.f("uq_entities_ref")),
-        sa.UniqueConstraint("tin", "tin_type", name=op.f("uq_entities_tin_tin_type")),
     )
     with op.batch_alter_table("entities", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_entities_household_id"), ["household_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_entities_ref"), ["ref"], unique=True)
+        batch_op.create_index(batch_op.f("ix_entities_spouse_id"), ["spouse_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_entities_state_zip_address_line"), ["state", "zip", "address_line"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_entities_tin_tin_type"), ["tin", "tin_type"], unique=True)
 
     op.create_table(
         "information_returns",
@@ -107,7 +108,6 @@ def upgrade() -> None:
             ["source_id"], ["sources.id"], name=op.f("fk_information_returns_source_id_sources")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_information_returns")),
-        sa.UniqueConstraint("ref", name=op.f("uq_information_returns_ref")),
     )
     with op.batch_alter_table("information_returns", schema=None) as batch_op:
         batch_op.create_index(
@@ -116,9 +116,11 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_information_returns_payee_tin_tax_year"), ["payee_tin", "tax_year"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_information_returns_payer_id"), ["payer_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_information_returns_payer_tin_tax_year"), ["payer_tin", "tax_year"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_information_returns_ref"), ["ref"], unique=True)
 
     op.create_table(
         "principals",
@@ -146,6 +148,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("principals", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_principals_entity_id"), ["entity_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_principals_manager_id"), ["manager_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_principals_unit"), ["unit"], unique=False)
 
     op.create_table(
@@ -165,11 +168,15 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(["source_id"], ["sources.id"], name=op.f("fk_tax_modules_source_id_sources")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tax_modules")),
-        sa.UniqueConstraint(
-            "entity_id", "mft", "tax_period", name=op.f("uq_tax_modules_entity_id_mft_tax_period")
-        ),
-        sa.UniqueConstraint("ref", name=op.f("uq_tax_modules_ref")),
     )
+    with op.batch_alter_table("tax_modules", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_tax_modules_entity_id_mft_tax_period"),
+            ["entity_id", "mft", "tax_period"],
+            unique=True,
+        )
+        batch_op.create_index(batch_op.f("ix_tax_modules_ref"), ["ref"], unique=True)
+
     op.create_table(
         "cases",
         sa.Column(
@@ -194,12 +201,12 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(["source_id"], ["sources.id"], name=op.f("fk_cases_source_id_sources")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cases")),
-        sa.UniqueConstraint("ref", name=op.f("uq_cases_ref")),
     )
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_cases_assigned_to_status"), ["assigned_to", "status"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_cases_ref"), ["ref"], unique=True)
 
     op.create_table(
         "grants",
@@ -227,12 +234,13 @@ def upgrade() -> None:
             ["principal_id"], ["principals.id"], name=op.f("fk_grants_principal_id_principals")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_grants")),
-        sa.UniqueConstraint("ref", name=op.f("uq_grants_ref")),
     )
     with op.batch_alter_table("grants", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_grants_approver_id"), ["approver_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_grants_principal_id_state"), ["principal_id", "state"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_grants_ref"), ["ref"], unique=True)
 
     op.create_table(
         "notices",
@@ -256,14 +264,15 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(["source_id"], ["sources.id"], name=op.f("fk_notices_source_id_sources")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notices")),
-        sa.UniqueConstraint(
-            "module_id",
-            "notice_type",
-            "issued_date",
-            name=op.f("uq_notices_module_id_notice_type_issued_date"),
-        ),
-        sa.UniqueConstraint("ref", name=op.f("uq_notices_ref")),
     )
+    with op.batch_alter_table("notices", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_notices_module_id_notice_type_issued_date"),
+            ["module_id", "notice_type", "issued_date"],
+            unique=True,
+        )
+        batch_op.create_index(batch_op.f("ix_notices_ref"), ["ref"], unique=True)
+
     op.create_table(
         "principal_relations",
         sa.Column("principal_id", sa.String(length=40), nullable=False),
@@ -325,13 +334,14 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["source_id"], ["sources.id"], name=op.f("fk_returns_source_id_sources")),
         sa.ForeignKeyConstraint(["spouse_id"], ["entities.id"], name=op.f("fk_returns_spouse_id_entities")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_returns")),
-        sa.UniqueConstraint("ref", name=op.f("uq_returns_ref")),
     )
     with op.batch_alter_table("returns", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_returns_entity_id_tax_year"), ["entity_id", "tax_year"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_returns_module_id"), ["module_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_returns_ref"), ["ref"], unique=True)
+        batch_op.create_index(batch_op.f("ix_returns_spouse_id"), ["spouse_id"], unique=False)
 
     op.create_table(
         "transactions",
@@ -364,6 +374,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_transactions_module_id_posted_date"), ["module_id", "posted_date"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_transactions_reverses_id"), ["reverses_id"], unique=False)
 
     op.create_table(
         "case_subjects",
@@ -414,10 +425,13 @@ def downgrade() -> None:
 
     op.drop_table("case_subjects")
     with op.batch_alter_table("transactions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_transactions_reverses_id"))
         batch_op.drop_index(batch_op.f("ix_transactions_module_id_posted_date"))
 
     op.drop_table("transactions")
     with op.batch_alter_table("returns", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_returns_spouse_id"))
+        batch_op.drop_index(batch_op.f("ix_returns_ref"))
         batch_op.drop_index(batch_op.f("ix_returns_module_id"))
         batch_op.drop_index(batch_op.f("ix_returns_entity_id_tax_year"))
 
@@ -426,29 +440,46 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_principal_relations_entity_id"))
 
     op.drop_table("principal_relations")
+    with op.batch_alter_table("notices", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notices_ref"))
+        batch_op.drop_index(batch_op.f("ix_notices_module_id_notice_type_issued_date"))
+
     op.drop_table("notices")
     with op.batch_alter_table("grants", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_grants_ref"))
         batch_op.drop_index(batch_op.f("ix_grants_principal_id_state"))
+        batch_op.drop_index(batch_op.f("ix_grants_approver_id"))
 
     op.drop_table("grants")
     with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_cases_ref"))
         batch_op.drop_index(batch_op.f("ix_cases_assigned_to_status"))
 
     op.drop_table("cases")
+    with op.batch_alter_table("tax_modules", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_tax_modules_ref"))
+        batch_op.drop_index(batch_op.f("ix_tax_modules_entity_id_mft_tax_period"))
+
     op.drop_table("tax_modules")
     with op.batch_alter_table("principals", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_principals_unit"))
+        batch_op.drop_index(batch_op.f("ix_principals_manager_id"))
         batch_op.drop_index(batch_op.f("ix_principals_entity_id"))
 
     op.drop_table("principals")
     with op.batch_alter_table("information_returns", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_information_returns_ref"))
         batch_op.drop_index(batch_op.f("ix_information_returns_payer_tin_tax_year"))
+        batch_op.drop_index(batch_op.f("ix_information_returns_payer_id"))
         batch_op.drop_index(batch_op.f("ix_information_returns_payee_tin_tax_year"))
         batch_op.drop_index(batch_op.f("ix_information_returns_payee_id_tax_year"))
 
     op.drop_table("information_returns")
     with op.batch_alter_table("entities", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_entities_tin_tin_type"))
         batch_op.drop_index(batch_op.f("ix_entities_state_zip_address_line"))
+        batch_op.drop_index(batch_op.f("ix_entities_spouse_id"))
+        batch_op.drop_index(batch_op.f("ix_entities_ref"))
         batch_op.drop_index(batch_op.f("ix_entities_household_id"))
 
     op.drop_table("entities")

@@ -1,0 +1,188 @@
+"""Generate a population and load it into the store, chunk by chunk, in one transaction.
+
+Either the whole population lands or none of it does: the job owns the
+transaction, and a failure part-way leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from taxvault.access.ip_pin import PEPPER_NAME
+from taxvault.keys import load_or_create_secret
+from taxvault.store import tables as t
+from taxvault.store.bulk import (
+    assert_foreign_keys,
+    indexes_built_after,
+    insert_columns,
+    next_ids,
+    reset_sequences,
+    sqlite_foreign_keys_checked_at_end,
+)
+from taxvault.synth.payers import business_modules, generate_payers
+from taxvault.synth.population import HOUSEHOLDS_PER_CHUNK, Counters, generate_chunk
+from taxvault.synth.principals import fixed_principal_rows
+
+GENERATOR_VERSION = "1"
+MEAN_HOUSEHOLD_SIZE = 1.948
+"""Expected persons per household under the shares in :mod:`taxvault.synth.population`."""
+
+_ID_TABLES = (t.entities, t.tax_modules, t.transactions, t.returns, t.information_returns, t.cases)
+_LOADED = (
+    "entities",
+    "principals",
+    "principal_relations",
+    "tax_modules",
+    "returns",
+    "return_dependents",
+    "transactions",
+    "information_returns",
+    "cases",
+    "case_subjects",
+)
+_CHUNK_ORDER = (
+    "entities",
+    "principals",
+    "principal_relations",
+    "tax_modules",
+    "returns",
+    "return_dependents",
+    "transactions",
+    "information_returns",
+    "cases",
+    "case_subjects",
+)
+
+
+class PopulationExists(RuntimeError):
+    """The store already holds taxpayers; synth loads only into an empty store."""
+
+
+@dataclass
+class SynthReport:
+    """What a synth run produced."""
+
+    persons: int = 0
+    households: int = 0
+    chunks: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    under_reporters: int = 0
+    source_id: int = 0
+
+    def add(self, table: str, n: int) -> None:
+        self.rows[table] = self.rows.get(table, 0) + n
+
+
+def synthesize(
+    engine: Engine,
+    taxpayers: int,
+    seed: int,
+    progress: Callable[[int], None] | None = None,
+) -> SynthReport:
+    """Generate ``taxpayers`` people (plus their employers, banks...) into the store.
+
+    ``progress`` is called with the number of people added after each chunk.
+    """
+    if taxpayers < 1:
+        raise ValueError("taxpayers must be at least 1")
+    pepper = load_or_create_secret(PEPPER_NAME)
+    report = SynthReport()
+    with engine.connect() as conn, sqlite_foreign_keys_checked_at_end(conn), conn.begin():
+        if conn.execute(sa.select(sa.func.count()).select_from(t.entities)).scalar_one():
+            raise PopulationExists("the store already holds taxpayers; synth needs an empty store")
+        source_id = int(
+            conn.execute(
+                t.sources.insert()
+                .values(
+                    kind="synth",
+                    name="taxvault.synth",
+                    generator_version=GENERATOR_VERSION,
+                    seed=seed,
+                    created_at=dt.datetime.now(dt.UTC),
+                )
+                .returning(t.sources.c.id)
+            ).scalar_one()
+        )
+        report.source_id = source_id
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MiB for the index builds
+        counters = Counters(next_ids(conn, _ID_TABLES))
+        with indexes_built_after(conn, [t.metadata.tables[name] for name in _LOADED]):
+            _load_population(conn, report, taxpayers, seed, source_id, counters, pepper, progress)
+        assert_foreign_keys(conn)
+        reset_sequences(conn, _ID_TABLES)
+    return report
+
+
+def _load_population(
+    conn: Connection,
+    report: SynthReport,
+    taxpayers: int,
+    seed: int,
+    source_id: int,
+    counters: Counters,
+    pepper: bytes,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Load the fixed principals, the payers, the households chunk by chunk, then 941s."""
+    _insert(conn, report, "principals", fixed_principal_rows())
+    payers = generate_payers(seed, taxpayers, counters.ids["entities"], source_id)
+    counters.ids["entities"] += payers.size
+    _insert(conn, report, "entities", payers.rows)
+
+    wages = np.zeros(payers.size, dtype=np.int64)
+    withholding = np.zeros(payers.size, dtype=np.int64)
+    chunk_index = 0
+    while report.persons < taxpayers:
+        remaining = taxpayers - report.persons
+        households = min(HOUSEHOLDS_PER_CHUNK, max(1, math.ceil(remaining / MEAN_HOUSEHOLD_SIZE)))
+        chunk = generate_chunk(seed, chunk_index, households, counters, payers, source_id, pepper)
+        for name in _CHUNK_ORDER:
+            _insert(
+                conn,
+                report,
+                name,
+                _managers_first(chunk.tables[name]) if name == "principals" else chunk.tables[name],
+            )
+        wages += chunk.employer_wages
+        withholding += chunk.employer_withholding
+        report.persons += chunk.persons
+        report.households += households
+        report.under_reporters += len(chunk.truth.under_reported_entity_ids)
+        report.chunks += 1
+        chunk_index += 1
+        if progress:
+            progress(chunk.persons)
+
+    modules, transactions = business_modules(
+        payers,
+        wages,
+        withholding,
+        seed,
+        counters.ids["tax_modules"],
+        counters.ids["transactions"],
+        source_id,
+        np.random.default_rng([seed, 11]),
+    )
+    _insert(conn, report, "tax_modules", modules)
+    _insert(conn, report, "transactions", transactions)
+
+
+def _insert(conn: Connection, report: SynthReport, name: str, rows: dict[str, object]) -> None:
+    table = t.metadata.tables[name]
+    report.add(name, insert_columns(conn, table, rows))  # type: ignore[arg-type]
+
+
+def _managers_first(rows: dict[str, object]) -> dict[str, object]:
+    """Order principal rows so a manager exists before the staff who name her."""
+    managers = rows["manager_id"]
+    assert isinstance(managers, list)
+    order = sorted(range(len(managers)), key=lambda i: managers[i] is not None)
+    return {k: [v[i] for i in order] if isinstance(v, list) else v[order] for k, v in rows.items()}  # type: ignore[index]
