@@ -156,8 +156,6 @@ class AuditLog:
     def _append_bytes(self, data: Sequence[bytes]) -> tuple[int, int]:
         try:
             start = self.store.append(data)
-        except AuditStoreError:
-            raise
         except Exception as exc:
             raise AuditAppendError(f"audit append failed, nothing was recorded: {exc}") from exc
         return start, start + len(data)
