@@ -17,6 +17,7 @@ from taxvault.config import get_settings
 from taxvault.store import make_engine
 from taxvault.store.migrate import table_counts, upgrade
 from taxvault.store.registry import all_metadata
+from taxvault.synth.cli import synth
 
 app = typer.Typer(
     name="taxvault",
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Inspect the store.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.command()(synth)
 
 console = Console()
 err = Console(stderr=True)
