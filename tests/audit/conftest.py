@@ -50,7 +50,9 @@ def db_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine
     admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine = make_engine(sa.engine.make_url(make_engine(admin_url).url).set(database=name).render_as_string(False))
+    engine = make_engine(
+        sa.engine.make_url(make_engine(admin_url).url).set(database=name).render_as_string(False)
+    )
     try:
         install_schema(engine)
         yield engine

@@ -43,7 +43,9 @@ def test_every_size_1_to_64_roots_and_proofs_match_naive(db_engine: Engine, key_
                 assert (cons.old_root, cons.new_root) == (mth(leaves[:m]), mth(d))
 
 
-def test_batch_and_concurrent_appends_get_unique_contiguous_indexes(db_engine: Engine, key_path: Path) -> None:
+def test_batch_and_concurrent_appends_get_unique_contiguous_indexes(
+    db_engine: Engine, key_path: Path
+) -> None:
     with AuditLog(db_engine, key_path=key_path) as log:
         assert log.append_many([event(i) for i in range(100)]) == range(0, 100)
         got: dict[int, int] = {}

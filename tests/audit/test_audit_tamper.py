@@ -46,7 +46,9 @@ def rows_from(conn: Connection, start: int) -> list[tuple[int, bytes]]:
 
 def put(conn: Connection, rows: list[tuple[int, bytes]]) -> None:
     for index, data in rows:
-        conn.execute(sa.text("INSERT INTO audit_events (leaf_index, event) VALUES (:i, :e)"), {"i": index, "e": data})
+        conn.execute(
+            sa.text("INSERT INTO audit_events (leaf_index, event) VALUES (:i, :e)"), {"i": index, "e": data}
+        )
 
 
 def delete_from(conn: Connection, start: int) -> None:
@@ -74,7 +76,9 @@ def delete_one_leaving_gap(conn: Connection) -> None:
 def swap_two(conn: Connection) -> None:
     (_, a), (_, b) = rows_from(conn, 5)[0], rows_from(conn, 9)[0]
     for index, data in ((5, b), (9, a)):
-        conn.execute(sa.text("UPDATE audit_events SET event = :e WHERE leaf_index = :i"), {"e": data, "i": index})
+        conn.execute(
+            sa.text("UPDATE audit_events SET event = :e WHERE leaf_index = :i"), {"e": data, "i": index}
+        )
 
 
 def insert_one(conn: Connection) -> None:
@@ -139,7 +143,12 @@ def tamper_and_verify(engine: Engine, key_path: Path, tmp_path: Path, tamper: Ta
 
 @pytest.mark.parametrize(("tamper", "bad_index", "bad_sth"), CASES, ids=[c[0].__name__ for c in CASES])
 def test_verifier_catches_and_names_tampering(
-    db_engine: Engine, key_path: Path, tmp_path: Path, tamper: Tamper, bad_index: int | None, bad_sth: int | None
+    db_engine: Engine,
+    key_path: Path,
+    tmp_path: Path,
+    tamper: Tamper,
+    bad_index: int | None,
+    bad_sth: int | None,
 ) -> None:
     report = tamper_and_verify(db_engine, key_path, tmp_path, tamper)
     assert not report.ok
