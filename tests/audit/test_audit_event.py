@@ -59,7 +59,7 @@ def test_time_is_normalised_to_utc() -> None:
 @pytest.mark.parametrize(
     ("over", "message"),
     [
-        ({"time": dt.datetime(2026, 1, 1)}, "timezone-aware"),  # noqa: DTZ001
+        ({"time": dt.datetime(2026, 1, 1)}, "timezone-aware"),
         ({"resource": "900-12-3456"}, "TIN"),
         ({"resource": "900123456"}, "TIN"),
         ({"principal": ""}, "non-empty"),

@@ -127,7 +127,8 @@ def test_periodic_signer_issues_after_appends(db_engine: Engine, key_path: Path)
         assert signer.tick() is None  # neither enough appends nor enough time
         log.append_many([event(i) for i in range(5, 12)])
         sth = signer.tick()
-        assert sth is not None and sth.tree_size == 12
+        assert sth is not None
+        assert sth.tree_size == 12
         log.append(event(12))
         signer.start()
         signer.stop()  # a final STH covers the tail

@@ -56,7 +56,7 @@ def delete_from(conn: Connection, start: int) -> None:
 
 
 def change_field(conn: Connection) -> None:
-    (index, data), *_ = rows_from(conn, 13)
+    (_index, data), *_ = rows_from(conn, 13)
     conn.execute(
         sa.text("UPDATE audit_events SET event = :e WHERE leaf_index = 13"),
         {"e": data.replace(b"emp-000007", b"emp-000666")},
