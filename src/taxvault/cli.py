@@ -15,7 +15,7 @@ from rich.table import Table
 
 from taxvault.config import get_settings
 from taxvault.store import make_engine
-from taxvault.store.migrate import table_counts, upgrade
+from taxvault.store.migrate import pending_heads, table_counts, upgrade
 from taxvault.store.registry import all_metadata
 from taxvault.synth.cli import synth
 
@@ -47,6 +47,23 @@ def init() -> None:
     upgrade(make_engine())
     where = "embedded SQLite under " + str(settings.var_dir) if settings.is_embedded else "PostgreSQL"
     console.print(f"store ready ({where})")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Interface to listen on (default 127.0.0.1, or TAXVAULT_HOST)."),
+    port: int = typer.Option(None, help="Port (default 8000, or TAXVAULT_PORT)."),
+) -> None:
+    """Serve the API (health at /health, OpenAPI at /openapi.json and /docs)."""
+    import uvicorn
+
+    from taxvault.api.app import create_app
+
+    settings = get_settings()
+    engine = make_engine()
+    if pending_heads(engine):
+        raise fail("the store is not initialised or not current: run `taxvault init`")
+    uvicorn.run(create_app(engine), host=host or settings.host, port=port or settings.port, log_level="info")
 
 
 @db_app.command("stats")

@@ -8,7 +8,6 @@ dates as ISO text and booleans as 0/1 on SQLite, JSON as text.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateIndex, DropIndex
 
@@ -49,7 +49,11 @@ def insert_columns(conn: Connection, table: sa.Table, columns: Columns) -> int:
     return n_rows
 
 
+_SQLITE_DIALECT = sqlite_dialect.dialect()
+
+
 def _sqlite_column(col: Column, sa_type: sa.types.TypeEngine[Any]) -> list[Any]:
+    """A column as SQLAlchemy itself would bind it on SQLite (so it reads back alike)."""
     if isinstance(col, np.ndarray):
         if np.issubdtype(col.dtype, np.datetime64):
             out: list[Any] = col.astype("datetime64[D]").astype(str).tolist()
@@ -59,15 +63,10 @@ def _sqlite_column(col: Column, sa_type: sa.types.TypeEngine[Any]) -> list[Any]:
         as_list: list[Any] = col.tolist()
         return as_list
     values = list(col)
-    if isinstance(sa_type, sa.JSON):
+    if isinstance(sa_type, sa.JSON):  # JSON text passes through; objects are serialised
         return [None if v is None else v if isinstance(v, str) else json.dumps(v) for v in values]
-    if isinstance(sa_type, sa.Date):
-        return [v.isoformat() if isinstance(v, dt.date) else v for v in values]
-    if isinstance(sa_type, sa.DateTime):
-        return [v.isoformat(sep=" ") if isinstance(v, dt.datetime) else v for v in values]
-    if isinstance(sa_type, sa.Boolean):
-        return [None if v is None else int(bool(v)) for v in values]
-    return values
+    process = sa_type.bind_processor(_SQLITE_DIALECT)
+    return [process(v) for v in values] if process else values
 
 
 def _executemany(conn: Connection, table: sa.Table, names: list[str], columns: Columns) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,6 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from taxvault.access.ip_pin import PEPPER_NAME
+from taxvault.audit.event import AuditEvent, Decision
+from taxvault.audit.log import AuditLog
 from taxvault.keys import load_or_create_secret
 from taxvault.store import tables as t
 from taxvault.store.bulk import (
@@ -28,24 +31,21 @@ from taxvault.store.bulk import (
 )
 from taxvault.synth.payers import business_modules, generate_payers
 from taxvault.synth.population import HOUSEHOLDS_PER_CHUNK, Counters, generate_chunk
-from taxvault.synth.principals import fixed_principal_rows
+from taxvault.synth.principals import fixed_grant_rows, fixed_principal_rows
 
 GENERATOR_VERSION = "1"
 MEAN_HOUSEHOLD_SIZE = 1.948
 """Expected persons per household under the shares in :mod:`taxvault.synth.population`."""
 
-_ID_TABLES = (t.entities, t.tax_modules, t.transactions, t.returns, t.information_returns, t.cases)
-_LOADED = (
-    "entities",
-    "principals",
-    "principal_relations",
-    "tax_modules",
-    "returns",
-    "return_dependents",
-    "transactions",
-    "information_returns",
-    "cases",
-    "case_subjects",
+_ID_TABLES = (
+    t.entities,
+    t.tax_modules,
+    t.transactions,
+    t.returns,
+    t.information_returns,
+    t.cases,
+    t.notices,
+    t.grants,
 )
 _CHUNK_ORDER = (
     "entities",
@@ -58,7 +58,9 @@ _CHUNK_ORDER = (
     "information_returns",
     "cases",
     "case_subjects",
+    "notices",
 )
+_LOADED = (*_CHUNK_ORDER, "grants")
 
 
 class PopulationExists(RuntimeError):
@@ -94,6 +96,7 @@ def synthesize(
         raise ValueError("taxpayers must be at least 1")
     pepper = load_or_create_secret(PEPPER_NAME)
     report = SynthReport()
+    _audit_load(engine, taxpayers, seed)
     with engine.connect() as conn, sqlite_foreign_keys_checked_at_end(conn), conn.begin():
         if conn.execute(sa.select(sa.func.count()).select_from(t.entities)).scalar_one():
             raise PopulationExists("the store already holds taxpayers; synth needs an empty store")
@@ -133,6 +136,9 @@ def _load_population(
 ) -> None:
     """Load the fixed principals, the payers, the households chunk by chunk, then 941s."""
     _insert(conn, report, "principals", fixed_principal_rows())
+    grants = fixed_grant_rows(counters.ids["grants"], np.random.default_rng([seed, 13]))
+    counters.ids["grants"] += len(grants["id"])
+    _insert(conn, report, "grants", grants)
     payers = generate_payers(seed, taxpayers, counters.ids["entities"], source_id)
     counters.ids["entities"] += payers.size
     _insert(conn, report, "entities", payers.rows)
@@ -173,6 +179,23 @@ def _load_population(
     )
     _insert(conn, report, "tax_modules", modules)
     _insert(conn, report, "transactions", transactions)
+
+
+def _audit_load(engine: Engine, taxpayers: int, seed: int) -> None:
+    """Record the load in the audit log before it starts; no audit, no load (fail closed)."""
+    with AuditLog(engine) as log:
+        log.append(
+            AuditEvent.now(
+                principal="sys-synth",
+                action="synth.load",
+                resource=f"population:seed-{seed}:n-{taxpayers}",
+                decision=Decision.ALLOW,
+                request_id=uuid.uuid4().hex,
+                purpose="synthetic_population",
+                policy="system-job",
+                fields=_LOADED,
+            )
+        )
 
 
 def _insert(conn: Connection, report: SynthReport, name: str, rows: dict[str, object]) -> None:

@@ -563,6 +563,27 @@ def generate_chunk(
         "source_record": np.arange(T, dtype=np.int64),
     }
 
+    # First balance-due notices (CP14) already issued on unpaid modules; the posting
+    # cycle (ledger) continues the series from here. Penalty and interest accrue later.
+    owing = np.flatnonzero(still_owes)
+    N = len(owing)
+    issued = posted[owing] + np.timedelta64(7, "D")
+    tables["notices"] = {
+        "id": counters.take("notices", N),
+        "ref": refs(rng, "n", N),
+        "module_id": module_id[owing],
+        "notice_type": ["CP14"] * N,
+        "issued_date": issued,
+        "amount_due_cents": balance_due[owing],
+        "tax_cents": balance_due[owing],
+        "penalty_cents": np.zeros(N, dtype=np.int64),
+        "interest_cents": np.zeros(N, dtype=np.int64),
+        "respond_by": issued + np.timedelta64(21, "D"),
+        "pdf": [None] * N,
+        "source_id": np.full(N, source_id, dtype=np.int64),
+        "source_record": np.arange(N, dtype=np.int64),
+    }
+
     # --- employees, their principals and relations ----------------------------
     emp = np.flatnonzero(employee)
     E = len(emp)

@@ -6,12 +6,17 @@ is exactly what the access rules must handle); these few exist once per store.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+import numpy as np
+
+from taxvault.synth.identifiers import refs
 from taxvault.synth.population import CREATED_AT
 
 FIXED_PRINCIPALS: tuple[tuple[str, str, str, str, str | None], ...] = (
     # id, kind, display name, roles, unit
+    ("sys-synth", "system", "Synthetic population generator", "system synth", None),
     ("sys-ingest", "system", "Ingest pipeline", "system ingest", None),
     ("sys-posting", "system", "Posting cycle", "system posting", None),
     ("sys-matching", "system", "Matching job", "system matching", None),
@@ -50,4 +55,39 @@ def fixed_principal_rows() -> dict[str, Any]:
         "dollar_limit_cents": [0] * n,
         "active": [True] * n,
         "created_at": [CREATED_AT] * n,
+    }
+
+
+def _utc(y: int, m: int, d: int) -> dt.datetime:
+    return dt.datetime(y, m, d, tzinfo=dt.UTC)
+
+
+# (holder, datasets, fields, purpose, start, end, state, renewals): one grant that is
+# active in late 2026, one that expired, one revoked; each approved by eng-lead.
+_GRANTS = (
+    ("eng-001", ["entities", "tax_modules", "transactions"], ["name", "address", "tin_last4"],
+     "legacy_migration_validation", _utc(2026, 10, 1), _utc(2027, 1, 28), "active", 0),
+    ("eng-002", ["information_returns"], ["payer_tin", "payee_tin", "amounts"],
+     "ingest_defect_analysis", _utc(2025, 1, 6), _utc(2025, 5, 5), "expired", 1),
+    ("eng-002", ["returns"], ["filing_status", "line_items"],
+     "schema_mapping", _utc(2026, 9, 1), _utc(2026, 12, 29), "revoked", 0),
+)  # fmt: skip
+
+
+def fixed_grant_rows(first_id: int, rng: np.random.Generator) -> dict[str, Any]:
+    """Time-boxed grants for the engineers (each at most 120 days, approved by a second person)."""
+    n = len(_GRANTS)
+    return {
+        "id": np.arange(first_id, first_id + n, dtype=np.int64),
+        "ref": refs(rng, "g", n),
+        "principal_id": [g[0] for g in _GRANTS],
+        "datasets": [g[1] for g in _GRANTS],
+        "fields": [g[2] for g in _GRANTS],
+        "purpose": [g[3] for g in _GRANTS],
+        "starts_at": [g[4] for g in _GRANTS],
+        "ends_at": [g[5] for g in _GRANTS],
+        "approver_id": ["eng-lead"] * n,
+        "renewals": [g[7] for g in _GRANTS],
+        "state": [g[6] for g in _GRANTS],
+        "created_at": [g[4] for g in _GRANTS],
     }

@@ -1,0 +1,1 @@
+"""The HTTP API: an app factory that assembles each domain's router."""
