@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from taxvault.audit.cli import app as audit_app
 from taxvault.config import get_settings
 from taxvault.store import make_engine
 from taxvault.store.migrate import pending_heads, table_counts, upgrade
@@ -28,6 +29,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Inspect the store.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.command()(synth)
+app.add_typer(audit_app, name="audit")
 
 console = Console()
 err = Console(stderr=True)

@@ -12,7 +12,7 @@ from taxvault.cli import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", [[], ["init"], ["synth"], ["serve"], ["db"], ["db", "stats"]])
+@pytest.mark.parametrize("command", [[], ["init"], ["synth"], ["serve"], ["db"], ["db", "stats"], ["audit"], ["audit", "verify"]])
 def test_every_command_has_help(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0, result.output
@@ -37,5 +37,8 @@ def test_init_synth_stats() -> None:
     counts = {m[0]: int(m[1].replace(",", "")) for m in re.findall(r"│ (\w+)\s+│ ([\d,]+)", stats.output)}
     for table in ("entities", "returns", "transactions", "information_returns", "cases", "principals", "notices"):
         assert counts[table] > 0, table
+    assert counts["audit_events"] >= 1 and counts["audit_sths"] >= 1  # the job itself is audited
+    verify = runner.invoke(app, ["audit", "verify"])
+    assert verify.exit_code == 0, verify.output
     again = runner.invoke(app, ["synth", "--taxpayers", "10"])
     assert again.exit_code == 1 and "already holds taxpayers" in again.output

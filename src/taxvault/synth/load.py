@@ -196,6 +196,7 @@ def _audit_load(engine: Engine, taxpayers: int, seed: int) -> None:
                 fields=_LOADED,
             )
         )
+        log.sign_tree_head()  # a signed tree head covering the job's own audit event
 
 
 def _insert(conn: Connection, report: SynthReport, name: str, rows: dict[str, object]) -> None:
