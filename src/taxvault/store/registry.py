@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from taxvault.store.tables import metadata
 
-_DOMAIN_TABLE_MODULES: tuple[str, ...] = ("taxvault.audit.tables",)
+_DOMAIN_TABLE_MODULES: tuple[str, ...] = ("taxvault.audit.tables", "taxvault.ingest.tables")
 
 
 def all_metadata() -> sa.MetaData:

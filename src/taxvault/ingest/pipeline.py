@@ -1,0 +1,299 @@
+"""Ingest legacy files: detect, parse, validate, audit, then load each file in one transaction.
+
+Why one transaction per file: it makes ingest idempotent and resumable with no
+bookkeeping. A file is known by its content hash (``sources.content_hash`` is
+unique); its ``sources`` row, its good records and its quarantined records
+commit together, so after a crash (even ``kill -9``) a file is either wholly in
+the store or not at all, and re-running the same command skips the files
+already recorded and loads the rest: the end state equals one clean run.
+
+Order: files are sorted by kind so that what a record refers to is loaded
+first (BMF and IMF entities, staff, modules, returns, notices, information
+returns, cases); within a kind, by name.
+
+Audit: ingest acts as the system principal ``sys-ingest``. Before a file's
+transaction opens, one event (action ``ingest.load``, resource the file's
+content hash, fields the tables written and the read/loaded/quarantined
+counts) is appended; if that append fails nothing is loaded (fail closed). A
+crash after the append and before the commit leaves an event for a load that
+did not happen; the re-run appends another, so the log shows both attempts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from taxvault.audit.errors import AuditError
+from taxvault.audit.event import AuditEvent, Decision
+from taxvault.audit.log import AuditLog
+from taxvault.formats.copybook import CopybookError
+from taxvault.formats.efw2 import read_efw2
+from taxvault.formats.fixedwidth import FormatError, frame_records
+from taxvault.formats.pub1220 import read_pub1220
+from taxvault.ingest.accounts import plan_modules, plan_notices, plan_returns
+from taxvault.ingest.cms import plan_cases, plan_staff
+from taxvault.ingest.entities import plan_entities
+from taxvault.ingest.extracts import extract_id, is_extract, read_extract
+from taxvault.ingest.information_returns import plan_efw2, plan_pub1220
+from taxvault.ingest.plan import Plan
+from taxvault.ingest.tables import ingest_quarantine
+from taxvault.store import tables as t
+from taxvault.store.bulk import (
+    assert_foreign_keys,
+    indexes_built_after,
+    insert_columns,
+    next_ids,
+    reset_sequences,
+    sqlite_foreign_keys_checked_at_end,
+)
+
+PRINCIPAL = "sys-ingest"
+ACTION = "ingest.load"
+PURPOSE = "legacy_ingest"
+KIND_ORDER = (
+    "BMFENTTY",
+    "IMFENTTY",
+    "CMSSTAFF",
+    "BMFMODUL",
+    "IMFMODUL",
+    "IMFRETRN",
+    "IMFNOTIC",
+    "pub1220",
+    "efw2",
+    "CMSCASES",
+)
+_REBUILD_INDEXES_FROM = 50_000
+"""Loads of at least this many rows into a table at least doubling it rebuild its indexes once."""
+_PG_LOCK_KEY = 0x7476_696E_6773  # "tvings": one ingest writer at a time on PostgreSQL
+
+
+class IngestError(RuntimeError):
+    """A file cannot be ingested; the message is one line, names the file, never a TIN."""
+
+
+@dataclass
+class FileReport:
+    """What happened to one file."""
+
+    path: Path
+    kind: str
+    content_hash: str
+    status: str = "pending"  # loaded | skipped (already ingested)
+    read: int = 0
+    loaded: int = 0
+    quarantined: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Files named, and the files inside directories named (not hidden, not partial writes)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out += sorted(
+                f for f in p.iterdir() if f.is_file() and not f.name.startswith(".") and f.suffix != ".part"
+            )
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise IngestError(f"{p}: no such file or directory")
+    return out
+
+
+def detect(data: bytes, name: str) -> str:
+    """The file's kind: an extract id (``IMFENTTY`` ...), ``pub1220`` or ``efw2``."""
+    if is_extract(data):
+        return extract_id(data, name)
+    if data[:1] == b"T":
+        return "pub1220"
+    if data[:2] == b"RA":
+        return "efw2"
+    raise FormatError(f"{name}: not a Pub 1220, EFW2 or master-file extract (unrecognised first record)")
+
+
+def survey(paths: Iterable[Path]) -> list[FileReport]:
+    """Hash and classify every file, sorted into load order; raises :class:`IngestError`."""
+    reports = []
+    for path in expand(paths):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise IngestError(f"{path}: cannot be read ({exc.strerror})") from None
+        try:
+            kind = detect(data, path.name)
+        except FormatError as exc:
+            raise IngestError(str(exc)) from None
+        reports.append(FileReport(path, kind, hashlib.sha256(data).hexdigest()))
+    reports.sort(key=lambda r: (KIND_ORDER.index(r.kind), r.path.name))
+    return reports
+
+
+def plan_file(conn: Connection, kind: str, data: bytes, name: str) -> Plan:
+    """Parse and validate one file against the store (read-only)."""
+    if kind == "pub1220":
+        return plan_pub1220(conn, read_pub1220(data), name)
+    if kind == "efw2":
+        return plan_efw2(conn, read_efw2(data), frame_records(data, 512, "EFW2"), name)
+    extract = read_extract(data, name)
+    planner = {
+        "BMFENTTY": plan_entities,
+        "IMFENTTY": plan_entities,
+        "CMSSTAFF": plan_staff,
+        "BMFMODUL": plan_modules,
+        "IMFMODUL": plan_modules,
+        "IMFRETRN": plan_returns,
+        "IMFNOTIC": plan_notices,
+        "CMSCASES": plan_cases,
+    }[extract.kind.extract_id]
+    return planner(conn, extract, name)
+
+
+def ingest_paths(
+    engine: Engine,
+    paths: Iterable[Path],
+    *,
+    on_file: Callable[[FileReport], None] | None = None,
+    audit: AuditLog | None = None,
+) -> list[FileReport]:
+    """Ingest files and directories; returns one report per file (in load order).
+
+    Stops at the first file that cannot be ingested (:class:`IngestError`);
+    files loaded before it stay loaded (each is its own unit), that file and
+    the ones after it are untouched.
+    """
+    reports = survey(paths)
+    run_id = uuid.uuid4().hex
+    own_log = audit is None
+    log = audit or AuditLog(engine)
+    try:
+        for report in reports:
+            ingest_file(engine, report, log, run_id)
+            if on_file:
+                on_file(report)
+    finally:
+        if own_log:
+            log.close()
+    return reports
+
+
+def _known(conn: Connection, content_hash: str) -> bool:
+    q = sa.select(t.sources.c.id).where(t.sources.c.content_hash == content_hash)
+    return conn.execute(q).first() is not None
+
+
+def ingest_file(engine: Engine, report: FileReport, log: AuditLog, run_id: str) -> None:
+    """Ingest one surveyed file (see the module docstring for the protocol)."""
+    name = report.path.name
+    with engine.connect() as conn:
+        if _known(conn, report.content_hash):
+            report.status = "skipped"
+            return
+        try:
+            data = report.path.read_bytes()
+        except OSError as exc:
+            raise IngestError(f"{name}: cannot be read ({exc.strerror})") from None
+        if hashlib.sha256(data).hexdigest() != report.content_hash:
+            raise IngestError(f"{name}: the file changed while being ingested")
+        try:
+            plan = plan_file(conn, report.kind, data, name)
+        except FormatError as exc:
+            raise IngestError(str(exc)) from None
+        except CopybookError:
+            raise IngestError(f"{name}: records cannot be framed or decoded") from None
+        conn.rollback()
+    del data
+    report.read, report.loaded, report.quarantined = plan.read, plan.loaded, plan.quarantined
+    if report.read != report.loaded + report.quarantined:  # pragma: no cover - invariant
+        raise IngestError(f"{name}: internal error, loaded + quarantined != read")
+    report.rows = plan.rows()
+    _audit(log, report, run_id)
+    if not _load(engine, report, plan):
+        report.status = "skipped"
+        return
+    report.status = "loaded"
+
+
+def _audit(log: AuditLog, report: FileReport, run_id: str) -> None:
+    counts = (f"read={report.read}", f"loaded={report.loaded}", f"quarantined={report.quarantined}")
+    tables = [n for n, rows in report.rows.items() if rows]
+    if report.quarantined:
+        tables.append(ingest_quarantine.name)
+    event = AuditEvent.now(
+        principal=PRINCIPAL,
+        action=ACTION,
+        resource=f"file:sha256:{report.content_hash}",
+        decision=Decision.ALLOW,
+        request_id=run_id,
+        purpose=PURPOSE,
+        fields=(*tables, *counts),
+    )
+    try:
+        log.append_many([event])
+    except AuditError as exc:
+        raise IngestError(
+            f"{report.path.name}: audit append failed, nothing was loaded ({type(exc).__name__})"
+        ) from None
+
+
+def _load(engine: Engine, report: FileReport, plan: Plan) -> bool:
+    """Insert the plan with the file's sources row in one transaction; False if already loaded."""
+    now = dt.datetime.now(dt.UTC)
+    metadata = t.metadata
+    with engine.connect() as conn, sqlite_foreign_keys_checked_at_end(conn), conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+        if _known(conn, report.content_hash):
+            return False
+        source_id = conn.execute(
+            t.sources.insert()
+            .values(kind="file", name=report.path.name[:255], content_hash=report.content_hash, created_at=now)
+            .returning(t.sources.c.id)
+        ).scalar_one()
+        targets = sorted({target for target in plan.id_columns.values()})
+        id_tables = [metadata.tables[n] for n in targets]
+        plan.resolve(next_ids(conn, id_tables))
+        for name, cols in plan.tables.items():
+            table = metadata.tables[name]
+            n = report.rows.get(name, 0)
+            if not n:
+                continue
+            if "source_id" in table.c:
+                cols = {**cols, "source_id": [source_id] * n}
+            if n >= _REBUILD_INDEXES_FROM and n >= _count(conn, table):
+                with indexes_built_after(conn, [table]):
+                    insert_columns(conn, table, cols)
+            else:
+                insert_columns(conn, table, cols)
+        if plan.quarantine:
+            q = plan.quarantine
+            conn.execute(
+                ingest_quarantine.insert(),
+                [
+                    {
+                        "source_id": source_id,
+                        "file_name": report.path.name[:255],
+                        "record_number": x.record_number,
+                        "record_type": x.record_type,
+                        "field": x.field[:64],
+                        "reason": x.reason[:200],
+                        "raw": x.raw,
+                        "created_at": now,
+                    }
+                    for x in q
+                ],
+            )
+        assert_foreign_keys(conn)
+        reset_sequences(conn, id_tables)
+    return True
+
+
+def _count(conn: Connection, table: sa.Table) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
