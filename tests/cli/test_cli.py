@@ -12,7 +12,9 @@ from taxvault.cli import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", [[], ["init"], ["synth"], ["serve"], ["db"], ["db", "stats"], ["audit"], ["audit", "verify"]])
+@pytest.mark.parametrize(
+    "command", [[], ["init"], ["synth"], ["serve"], ["db"], ["db", "stats"], ["audit"], ["audit", "verify"]]
+)
 def test_every_command_has_help(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0, result.output

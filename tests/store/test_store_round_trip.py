@@ -115,7 +115,10 @@ def test_grant_rules_in_the_store(db_engine: Engine) -> None:
     with db_engine.begin() as conn:
         conn.execute(
             t.principals.insert(),
-            [{"id": p, "kind": "contractor", "display_name": p, "roles": "engineer", "created_at": NOW} for p in ("a", "b")],
+            [
+                {"id": p, "kind": "contractor", "display_name": p, "roles": "engineer", "created_at": NOW}
+                for p in ("a", "b")
+            ],
         )
     base = {
         "id": 1, "ref": "g1", "principal_id": "a", "datasets": ["entities"], "fields": ["name"], "purpose": "p",

@@ -43,7 +43,7 @@ def test_every_tin_is_synthetic(population: tuple[Engine, SynthReport]) -> None:
 
 def test_every_table_is_populated_in_plausible_proportions(population: tuple[Engine, SynthReport]) -> None:
     engine, report = population
-    counts = {name: n for name, n in report.rows.items()}
+    counts = dict(report.rows)
     for table in t.CANONICAL_TABLES:
         if table.name != "sources":
             assert counts.get(table.name, 0) > 0, table.name
@@ -73,8 +73,8 @@ def test_module_balances_follow_from_transactions(population: tuple[Engine, Synt
     r, tx = t.returns, t.transactions
     balance = (
         sa.select(tx.c.module_id, sa.cast(sa.func.sum(tx.c.amount_cents), sa.BigInteger).label("balance"))
-            .group_by(tx.c.module_id)
-            .subquery()
+        .group_by(tx.c.module_id)
+        .subquery()
     )
     joined = rows(
         engine,
@@ -125,7 +125,12 @@ def test_under_reporters_left_out_income_an_information_return_shows(population:
         .subquery()
     )
     rep = reported.subquery()
-    gaps = rows(engine, sa.select(sa.func.count()).select_from(rep.join(shown, shown.c.payee_id == rep.c.entity_id)).where(shown.c.shown > rep.c.reported))
+    gaps = rows(
+        engine,
+        sa.select(sa.func.count())
+        .select_from(rep.join(shown, shown.c.payee_id == rep.c.entity_id))
+        .where(shown.c.shown > rep.c.reported),
+    )
     assert int(gaps[0][0]) > 0  # type: ignore[call-overload]
 
 
@@ -140,7 +145,12 @@ def test_people_links_hold(population: tuple[Engine, SynthReport]) -> None:
     routing = rows(engine, sa.select(t.returns.c.bank_routing).where(t.returns.c.bank_routing.is_not(None)))
     assert routing and all(str(x[0]).startswith("50") and aba_check_ok(str(x[0])) for x in routing)
     # Every employee is a principal who declares herself (and her household) as related.
-    emp = rows(engine, sa.select(t.principals.c.id, t.principals.c.entity_id).where(t.principals.c.kind == "employee", t.principals.c.entity_id.is_not(None)))
+    emp = rows(
+        engine,
+        sa.select(t.principals.c.id, t.principals.c.entity_id).where(
+            t.principals.c.kind == "employee", t.principals.c.entity_id.is_not(None)
+        ),
+    )
     selfs = {str(p) for p, _e, rel in rows(engine, sa.select(t.principal_relations)) if rel == "self"}
     assert emp and all(str(p) in selfs for p, _ in emp)
     assigned = rows(engine, sa.select(sa.func.count()).select_from(t.cases).where(t.cases.c.assigned_to.is_not(None)))
