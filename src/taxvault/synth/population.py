@@ -114,9 +114,7 @@ def _cycle(dates: NDArray[np.datetime64]) -> I64:
     return cycle
 
 
-def _dln(
-    rng: np.random.Generator, dates: NDArray[np.datetime64], doc_code: int, tax_class: int = 2
-) -> list[str]:
+def _dln(rng: np.random.Generator, dates: NDArray[np.datetime64], doc_code: int, tax_class: int = 2) -> list[str]:
     """Document locator numbers stamped with the Julian date of ``dates``."""
     n = len(dates)
     years = dates.astype("datetime64[Y]")
@@ -133,9 +131,7 @@ def _dln(
     ]
 
 
-def _lognormal_cents(
-    rng: np.random.Generator, n: int, median_dollars: float, sigma: float, cap: float
-) -> I64:
+def _lognormal_cents(rng: np.random.Generator, n: int, median_dollars: float, sigma: float, cap: float) -> I64:
     dollars = np.minimum(rng.lognormal(np.log(median_dollars), sigma, n), cap)
     return (dollars * 100).astype(np.int64)
 
@@ -196,8 +192,7 @@ def generate_chunk(
     has_middle = rng.random(P) < 0.7
     mid_idx = rng.integers(0, len(names.MIDDLE_INITIALS), P)
     middle = [
-        names.MIDDLE_INITIALS[i] if h else None
-        for h, i in zip(has_middle.tolist(), mid_idx.tolist(), strict=True)
+        names.MIDDLE_INITIALS[i] if h else None for h, i in zip(has_middle.tolist(), mid_idx.tolist(), strict=True)
     ]
 
     weights = 1.0 / (np.arange(len(names.LAST_NAMES)) + 8.0)
@@ -206,9 +201,7 @@ def generate_chunk(
     own_surname = rng.choice(len(names.LAST_NAMES), size=P, p=weights)
     spouse_mode = rng.random(P)  # < .85 same, < .93 own, else hyphenated
     last = []
-    for r, h, own, mode in zip(
-        role.tolist(), hh.tolist(), own_surname.tolist(), spouse_mode.tolist(), strict=True
-    ):
+    for r, h, own, mode in zip(role.tolist(), hh.tolist(), own_surname.tolist(), spouse_mode.tolist(), strict=True):
         family = names.LAST_NAMES[hh_surname[h]]
         if r == 1 and mode >= 0.85:
             mine = names.LAST_NAMES[own]
@@ -230,9 +223,7 @@ def generate_chunk(
     ]
     hh_city = [names.CITIES[c][0] for c in city_idx.tolist()]
     hh_state = [names.CITIES[c][1] for c in city_idx.tolist()]
-    hh_zip = [
-        names.CITIES[c][2] + f"{z:02d}" for c, z in zip(city_idx.tolist(), zip_tail.tolist(), strict=True)
-    ]
+    hh_zip = [names.CITIES[c][2] + f"{z:02d}" for c, z in zip(city_idx.tolist(), zip_tail.tolist(), strict=True)]
     hh_list = hh.tolist()
 
     person_index = np.arange(counters.person_index, counters.person_index + P, dtype=np.int64)
@@ -244,9 +235,9 @@ def generate_chunk(
     # Flags.
     p_dead = np.where(age >= 65, 0.04, np.where(is_adult, 0.006, 0.0002))
     deceased = rng.random(P) < p_dead
-    death = np.where(
-        deceased, _dates(dt.date(TAX_YEAR, 1, 1), rng.integers(0, 540, P)), np.datetime64("NaT")
-    ).astype("datetime64[D]")
+    death = np.where(deceased, _dates(dt.date(TAX_YEAR, 1, 1), rng.integers(0, 540, P)), np.datetime64("NaT")).astype(
+        "datetime64[D]"
+    )
     restricted = is_adult & (rng.random(P) < 0.0002)
     working_age = is_adult & (age >= 22) & (age < 62) & ~deceased
     employee = working_age & ~restricted & (rng.random(P) < 0.003)
@@ -265,13 +256,13 @@ def generate_chunk(
     primaries_with_spouse = primary_of_hh[(hh_type == MFJ) | (hh_type == MFS)]
     spouse_entity[primaries_with_spouse] = entity_id[primaries_with_spouse + 1]
 
+    # Identity Protection PINs for a few: only the keyed hash is kept, never the PIN.
     has_pin = rng.random(P) < 0.02
     pins = rng.integers(0, 1_000_000, P)
     salts = rng.bytes(16 * P)
-    ip_pin_hash = [
-        hash_pin(f"{pins[i]:06d}", pepper=pepper, salt=salts[16 * i : 16 * i + 16]) if has_pin[i] else None
-        for i in range(P)
-    ]
+    ip_pin_hash: list[str | None] = [None] * P
+    for i in np.flatnonzero(has_pin).tolist():
+        ip_pin_hash[i] = hash_pin(f"{pins[i]:06d}", pepper=pepper, salt=salts[16 * i : 16 * i + 16])
 
     tables: dict[str, TableRows] = {}
     tables["entities"] = {
@@ -302,9 +293,7 @@ def generate_chunk(
     }
 
     # --- incomes, per person ----------------------------------------------------
-    employed = working_age & (rng.random(P) < 0.8) | (
-        is_adult & (age >= 62) & ~deceased & (rng.random(P) < 0.15)
-    )
+    employed = working_age & (rng.random(P) < 0.8) | (is_adult & (age >= 62) & ~deceased & (rng.random(P) < 0.15))
     employed |= dep & (age >= 16) & (rng.random(P) < 0.3)
     wages1 = np.where(employed, _lognormal_cents(rng, P, 48_000, 0.7, 1_500_000), 0)
     wages1 = np.where(dep, wages1 // 8, wages1)
@@ -329,9 +318,7 @@ def generate_chunk(
     ret_payer = payers.pick(rng, "retirement", P)
 
     # --- information returns ----------------------------------------------------
-    ir_cols: dict[str, list[Any]] = {
-        k: [] for k in ("form", "payer", "payee", "income", "withholding", "boxes")
-    }
+    ir_cols: dict[str, list[Any]] = {k: [] for k in ("form", "payer", "payee", "income", "withholding", "boxes")}
 
     def add_ir(form: str, amount: I64, payer: I64, wh: I64, boxes: list[str]) -> None:
         idx = np.flatnonzero(amount > 0)
@@ -366,10 +353,7 @@ def generate_chunk(
         retirement,
         ret_payer,
         r_wh,
-        [
-            f'{{"1": {a}, "2a": {a}, "4": {w}}}'
-            for a, w in zip(retirement.tolist(), r_wh.tolist(), strict=True)
-        ],
+        [f'{{"1": {a}, "2a": {a}, "4": {w}}}' for a, w in zip(retirement.tolist(), r_wh.tolist(), strict=True)],
     )
     n_ir = len(ir_cols["form"])
     payee_idx = np.array(ir_cols["payee"], dtype=np.int64)
@@ -485,12 +469,8 @@ def generate_chunk(
         "filed_date": filed,
         "dln": return_dln,
         **lines,
-        "bank_routing": [
-            r if d else None for r, d in zip(routing.tolist(), direct_deposit.tolist(), strict=True)
-        ],
-        "bank_account": [
-            a if d else None for a, d in zip(account.tolist(), direct_deposit.tolist(), strict=True)
-        ],
+        "bank_routing": [r if d else None for r, d in zip(routing.tolist(), direct_deposit.tolist(), strict=True)],
+        "bank_account": [a if d else None for a, d in zip(account.tolist(), direct_deposit.tolist(), strict=True)],
         "source_id": np.full(U, source_id, dtype=np.int64),
         "source_record": units.astype(np.int64),
     }
@@ -544,9 +524,7 @@ def generate_chunk(
         tx["amount_cents"].append(np.asarray(amount, dtype=np.int64)[idx])
         tx["posted_date"].append(np.asarray(dates)[idx])
         doc = 70 if tc in (610, 670) else 45
-        tx["dln"].append(
-            _dln(rng, np.asarray(dates)[idx], doc) if dlns is None else [dlns[i] for i in idx.tolist()]
-        )
+        tx["dln"].append(_dln(rng, np.asarray(dates)[idx], doc) if dlns is None else [dlns[i] for i in idx.tolist()])
     t_dates = np.concatenate(tx["posted_date"])
     T = len(t_dates)
     tables["transactions"] = {
@@ -591,9 +569,7 @@ def generate_chunk(
     counters.employee_index += E
     emp_ids = [f"E{n:06d}" for n in emp_no.tolist()]
     # Round-robin over units first, so every unit has staff, then by chance.
-    emp_unit = np.where(
-        np.arange(E) < 2 * len(UNITS), np.arange(E) % len(UNITS), rng.integers(0, len(UNITS), E)
-    )
+    emp_unit = np.where(np.arange(E) < 2 * len(UNITS), np.arange(E) % len(UNITS), rng.integers(0, len(UNITS), E))
     is_manager = np.zeros(E, dtype=bool)
     for u in range(len(UNITS)):
         members = np.flatnonzero(emp_unit == u)
@@ -609,8 +585,7 @@ def generate_chunk(
         "unit": [UNITS[u] for u in emp_unit.tolist()],
         "entity_id": entity_id[emp],
         "manager_id": [
-            None if m else managers.get(int(u))
-            for m, u in zip(is_manager.tolist(), emp_unit.tolist(), strict=True)
+            None if m else managers.get(int(u)) for m, u in zip(is_manager.tolist(), emp_unit.tolist(), strict=True)
         ],
         "dollar_limit_cents": np.where(is_manager, 25_000_000, limits),
         "active": np.ones(E, dtype=bool),
@@ -667,9 +642,7 @@ def generate_chunk(
             hits = np.flatnonzero((prim_entity == sp) | (spouse_of_unit == sp))
             if len(hits):
                 conflict_assign[len(c_ret)] = emp_ids[k]
-                c_unit.append(
-                    UNITS[int(emp_unit[k])] if UNITS[int(emp_unit[k])] in CASE_PURPOSE else "assistance"
-                )
+                c_unit.append(UNITS[int(emp_unit[k])] if UNITS[int(emp_unit[k])] in CASE_PURPOSE else "assistance")
                 c_kind.append("assistance")
                 c_ret.append(int(hits[0]))
     C = len(c_ret)
@@ -685,9 +658,7 @@ def generate_chunk(
         assigned.append(conflict_assign.get(n) or (staff[int(pick[n] * len(staff))] if staff else None))
     closed = rng.random(C) < 0.15
     opened = _dates(dt.date(TAX_YEAR + 1, 5, 1), rng.integers(0, 300, C))
-    closed_at = np.where(
-        closed, opened + rng.integers(10, 120, C).astype("timedelta64[D]"), np.datetime64("NaT")
-    )
+    closed_at = np.where(closed, opened + rng.integers(10, 120, C).astype("timedelta64[D]"), np.datetime64("NaT"))
     tables["cases"] = {
         "id": case_id,
         "ref": refs(rng, "c", C),
