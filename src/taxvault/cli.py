@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from taxvault.access.cli import principals, token_app
 from taxvault.audit.cli import app as audit_app
 from taxvault.config import get_settings
 from taxvault.store import make_engine
@@ -30,6 +31,8 @@ db_app = typer.Typer(help="Inspect the store.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.command()(synth)
 app.add_typer(audit_app, name="audit")
+app.add_typer(token_app, name="token")
+app.command()(principals)
 
 console = Console()
 err = Console(stderr=True)
@@ -65,7 +68,16 @@ def serve(
     engine = make_engine()
     if pending_heads(engine):
         raise fail("the store is not initialised or not current: run `taxvault init`")
-    uvicorn.run(create_app(engine), host=host or settings.host, port=port or settings.port, log_level="info")
+    from taxvault.access.policy import PolicyError
+    from taxvault.api.middleware import configure_logging
+
+    configure_logging()
+    try:
+        api = create_app(engine)
+    except PolicyError as exc:
+        raise fail(f"the access policies do not validate: {exc}") from None
+    # uvicorn's own access log is off: ours redacts paths and carries request ids.
+    uvicorn.run(api, host=host or settings.host, port=port or settings.port, log_level="info", access_log=False)
 
 
 @db_app.command("stats")

@@ -1,21 +1,33 @@
-"""FastAPI app factory.
+"""FastAPI app factory: assembles the domains' routers behind the Gate.
 
-This module only assembles: each domain brings its own router. For now the app
-serves a health check and its OpenAPI description; the record API arrives with
-the Gate (need-to-know, masking, audit on every call).
+``/health`` and the OpenAPI description are public; everything under ``/v1`` that
+touches protected data goes through :mod:`taxvault.access.gate`. The Cedar policies
+are loaded and validated here: a policy that does not validate stops the server.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
 from taxvault import __version__
+from taxvault.access.gate import Gate, GateHolder, authenticated
+from taxvault.access.policy import PolicyEngine
+from taxvault.access.principals import Caller
+from taxvault.access.ratelimit import RateLimiter
+from taxvault.access.tokens import TokenConfig, TokenVerifier
+from taxvault.api.middleware import RequestContextMiddleware
+from taxvault.api.problems import PROBLEM_RESPONSES, install_problem_handlers
+from taxvault.audit import AuditLog
+from taxvault.audit.router import router as audit_router
+from taxvault.records.router import router as records_router
 from taxvault.store import make_engine
 from taxvault.store.migrate import pending_heads
 
@@ -29,16 +41,65 @@ class Health(BaseModel):
     schema_current: bool
 
 
-def create_app(engine: Engine | None = None) -> FastAPI:
-    """Build the app around ``engine`` (default: the configured store)."""
+class Me(BaseModel):
+    """The authenticated principal (no TIN; a taxpayer sees her own opaque id)."""
+
+    id: str
+    kind: str
+    roles: list[str]
+    unit: str | None = None
+
+
+def create_app(
+    engine: Engine | None = None,
+    *,
+    audit_log: AuditLog | None = None,
+    token_config: TokenConfig | None = None,
+    policies: PolicyEngine | None = None,
+    rate_limiter: RateLimiter | None = None,
+    bench_routes: bool = False,
+) -> FastAPI:
+    """Build the app around ``engine`` (default: the configured store).
+
+    ``audit_log`` (default: one group-committing log over ``engine``, closed on
+    shutdown), ``token_config`` (default: ``TAXVAULT_JWKS_FILE`` etc. or the embedded
+    issuer) and ``policies`` (default: the shipped Cedar files) may be injected.
+    ``bench_routes`` adds an unauthenticated twin of the transcript route for
+    ``bench/api.py`` only; never in a served app.
+    """
     engine = engine or make_engine()
+    policy_engine = policies or PolicyEngine()  # raises PolicyError: the server does not start
+    owns_log = audit_log is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        gate = holder.built
+        if owns_log and gate is not None:
+            gate.audit.close()
+
     app = FastAPI(
         title="taxvault",
         version=__version__,
         summary="One secure API over every record of a tax agency.",
+        description="Every read of taxpayer data is authorized (Cedar), masked to the purpose and audited "
+        "before the answer leaves. Errors are RFC 9457 problem+json. TINs never appear in URLs.",
         docs_url="/docs",
         openapi_url="/openapi.json",
+        lifespan=lifespan,
     )
+    app.state.engine = engine
+    app.state.policies = policy_engine
+    app.add_middleware(RequestContextMiddleware)
+    install_problem_handlers(app)
+
+    def build_gate() -> Gate:
+        log = audit_log or AuditLog(engine)
+        config = token_config or TokenConfig.from_env()
+        return Gate(engine, log, policy_engine, TokenVerifier(config), rate_limiter or RateLimiter.from_env())
+
+    holder = GateHolder(build_gate)
+    app.state.gate_holder = holder
 
     @app.get("/health", response_model=Health, tags=["operations"])
     def health() -> JSONResponse:
@@ -55,9 +116,23 @@ def create_app(engine: Engine | None = None) -> FastAPI:
             )
             return JSONResponse(body.model_dump(), status_code=200 if current else 503)
         except sa.exc.SQLAlchemyError:
-            body = Health(
-                status="degraded", version=__version__, store=engine.dialect.name, schema_current=False
-            )
+            body = Health(status="degraded", version=__version__, store=engine.dialect.name, schema_current=False)
             return JSONResponse(body.model_dump(), status_code=503)
 
+    @app.get("/v1/me", response_model=Me, tags=["identity"], responses=PROBLEM_RESPONSES)
+    def me(caller: Annotated[Caller, Depends(authenticated)]) -> Any:
+        """Who the bearer token says you are (roles and unit; never a TIN)."""
+        return {
+            "id": caller.id,
+            "kind": caller.facts.kind,
+            "roles": sorted(caller.roles),
+            "unit": caller.facts.unit or None,
+        }
+
+    app.include_router(records_router)
+    app.include_router(audit_router)
+    if bench_routes:
+        from taxvault.api.bench_routes import router as bench_router
+
+        app.include_router(bench_router)
     return app

@@ -1,0 +1,58 @@
+"""What the Gate protects: the kinds of resource routes declare, and how each is located."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Resource(StrEnum):
+    """A kind of protected resource. Routes declare one; the Gate does the rest."""
+
+    ENTITY = "entity"
+    MODULE_LIST = "module_list"
+    MODULE_TRANSCRIPT = "module_transcript"
+    RETURNS = "returns"
+    INFORMATION_RETURNS = "information_returns"
+    MY_CASES = "my_cases"
+    ACCESS_REPORT = "access_report"
+    AUDIT_LOG = "audit_log"
+
+    @property
+    def dataset(self) -> str:
+        """The table the data comes from (grants are scoped by dataset)."""
+        return _DATASET[self]
+
+    @property
+    def taxpayer_data(self) -> bool:
+        """Whether the resource discloses a taxpayer's data."""
+        return self in _TAXPAYER_DATA
+
+    @property
+    def locator(self) -> str:
+        """How the target is named: ``entity`` or ``module`` (a path id), ``self`` or ``audit``."""
+        return _LOCATOR[self]
+
+
+_DATASET = {
+    Resource.ENTITY: "entities",
+    Resource.MODULE_LIST: "tax_modules",
+    Resource.MODULE_TRANSCRIPT: "transactions",
+    Resource.RETURNS: "returns",
+    Resource.INFORMATION_RETURNS: "information_returns",
+    Resource.MY_CASES: "cases",
+    Resource.ACCESS_REPORT: "audit_events",
+    Resource.AUDIT_LOG: "audit_events",
+}
+_TAXPAYER_DATA = frozenset(
+    {Resource.ENTITY, Resource.MODULE_LIST, Resource.MODULE_TRANSCRIPT, Resource.RETURNS, Resource.INFORMATION_RETURNS}
+)
+_LOCATOR = {
+    Resource.ENTITY: "entity",
+    Resource.MODULE_LIST: "entity",
+    Resource.MODULE_TRANSCRIPT: "module",
+    Resource.RETURNS: "entity",
+    Resource.INFORMATION_RETURNS: "entity",
+    Resource.MY_CASES: "self",
+    Resource.ACCESS_REPORT: "self",
+    Resource.AUDIT_LOG: "audit",
+}

@@ -1,0 +1,27 @@
+"""The access domain's tables: the break-glass review queue."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from taxvault.store.tables import Id, metadata
+
+break_glass_reviews = sa.Table(
+    "break_glass_reviews",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("leaf_index", sa.BigInteger, nullable=False),  # the audit event of the access
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("principal_id", sa.String(40), sa.ForeignKey("principals.id"), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("resource", sa.String(64), nullable=False),  # opaque ref
+    sa.Column("purpose", sa.String(40), nullable=False),
+    sa.Column("justification", sa.String(1000), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False, server_default="pending"),
+    sa.Column("reviewer_id", sa.String(40), sa.ForeignKey("principals.id"), nullable=True),
+    sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("state IN ('pending', 'upheld', 'referred')", name="state"),
+    sa.Index(None, "state", "created_at"),
+    sa.Index(None, "principal_id"),
+)

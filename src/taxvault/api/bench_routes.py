@@ -1,0 +1,31 @@
+"""Bench-only twin of the transcript route: the same fetch, no authentication, policy,
+masking or audit. Mounted only by ``create_app(bench_routes=True)`` (bench/api.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Path, Request
+
+from taxvault.access.gate import REF_PATTERN
+from taxvault.api.problems import Problem
+from taxvault.records import service
+from taxvault.records.schemas import Transcript
+from taxvault.store.tables import tax_modules
+
+router = APIRouter(prefix="/bench/bare", tags=["bench"], include_in_schema=False)
+
+
+@router.get("/modules/{module_id}/transcript", response_model=Transcript)
+def bare_transcript(request: Request, module_id: Annotated[str, Path(pattern=REF_PATTERN)]) -> Any:
+    """Unprotected transcript (benchmark baseline only)."""
+    with request.app.state.engine.connect() as conn:
+        row = conn.execute(sa.select(tax_modules.c.id).where(tax_modules.c.ref == module_id)).first()
+        if row is None:
+            raise Problem(404, "no such record")
+        body = service.transcript(conn, int(row.id))
+    for t in body["transactions"]:
+        t["posted_date"] = t["posted_date"].isoformat()
+    body["masked"], body["withheld"] = [], []
+    return body
