@@ -13,6 +13,8 @@ Typical use::
     for rec in iter_records(layout, stream, record_format="V", encoding="cp037"):
         rec.values                                   # dict: groups -> dict, OCCURS -> list
     data = encode_record(layout, values, encoding="cp037")
+    image = encode_records(layout, rows)             # bulk: one file image
+    columns = decode_columns(layout, image)          # bulk read of fixed-length records, by column
 
 Decimal places are exact (``decimal.Decimal``); integers are ``int``; only
 COMP-1/COMP-2 give ``float``.  Bad field contents decode to ``None``; a record
@@ -20,6 +22,7 @@ whose shape cannot be known raises :class:`RecordDecodeError`; a file that
 cannot be split raises :class:`FileFormatError`.
 """
 
+from .bulk import decode_columns, encode_records
 from .bundled import load_bundled_copybook
 from .codepages import CodePage, get_code_page
 from .decoder import RecordDecoder, decode_record, get_decoder
@@ -61,8 +64,10 @@ __all__ = [
     "RecordEncodeError",
     "UnsupportedEncodingError",
     "Usage",
+    "decode_columns",
     "decode_record",
     "encode_record",
+    "encode_records",
     "get_code_page",
     "get_decoder",
     "iter_raw_records",

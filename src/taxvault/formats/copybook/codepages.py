@@ -37,8 +37,7 @@ if TYPE_CHECKING:
     from _codecs import _EncodingMap
 
 _EBCDIC_INVARIANT = set(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-    " .<(+|&!$*);-/¦,%_>?:#@'=\"~^[]{}\\`"
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .<(+|&!$*);-/¦,%_>?:#@'=\"~^[]{}\\`"
 )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from .codegen import GroupCodegen
 from .codepages import get_code_page
 from .errors import RecordDecodeError
-from .field_decoders import make_converter
+from .field_decoders import make_converter, numeric_table
 from .layout import Layout, output_key
 from .options import DecodeOptions
 from .parser import Item
@@ -67,7 +67,11 @@ def get_decoder(layout: Layout, options: DecodeOptions | None = None) -> RecordD
 
 
 def decode_record(
-    layout: Layout, data: bytes, *, encoding: str | None = None, options: DecodeOptions | None = None,
+    layout: Layout,
+    data: bytes,
+    *,
+    encoding: str | None = None,
+    options: DecodeOptions | None = None,
 ) -> dict[str, Any]:
     """Decode one record.
 
@@ -76,10 +80,19 @@ def decode_record(
     ``encoding`` overrides ``options.encoding``.  Raises :class:`RecordDecodeError`
     only when the record's shape cannot be known (bad OCCURS DEPENDING ON counter).
     """
-    options = options or DecodeOptions()
-    if encoding is not None and encoding != options.encoding:
-        options = options.but(encoding=encoding)
-    return get_decoder(layout, options).decode(bytes(data))
+    if options is None:
+        # The common call: no options object to build and hash for every record.
+        key = ("decode-default", encoding)
+        decoder = layout._compiled.get(key)
+        if decoder is None:
+            defaults = DecodeOptions() if encoding is None else DecodeOptions().but(encoding=encoding)
+            decoder = layout._compiled[key] = get_decoder(layout, defaults)
+    else:
+        if encoding is not None and encoding != options.encoding:
+            options = options.but(encoding=encoding)
+        decoder = get_decoder(layout, options)
+    assert isinstance(decoder, RecordDecoder)
+    return decoder.decode(data if type(data) is bytes else bytes(data))
 
 
 class _Builder:
@@ -143,8 +156,12 @@ class _Builder:
         assert ftype is not None
         o = self.options
         return make_converter(
-            ftype, self.code_page, trimming=o.string_trimming, improved_nulls=o.improved_null_detection,
-            strict_overpunch=o.strict_sign_overpunching, float_format=o.float_format,
+            ftype,
+            self.code_page,
+            trimming=o.string_trimming,
+            improved_nulls=o.improved_null_detection,
+            strict_overpunch=o.strict_sign_overpunching,
+            float_format=o.float_format,
         )
 
     def gated(self, item: Item) -> bool:
@@ -180,9 +197,15 @@ class _Builder:
         if not self.generate:
             return closure
         gen = GroupCodegen(
-            decoding_table=self.code_page.decoding_table, trimming=self.options.string_trimming,
-            improved_nulls=self.options.improved_null_detection, key_of=self.output_key,
-            needed=self.needed, child_fn=self.static, converter=self.converter, gated=self.gated,
+            decoding_table=self.code_page.decoding_table,
+            trimming=self.options.string_trimming,
+            improved_nulls=self.options.improved_null_detection,
+            key_of=self.output_key,
+            needed=self.needed,
+            child_fn=self.static,
+            converter=self.converter,
+            gated=self.gated,
+            numeric_table=numeric_table(self.code_page),
         )
         if not gen.supported(item):
             return closure
@@ -272,8 +295,7 @@ class _Builder:
 
     def dynamic_group(self, item: Item) -> DynamicFn:
         entries = [
-            (self.output_key(child), child.redefines is not None, self.dynamic(child))
-            for child in item.children
+            (self.output_key(child), child.redefines is not None, self.dynamic(child)) for child in item.children
         ]
 
         def group(data: bytes, pos: int, ctx: Ctx) -> tuple[dict[str, Any], int]:
@@ -297,6 +319,20 @@ class _Builder:
         roots = self.layout.roots
         segment = self.segment_reader()
         collapse = self.options.root == "collapse" and len(roots) == 1
+        variable = self.options.variable_size_occurs and self.layout.has_depending_on
+        if len(roots) == 1 and segment is None and (collapse or roots[0].synthetic) and not variable:
+            # One fixed-shape record: return the group's own (fresh) dict instead of copying it.
+            only_key, only = roots[0].key, roots[0]
+            static, size = self.static(only), only.size
+
+            def decode_single(data: bytes, pos: int) -> tuple[dict[str, Any], int]:
+                value = static(data, pos, {})
+                if type(value) is dict:
+                    return value, size
+                return {only_key: value}, size
+
+            return decode_single
+
         if self.options.variable_size_occurs and self.layout.has_depending_on:
             parts = [(root.key, self.dynamic(root), root) for root in roots]
         else:

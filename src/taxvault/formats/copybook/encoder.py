@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -32,15 +32,83 @@ from .picture import FieldType, Kind, Usage
 
 
 def encode_record(
-    layout: Layout, values: Mapping[str, Any], *, encoding: str = "cp037", variable_size_occurs: bool = False,
-    root: str = "collapse", float_format: str = "ieee754",
+    layout: Layout,
+    values: Mapping[str, Any],
+    *,
+    encoding: str = "cp037",
+    variable_size_occurs: bool = False,
+    root: str = "collapse",
+    float_format: str = "ieee754",
 ) -> bytes:
     """Encode ``values`` as one record of ``layout``.
 
     Fixed-size (``variable_size_occurs=False``): the result is exactly
     ``layout.record_length`` bytes, OCCURS DEPENDING ON tables padded to their
     maximum.  Variable size: tables take only their actual occurrences.
+
+    The record is written by the encoder generated once per layout and
+    settings (:mod:`.encode_codegen`) when there is one; whenever that
+    encoder is unsure of a value it hands the record to the plain writer
+    below, which defines the output and the errors.
     """
+    fast = get_encoder(
+        layout, encoding, variable_size_occurs=variable_size_occurs, root=root, float_format=float_format
+    )
+    if fast is not None:
+        try:
+            return fast(values)
+        except Exception:  # noqa: S110 - Fallback or any surprise: the plain writer decides
+            pass
+    return encode_record_plain(
+        layout,
+        values,
+        encoding=encoding,
+        variable_size_occurs=variable_size_occurs,
+        root=root,
+        float_format=float_format,
+    )
+
+
+def get_encoder(
+    layout: Layout,
+    encoding: str = "cp037",
+    *,
+    variable_size_occurs: bool = False,
+    root: str = "collapse",
+    float_format: str = "ieee754",
+) -> Callable[[Mapping[str, Any]], bytes] | None:
+    """The cached generated encoder for these settings, or ``None`` when the layout needs the plain writer.
+
+    The generated encoder raises on any value it is not sure about (it never
+    produces different bytes from the plain writer); :func:`encode_record`
+    wraps it with that fallback, so call that unless you handle it yourself.
+    """
+    key = ("encode", encoding, variable_size_occurs, root, float_format)
+    try:
+        return layout._compiled[key]  # type: ignore[no-any-return]
+    except KeyError:
+        pass
+    from .encode_codegen import build_encoder
+
+    roots = layout.roots
+    collapse = (root == "collapse" and len(roots) == 1) or roots[0].synthetic
+    fast = None
+    if collapse:
+        fast = build_encoder(layout, get_code_page(encoding), variable=variable_size_occurs, float_format=float_format)
+    layout._compiled[key] = fast
+    return fast
+
+
+def encode_record_plain(
+    layout: Layout,
+    values: Mapping[str, Any],
+    *,
+    encoding: str = "cp037",
+    variable_size_occurs: bool = False,
+    root: str = "collapse",
+    float_format: str = "ieee754",
+) -> bytes:
+    """The reference writer that walks the item tree (the definition the generated encoder must match)."""
     writer = _Writer(layout, get_code_page(encoding), variable_size_occurs, float_format)
     roots = layout.roots
     collapse = (root == "collapse" and len(roots) == 1) or roots[0].synthetic
@@ -110,9 +178,7 @@ class _Writer:
     def single(self, item: Item, value: Any, pos: int, *, initialise: bool) -> int:
         if item.is_group:
             if value is not None and not isinstance(value, Mapping):
-                raise RecordEncodeError(
-                    f"{item.path}: expected a dict for a group, got {type(value).__name__}"
-                )
+                raise RecordEncodeError(f"{item.path}: expected a dict for a group, got {type(value).__name__}")
             return self.group(item, value or {}, pos, initialise=initialise)
         ftype = item.ftype
         assert ftype is not None
@@ -153,9 +219,7 @@ class _Writer:
             raise RecordEncodeError(f"{table.path}: counter {counter.name} was not written before the table")
         given = self.counter_given.get(counter.index)
         if given is not None and given != count:
-            raise RecordEncodeError(
-                f"{table.path}: counter {counter.name} = {given} but the list has {count} elements"
-            )
+            raise RecordEncodeError(f"{table.path}: counter {counter.name} = {given} but the list has {count} elements")
         self.put(pos, encode_value(counter.ftype, count, self.cp, self.float_format, counter.path))
 
     def put(self, pos: int, data: bytes) -> None:

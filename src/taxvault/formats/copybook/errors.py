@@ -37,7 +37,11 @@ class RecordDecodeError(CopybookError):
     """
 
     def __init__(
-        self, message: str, *, field: str | None = None, record_index: int | None = None,
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        record_index: int | None = None,
         offset: int | None = None,
     ) -> None:
         self.reason = message

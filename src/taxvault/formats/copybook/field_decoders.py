@@ -87,40 +87,54 @@ def text_converter(ftype: FieldType, code_page: CodePage, trimming: str, improve
     table = code_page.decoding_table
     charmap_decode = codecs.charmap_decode
     if ftype.usage is Usage.NATIONAL:
+
         def raw(b: bytes) -> str:
             return b.decode("utf-16-be", errors="replace")
     else:
+
         def raw(b: bytes) -> str:
             return charmap_decode(b, "strict", table)[0]
+
     ws = JAVA_WHITESPACE
     trim: Callable[[str], str]
     if trimming == "both":
+
         def trim(s: str) -> str:
             return s.strip(ws)
     elif trimming == "left":
+
         def trim(s: str) -> str:
             return s.lstrip(ws)
     elif trimming == "right":
+
         def trim(s: str) -> str:
             return s.rstrip(ws)
     else:
+
         def trim(s: str) -> str:
             return s
 
     if improved_nulls:
+
         def convert(b: bytes) -> str | None:
             if b and b[0] == 0 and b.count(0) == len(b):
                 return None
             return trim(raw(b))
+
         return convert
 
     def convert_plain(b: bytes) -> str:
         return trim(raw(b))
+
     return convert_plain
 
 
 def display_converter(
-    ftype: FieldType, code_page: CodePage, *, improved_nulls: bool, strict_overpunch: bool,
+    ftype: FieldType,
+    code_page: CodePage,
+    *,
+    improved_nulls: bool,
+    strict_overpunch: bool,
 ) -> Converter:
     """Zoned decimal, overpunched or separate sign, implied/explicit point, simple numeric editing."""
     table = numeric_table(code_page)
@@ -239,8 +253,10 @@ def binary_converter(ftype: FieldType) -> Converter:
     from_bytes = int.from_bytes
 
     if limit is None:
+
         def convert(b: bytes) -> Any:
             return to_value(from_bytes(b, "big", signed=signed))
+
         return convert
 
     bound = limit
@@ -267,11 +283,13 @@ def ibm_hex_float(b: bytes) -> float:
 def float_converter(ftype: FieldType, float_format: str) -> Converter:
     """COMP-1 / COMP-2 in IEEE 754 big-endian (default) or IBM hexadecimal floating point."""
     if float_format == "ibm":
+
         def convert_ibm(b: bytes) -> float | None:
             try:
                 return ibm_hex_float(b)
             except OverflowError:
                 return None
+
         return convert_ibm
     unpack = struct.Struct(">f" if ftype.usage is Usage.FLOAT else ">d").unpack
 
@@ -282,8 +300,13 @@ def float_converter(ftype: FieldType, float_format: str) -> Converter:
 
 
 def make_converter(
-    ftype: FieldType, code_page: CodePage, *, trimming: str, improved_nulls: bool,
-    strict_overpunch: bool, float_format: str,
+    ftype: FieldType,
+    code_page: CodePage,
+    *,
+    trimming: str,
+    improved_nulls: bool,
+    strict_overpunch: bool,
+    float_format: str,
 ) -> Converter:
     """Pick the converter for ``ftype``."""
     if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT):
@@ -295,5 +318,8 @@ def make_converter(
     if ftype.usage is Usage.BINARY:
         return binary_converter(ftype)
     return display_converter(
-        ftype, code_page, improved_nulls=improved_nulls, strict_overpunch=strict_overpunch,
+        ftype,
+        code_page,
+        improved_nulls=improved_nulls,
+        strict_overpunch=strict_overpunch,
     )

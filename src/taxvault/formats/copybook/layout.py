@@ -51,7 +51,8 @@ class Layout:
         """The item called ``name`` (COBOL name or output key, or a dotted path to disambiguate)."""
         wanted = output_key(name)
         matches = [
-            it for it in self.items
+            it
+            for it in self.items
             if output_key(it.name) == wanted or output_key(it.path) == wanted or it.key == wanted
         ]
         if not matches:
@@ -126,8 +127,8 @@ def _resolve_redefines(siblings: list[Item], parent: Item | None) -> None:
             if target is None:
                 owner = parent.name if parent is not None else "the copybook"
                 raise CopybookSyntaxError(
-                    f"{item.name} REDEFINES {item.redefines_name}, which is not the item just before it "
-                    f"in {owner}", item.line,
+                    f"{item.name} REDEFINES {item.redefines_name}, which is not the item just before it in {owner}",
+                    item.line,
                 )
             if item.level != target.level:
                 raise CopybookSyntaxError(
@@ -178,10 +179,7 @@ def _resolve_counters(items: list[Item]) -> None:
     for item in items:
         if item.depending_on_name is None:
             continue
-        before = [
-            c for c in items
-            if c.name == item.depending_on_name and position[id(c)] < position[id(item)]
-        ]
+        before = [c for c in items if c.name == item.depending_on_name and position[id(c)] < position[id(item)]]
         if not before:
             raise CopybookSyntaxError(
                 f"DEPENDING ON {item.depending_on_name}: no such item before {item.name}", item.line
@@ -226,7 +224,5 @@ def _assign_keys(roots: list[Item], items: list[Item]) -> None:
             if child.is_filler:
                 continue
             if child.key in seen and child.parent is not None:
-                raise CopybookSyntaxError(
-                    f"duplicate name {child.name} in group {child.parent.name}", child.line
-                )
+                raise CopybookSyntaxError(f"duplicate name {child.name} in group {child.parent.name}", child.line)
             seen[child.key] = child

@@ -21,13 +21,49 @@ _NAME = re.compile(r"[A-Za-z0-9_$#@][A-Za-z0-9_$#@-]*")
 _INTEGER = re.compile(r"\d+")
 _IGNORED_ENTRIES = {"EJECT", "SKIP1", "SKIP2", "SKIP3"}
 _CLAUSE_WORDS = {
-    "REDEFINES", "PIC", "PICTURE", "USAGE", "SIGN", "LEADING", "TRAILING", "SEPARATE", "OCCURS",
-    "VALUE", "VALUES", "JUSTIFIED", "JUST", "BLANK", "SYNCHRONIZED", "SYNC", "GLOBAL", "EXTERNAL",
-    "IS", "INDEXED", "ASCENDING", "DESCENDING", "DEPENDING", "TIMES", "GROUP-USAGE",
+    "REDEFINES",
+    "PIC",
+    "PICTURE",
+    "USAGE",
+    "SIGN",
+    "LEADING",
+    "TRAILING",
+    "SEPARATE",
+    "OCCURS",
+    "VALUE",
+    "VALUES",
+    "JUSTIFIED",
+    "JUST",
+    "BLANK",
+    "SYNCHRONIZED",
+    "SYNC",
+    "GLOBAL",
+    "EXTERNAL",
+    "IS",
+    "INDEXED",
+    "ASCENDING",
+    "DESCENDING",
+    "DEPENDING",
+    "TIMES",
+    "GROUP-USAGE",
 }
 _FIGURATIVE = {
-    "ZERO", "ZEROS", "ZEROES", "SPACE", "SPACES", "HIGH-VALUE", "HIGH-VALUES", "LOW-VALUE",
-    "LOW-VALUES", "QUOTE", "QUOTES", "NULL", "NULLS", "ALL", "THRU", "THROUGH",
+    "ZERO",
+    "ZEROS",
+    "ZEROES",
+    "SPACE",
+    "SPACES",
+    "HIGH-VALUE",
+    "HIGH-VALUES",
+    "LOW-VALUE",
+    "LOW-VALUES",
+    "QUOTE",
+    "QUOTES",
+    "NULL",
+    "NULLS",
+    "ALL",
+    "THRU",
+    "THROUGH",
 }
 MAX_OCCURS = 1_000_000
 
@@ -302,9 +338,7 @@ def parse_items(text: str, *, free_format: bool = False) -> list[Item]:
             parent.children.append(item)
         else:
             if roots and (roots[0].level in (1, 77)) != (item.level in (1, 77)):
-                raise CopybookSyntaxError(
-                    f"level {item.level} item {item.name} has no parent record", item.line
-                )
+                raise CopybookSyntaxError(f"level {item.level} item {item.name} has no parent record", item.line)
             roots.append(item)
         stack.append(item)
     if not roots:
@@ -331,7 +365,10 @@ def _check_tree(item: Item, inherited: Usage | None) -> None:
         raise CopybookSyntaxError(f"elementary item {item.name} has no PIC clause", item.line)
     try:
         item.ftype = field_type(
-            pic, item.usage, sign_leading=item.sign_leading, sign_separate=item.sign_separate,
+            pic,
+            item.usage,
+            sign_leading=item.sign_leading,
+            sign_separate=item.sign_separate,
             sign_clause=item.sign_clause,
         )
     except PictureError as exc:

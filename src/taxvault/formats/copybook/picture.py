@@ -148,7 +148,11 @@ def _scale_of(body: str) -> tuple[int, int]:
 
 
 def field_type(
-    pic: str | None, usage: Usage | None, *, sign_leading: bool = False, sign_separate: bool = False,
+    pic: str | None,
+    usage: Usage | None,
+    *,
+    sign_leading: bool = False,
+    sign_separate: bool = False,
     sign_clause: bool = False,
 ) -> FieldType:
     """Derive the :class:`FieldType` of an elementary item from its PIC, USAGE and SIGN clauses."""
@@ -193,7 +197,15 @@ def field_type(
         else:
             size = digits + (1 if sign_separate else 0)
         return FieldType(
-            Kind.NUMBER, usage, size, digits, scale, signed, sign_leading, sign_separate, picture=pic,
+            Kind.NUMBER,
+            usage,
+            size,
+            digits,
+            scale,
+            signed,
+            sign_leading,
+            sign_separate,
+            picture=pic,
         )
     # Numeric-edited DISPLAY picture.
     if usage is not Usage.DISPLAY:
@@ -205,7 +217,17 @@ def field_type(
     if decodable and digits:
         has_sign = signed or "+" in body or "-" in body
         return FieldType(
-            Kind.NUMBER, usage, size, digits, scale, has_sign, False, False,
-            explicit_point="." in body, edited=True, picture=pic, edit_mask=unsigned_body,
+            Kind.NUMBER,
+            usage,
+            size,
+            digits,
+            scale,
+            has_sign,
+            False,
+            False,
+            explicit_point="." in body,
+            edited=True,
+            picture=pic,
+            edit_mask=unsigned_body,
         )
     return FieldType(Kind.EDITED_TEXT, usage, size, digits, scale, picture=pic, edited=True)
