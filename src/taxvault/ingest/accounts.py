@@ -32,10 +32,24 @@ POSTED_BY = "sys-posting"
 INDIVIDUAL_MFT = 30
 MFT_CODES = frozenset({1, 2, 10, 30, 31, 55, 67})
 FILING_STATUS = {1: "S", 2: "MFJ", 3: "MFS", 4: "HOH", 5: "QSS"}
-RETURN_AMOUNTS = (
-    "wages interest dividends business_income retirement_income total_income agi deduction "
-    "taxable_income tax credits total_tax withholding payments refund balance_due"
-).split()
+RETURN_AMOUNTS = [
+    "wages",
+    "interest",
+    "dividends",
+    "business_income",
+    "retirement_income",
+    "total_income",
+    "agi",
+    "deduction",
+    "taxable_income",
+    "tax",
+    "credits",
+    "total_tax",
+    "withholding",
+    "payments",
+    "refund",
+    "balance_due",
+]
 _ABA = (3, 7, 1, 3, 7, 1, 3, 7, 1)
 
 
@@ -47,7 +61,9 @@ def plan_modules(conn: Connection, extract: Extract, name: str) -> Plan:
     existing = module_ids(conn)
     seen: set[tuple[int, int, int]] = set()
     mods: dict[str, list[Any]] = {k: [] for k in ("entity_id", "mft", "tax_period", "status", "source_record")}
-    tx: dict[str, list[Any]] = {k: [] for k in ("module", "tc", "amount_cents", "posted_date", "cycle", "dln", "reason_code", "source_record")}
+    tx: dict[str, list[Any]] = {
+        k: [] for k in ("module", "tc", "amount_cents", "posted_date", "cycle", "dln", "reason_code", "source_record")
+    }
 
     def check(number: int, v: Mapping[str, Any]) -> None:
         key = v.get("MOD_KEY") or {}
@@ -97,7 +113,11 @@ def plan_modules(conn: Connection, extract: Extract, name: str) -> Plan:
             raise Reject("balance", "module balance differs from the sum of its transactions")
         seen.add(ident)
         module = -(len(mods["mft"]) + 1)
-        for col, value in zip(("entity_id", "mft", "tax_period", "status", "source_record"), (entity[0], mft, period, f"{status:02d}", number), strict=True):
+        for col, value in zip(
+            ("entity_id", "mft", "tax_period", "status", "source_record"),
+            (entity[0], mft, period, f"{status:02d}", number),
+            strict=True,
+        ):
             mods[col].append(value)
         for tc, amount, posted, cycle, dln, reason in rows:
             for col, value in zip(tx, (module, tc, amount, posted, cycle, dln, reason, number), strict=True):
@@ -117,7 +137,11 @@ def plan_modules(conn: Connection, extract: Extract, name: str) -> Plan:
 
 
 def aba_ok(routing: str) -> bool:
-    return len(routing) == 9 and routing.isdigit() and sum(int(c) * w for c, w in zip(routing, _ABA, strict=True)) % 10 == 0
+    return (
+        len(routing) == 9
+        and routing.isdigit()
+        and sum(int(c) * w for c, w in zip(routing, _ABA, strict=True)) % 10 == 0
+    )
 
 
 def plan_returns(conn: Connection, extract: Extract, name: str) -> Plan:
@@ -179,7 +203,7 @@ def plan_returns(conn: Connection, extract: Extract, name: str) -> Plan:
             raise Reject("dependent_tin", "dependent listed twice")
         with_return.add(module)
         ret = -(len(rets.get("module_id", [])) + 1)
-        row = {
+        row: dict[str, Any] = {
             "module_id": module,
             "entity_id": owner[0],
             "spouse_id": spouse[0] if spouse else None,
@@ -211,7 +235,12 @@ def plan_returns(conn: Connection, extract: Extract, name: str) -> Plan:
     return plan
 
 
-NOTICE_AMOUNTS = (("NTC_AMOUNT_DUE", "amount_due_cents"), ("NTC_TAX", "tax_cents"), ("NTC_PENALTY", "penalty_cents"), ("NTC_INTEREST", "interest_cents"))
+NOTICE_AMOUNTS = (
+    ("NTC_AMOUNT_DUE", "amount_due_cents"),
+    ("NTC_TAX", "tax_cents"),
+    ("NTC_PENALTY", "penalty_cents"),
+    ("NTC_INTEREST", "interest_cents"),
+)
 
 
 def plan_notices(conn: Connection, extract: Extract, name: str) -> Plan:

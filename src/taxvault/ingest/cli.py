@@ -28,7 +28,7 @@ def _fail(message: str) -> typer.Exit:
 
 
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="Legacy files, or directories of them."),  # noqa: B008
+    paths: list[Path] = typer.Argument(..., help="Legacy files, or directories of them."),
 ) -> None:
     """Ingest legacy files: detect the format, validate, quarantine bad records, load the rest."""
     engine = make_engine()
@@ -40,7 +40,7 @@ def ingest(
         raise _fail(str(exc).replace("[", "\\[")) from None
     except typer.Exit:
         raise
-    except Exception as exc:  # noqa: BLE001 - one line, never a traceback (nor a value)
+    except Exception as exc:
         raise _fail(f"cannot read the store ({type(exc).__name__})") from None
     total_bytes = sum(r.path.stat().st_size for r in planned)
     started = time.perf_counter()
@@ -69,7 +69,7 @@ def ingest(
             bar.stop()
             _summary(done, time.perf_counter() - started)
             raise _fail(str(exc).replace("[", "\\[")) from None
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             bar.stop()
             _summary(done, time.perf_counter() - started)
             where = planned[len(done)].path.name if len(done) < len(planned) else "the store"

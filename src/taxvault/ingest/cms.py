@@ -139,7 +139,9 @@ def plan_cases(conn: Connection, extract: Extract, name: str) -> Plan:
             if mft:
                 owner_tin = text(s, "SUB_MOD_TIN", "subject_module_tin")
                 owner = (people if mft == 30 else businesses).get(owner_tin)
-                module = modules.get((owner[0], mft, integer(s, "SUB_TAX_PERIOD", "subject_tax_period"))) if owner else None
+                module = (
+                    modules.get((owner[0], mft, integer(s, "SUB_TAX_PERIOD", "subject_tax_period"))) if owner else None
+                )
                 if module is None:
                     raise Reject("subject_module", "subject's tax module not on file")
             subjects.append((entity[0], module))

@@ -44,10 +44,27 @@ def _address(values: Mapping[str, Any], prefix: str) -> dict[str, str]:
     }
 
 
-_COLUMNS = (
-    "tin tin_type kind last_name first_name middle_name business_name name_control address_line city state zip "
-    "birth_date death_date spouse_tin is_employee is_restricted is_deceased source_record"
-).split()
+_COLUMNS = [
+    "tin",
+    "tin_type",
+    "kind",
+    "last_name",
+    "first_name",
+    "middle_name",
+    "business_name",
+    "name_control",
+    "address_line",
+    "city",
+    "state",
+    "zip",
+    "birth_date",
+    "death_date",
+    "spouse_tin",
+    "is_employee",
+    "is_restricted",
+    "is_deceased",
+    "source_record",
+]
 
 
 def plan_entities(conn: Connection, extract: Extract, name: str) -> Plan:
@@ -141,12 +158,16 @@ def _drop_missing_spouses(
 ) -> list[dict[str, Any]]:
     while True:
         present = {r["tin"] for r in rows}
-        missing = [r for r in rows if r["spouse_tin"] and r["spouse_tin"] not in present and r["spouse_tin"] not in on_file]
+        missing = [
+            r for r in rows if r["spouse_tin"] and r["spouse_tin"] not in present and r["spouse_tin"] not in on_file
+        ]
         if not missing:
             return rows
         for r in missing:
             plan.quarantine.append(
-                Quarantined(r["source_record"], "ENTITY", "spouse_tin", "spouse TIN not on file", raws[r["source_record"]])
+                Quarantined(
+                    r["source_record"], "ENTITY", "spouse_tin", "spouse TIN not on file", raws[r["source_record"]]
+                )
             )
             plan.loaded -= 1
         gone = {id(r) for r in missing}
@@ -155,4 +176,6 @@ def _drop_missing_spouses(
 
 def utc(date: dt.date, hhmmss: int) -> dt.datetime:
     """A date and an HHMMSS number as an aware UTC datetime (ValueError when not a time)."""
-    return dt.datetime(date.year, date.month, date.day, hhmmss // 10000, hhmmss // 100 % 100, hhmmss % 100, tzinfo=dt.UTC)
+    return dt.datetime(
+        date.year, date.month, date.day, hhmmss // 10000, hhmmss // 100 % 100, hhmmss % 100, tzinfo=dt.UTC
+    )

@@ -165,8 +165,7 @@ def read_extract(data: bytes, name: str = "extract") -> Extract:
     records = raws[1:-1]
     if count != len(records):
         raise FormatError(
-            f"{name}: trailer states {count} data records but the file holds {len(records)} "
-            "(records lost or added)"
+            f"{name}: trailer states {count} data records but the file holds {len(records)} (records lost or added)"
         )
     run_date = head.get("CTL_RUN_DATE")
     return Extract(

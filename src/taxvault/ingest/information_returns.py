@@ -287,7 +287,12 @@ def plan_efw2(conn: Connection, parsed: Efw2File, records: Any, name: str) -> Pl
     _mark_problems(bad, parsed.record_problems, {int(r): i for i, r in enumerate(emp.record_number.tolist())})
     starts = [e.record_number for e in employers]
     stops = [
-        max([e.record_number + e.employee_count, *[x.record_number for x in (e.total, e.optional_total, e.state_total) if x]])
+        max(
+            [
+                e.record_number + e.employee_count,
+                *[x.record_number for x in (e.total, e.optional_total, e.state_total) if x],
+            ]
+        )
         for e in employers
     ]
     for g, problem in _control_errors(parsed.control_problems, starts, stops, name).items():

@@ -49,9 +49,7 @@ class EntityIndex:
 def entity_index(conn: Connection, *, ein: bool) -> EntityIndex:
     """The store's entities with EINs (``ein=True``) or with SSNs/ITINs."""
     e = t.entities.c
-    q = sa.select(e.tin, e.id, e.name_control, e.tin_type).where(
-        (e.tin_type == EIN) if ein else (e.tin_type != EIN)
-    )
+    q = sa.select(e.tin, e.id, e.name_control, e.tin_type).where((e.tin_type == EIN) if ein else (e.tin_type != EIN))
     rows = conn.execute(q.order_by(e.tin)).all()
     tins = np.array([r[0] for r in rows], dtype="S9")
     order = np.argsort(tins, kind="stable")  # collation-proof: sort in numpy

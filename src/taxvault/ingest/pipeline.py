@@ -98,9 +98,7 @@ def expand(paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            out += sorted(
-                f for f in p.iterdir() if f.is_file() and not f.name.startswith(".") and f.suffix != ".part"
-            )
+            out += sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".") and f.suffix != ".part")
         elif p.is_file():
             out.append(p)
         else:
@@ -130,7 +128,7 @@ def survey(paths: Iterable[Path]) -> list[FileReport]:
         try:
             kind = detect(data, path.name)
         except FormatError as exc:
-            raise IngestError(str(exc)) from None
+            raise IngestError(_named(path.name, exc)) from None
         reports.append(FileReport(path, kind, hashlib.sha256(data).hexdigest()))
     reports.sort(key=lambda r: (KIND_ORDER.index(r.kind), r.path.name))
     return reports
@@ -184,6 +182,12 @@ def ingest_paths(
     return reports
 
 
+def _named(name: str, exc: Exception) -> str:
+    """The error as one line that starts with the file's name."""
+    text = " ".join(str(exc).split())
+    return text if text.startswith(name) else f"{name}: {text}"
+
+
 def _known(conn: Connection, content_hash: str) -> bool:
     q = sa.select(t.sources.c.id).where(t.sources.c.content_hash == content_hash)
     return conn.execute(q).first() is not None
@@ -205,7 +209,7 @@ def ingest_file(engine: Engine, report: FileReport, log: AuditLog, run_id: str) 
         try:
             plan = plan_file(conn, report.kind, data, name)
         except FormatError as exc:
-            raise IngestError(str(exc)) from None
+            raise IngestError(_named(name, exc)) from None
         except CopybookError:
             raise IngestError(f"{name}: records cannot be framed or decoded") from None
         conn.rollback()
@@ -257,7 +261,7 @@ def _load(engine: Engine, report: FileReport, plan: Plan) -> bool:
             .values(kind="file", name=report.path.name[:255], content_hash=report.content_hash, created_at=now)
             .returning(t.sources.c.id)
         ).scalar_one()
-        targets = sorted({target for target in plan.id_columns.values()})
+        targets = sorted(set(plan.id_columns.values()))
         id_tables = [metadata.tables[n] for n in targets]
         plan.resolve(next_ids(conn, id_tables))
         for name, cols in plan.tables.items():

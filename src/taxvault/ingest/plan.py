@@ -11,7 +11,8 @@ table. 0 means NULL in such id columns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ class Quarantined:
     record_type: str
     field: str
     reason: str
-    raw: bytes = field(repr=False)
+    raw: bytes = dataclasses.field(repr=False)
 
 
 @dataclass
@@ -38,9 +39,9 @@ class Plan:
     kind: str
     read: int = 0
     loaded: int = 0
-    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
-    id_columns: dict[tuple[str, str], str] = field(default_factory=dict)
-    quarantine: list[Quarantined] = field(default_factory=list)
+    tables: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    id_columns: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+    quarantine: list[Quarantined] = dataclasses.field(default_factory=list)
 
     @property
     def quarantined(self) -> int:
@@ -50,7 +51,7 @@ class Plan:
         """Rows per table this plan inserts."""
         out = {}
         for name, cols in self.tables.items():
-            first = next(iter(cols.values()), [])
+            first: Any = next(iter(cols.values()), [])
             out[name] = len(first)
         return out
 

@@ -18,7 +18,7 @@ from taxvault.ingest.extracts import Extract, decode_records
 from taxvault.ingest.plan import Plan, Quarantined
 
 
-class Reject(Exception):  # noqa: N818 - a verdict, not an error condition
+class Reject(Exception):
     """A record failed a check: the field and the reason (never the value)."""
 
     def __init__(self, field: str, reason: str) -> None:
@@ -56,9 +56,7 @@ def validate_records(
         else:
             plan.loaded += 1
     if extract.kind.amount_path and verifiable and total != extract.stated_amount_total:
-        raise FormatError(
-            f"{name}: trailer amount hash total disagrees with the records (records altered?)"
-        )
+        raise FormatError(f"{name}: trailer amount hash total disagrees with the records (records altered?)")
 
 
 def text(values: Mapping[str, Any], key: str, field: str, *, required: bool = False, max_len: int = 0) -> str:

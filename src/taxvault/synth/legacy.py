@@ -16,10 +16,11 @@ systems would hold it (all files are marked synthetic):
 * ``w2.efw2`` - W-2s as an EFW2 file (RA user id ``SYNTHETC``: synthetic);
 * ``cms_cases.ebc`` - cases with their subjects.
 
-Not carried (by design): time-boxed grants (they exist only in taxvault), internal ids and opaque refs (ingest assigns new
-ones), ``household_id`` (a generator artefact; households reach the access
-rules through the staff extract's declared relations) and ``ip_pin_hash``
-(a secret never leaves the IP PIN system). EBCDIC extracts use the layouts and
+Not carried (by design): time-boxed grants (they exist only in taxvault),
+internal ids and opaque refs (ingest assigns new ones), ``household_id`` (a
+generator artefact; households reach the access rules through the staff
+extract's declared relations) and ``ip_pin_hash`` (a secret never leaves the
+IP PIN system). EBCDIC extracts use the layouts and
 envelope of :mod:`taxvault.ingest.extracts`.
 """
 
@@ -185,7 +186,7 @@ def _staff(conn: Connection, tins: dict[int, str]) -> Iterator[dict[str, Any]]:
     r = t.principal_relations.c
     for pid, eid, rel in conn.execute(sa.select(r.principal_id, r.entity_id, r.relation)):
         relations[pid].append({"REL_TIN": tins[eid], "REL_KIND": rel})
-    rows = conn.execute(sa.select(t.principals)).all()
+    rows = list(conn.execute(sa.select(t.principals)).all())
     # Managers first (a manager exists before the staff who name her), then by id.
     rows.sort(key=lambda row: (row.manager_id is not None, row.id))
     for row in rows:
@@ -259,9 +260,7 @@ def _returns(conn: Connection, tins: dict[int, str]) -> Iterator[dict[str, Any]]
             "RET_FILED_DATE": _date_num(r.filed_date),
             "RET_DLN": r.dln,
             "RET_DEPENDENTS_CLAIMED": r.dependents,
-            "RET_LINE_ITEMS": {
-                f"RET_{name.upper()}": dollars(getattr(r, f"{name}_cents")) for name in RETURN_AMOUNTS
-            },
+            "RET_LINE_ITEMS": {f"RET_{name.upper()}": dollars(getattr(r, f"{name}_cents")) for name in RETURN_AMOUNTS},
             "RET_BANK_ROUTING": r.bank_routing or "",
             "RET_BANK_ACCOUNT": r.bank_account or "",
             "RET_DEPENDENT": sorted(deps.get(r.id, []), key=lambda x: x["DEP_TIN"]),
@@ -287,7 +286,8 @@ def _notices(conn: Connection, tins: dict[int, str]) -> Iterator[dict[str, Any]]
 def _cases(conn: Connection, tins: dict[int, str]) -> Iterator[dict[str, Any]]:
     c, s, m = t.cases.c, t.case_subjects.c, t.tax_modules.c
     modules = {
-        int(i): (tins[e], int(mft), int(p)) for i, e, mft, p in conn.execute(sa.select(m.id, m.entity_id, m.mft, m.tax_period))
+        int(i): (tins[e], int(mft), int(p))
+        for i, e, mft, p in conn.execute(sa.select(m.id, m.entity_id, m.mft, m.tax_period))
     }
     subjects: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for cid, eid, mid in conn.execute(sa.select(s.case_id, s.entity_id, s.module_id).order_by(s.case_id)):
@@ -311,8 +311,16 @@ def _cases(conn: Connection, tins: dict[int, str]) -> Iterator[dict[str, Any]]:
 def _entity_details(conn: Connection) -> dict[str, Any]:
     e = t.entities.c
     q = sa.select(
-        e.tin, e.first_name, e.middle_name, e.last_name, e.business_name, e.name_control,
-        e.address_line, e.city, e.state, e.zip,
+        e.tin,
+        e.first_name,
+        e.middle_name,
+        e.last_name,
+        e.business_name,
+        e.name_control,
+        e.address_line,
+        e.city,
+        e.state,
+        e.zip,
     )
     return {r.tin: r for r in conn.execute(q)}
 
@@ -363,9 +371,7 @@ def _pub1220(conn: Connection) -> tuple[bytes, int]:
                 zip=b.zip if b else "",
             )
         )
-    transmitter = TransmitterInput(
-        tin=payers[0].tin, tcc="00SYN", name="TAXVAULT SYNTHETIC DATA", test_file=True
-    )
+    transmitter = TransmitterInput(tin=payers[0].tin, tcc="00SYN", name="TAXVAULT SYNTHETIC DATA", test_file=True)
     n = sum(len(p.payees) for p in payers)
     return write_pub1220(transmitter, payers, payment_year=PAYMENT_YEAR, line_end=b"\r\n"), n
 
