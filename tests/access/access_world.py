@@ -176,6 +176,7 @@ def build_world(engine: Engine) -> dict[str, str]:
         taxpayer = ensure_taxpayer_principal(conn, entity_ref("tp"))
     tokens = {pid: issue_token(pid) for pid, *_ in PRINCIPALS}
     tokens["taxpayer"] = issue_token(taxpayer)
+    tokens["taxpayer-principal"] = taxpayer
     return tokens
 
 
@@ -198,6 +199,9 @@ class World:
             h["Break-Glass-Justification"] = justification
         return h
 
+    def principal_of(self, who: str) -> str:
+        return self.extra.get("taxpayer", who) if who == "taxpayer" else who
+
     def size(self) -> int:
         return self.audit.tree_head().tree_size
 
@@ -210,7 +214,7 @@ def make_world(engine: Engine, *, audit: AuditLog | None = None, rate: float = 1
     log = audit or AuditLog(engine)
     app = create_app(engine, audit_log=log, rate_limiter=RateLimiter(rate, int(max(rate, 1))))
     client = TestClient(app, raise_server_exceptions=False)
-    return World(engine, app, client, tokens, log)
+    return World(engine, app, client, tokens, log, {"taxpayer": tokens["taxpayer-principal"]})
 
 
 def count_rows(engine: Engine, table: sa.Table) -> int:

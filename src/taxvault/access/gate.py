@@ -297,12 +297,12 @@ class Access:
         )
 
     def _authorize(
-        self, conn: Connection, action: str, amount_cents: int = 0
+        self, conn: Connection, action: str, amount_cents: int = 0, *, label: str | None = None
     ) -> tuple[Target, PolicyDecision, MaskPlan]:
         gate = self.gate
         target = gate.locate(conn, self.resource, self.ref, self.caller)
         if target is None:
-            gate.record(self._event(action, self.ref, PolicyDecision(False, ("not-found",)), []))
+            gate.record(self._event(label or action, self.ref, PolicyDecision(False, ("not-found",)), []))
             raise Problem(404, "no such record")
         decision, plan = gate.decide(
             conn,
@@ -315,14 +315,18 @@ class Access:
             amount_cents=amount_cents,
         )
         if not decision.allowed:
-            gate.record(self._event(action, target.ref, decision, []))
+            gate.record(self._event(label or action, target.ref, decision, []))
             raise Problem(403, "not authorized for this record and purpose", type_="urn:taxvault:problem:forbidden")
         return target, decision, plan
 
-    def serve(self, fetch: Fetch, action: str = "read") -> dict[str, Any]:
-        """authorize -> fetch -> mask -> audit -> the masked body (or a Problem)."""
+    def serve(self, fetch: Fetch, action: str = "read", label: str | None = None) -> dict[str, Any]:
+        """authorize -> fetch -> mask -> audit -> the masked body (or a Problem).
+
+        ``action`` is the Cedar action; ``label`` (default: the action) names it in the audit event.
+        """
+        label = label or action
         with self.gate.engine.connect() as conn:
-            target, decision, plan = self._authorize(conn, action)
+            target, decision, plan = self._authorize(conn, action, label=label)
             body = fetch(conn, target)
         disclosure = Disclosure()
         masked = _mask(body, plan, disclosure)
@@ -332,7 +336,7 @@ class Access:
         if isinstance(masked, dict):
             masked["masked"] = sorted(disclosure.masked)
             masked["withheld"] = sorted(disclosure.withheld)
-        event = self._event(action, target.ref, decision, fields)
+        event = self._event(label, target.ref, decision, fields)
         leaf = self.gate.record(event)
         if _is_break_glass(decision) and self.justification:
             review = self.gate.queue_break_glass(leaf, event, self.justification)

@@ -44,7 +44,7 @@ def lookup_taxpayer(
         ref = service.entity_ref_by_tin(conn, body.tin, body.tin_type)
     access.ref = ref or "unknown-tin"
     try:
-        return access.serve(lambda conn, t: service.entity_summary(conn, _entity_id(t)), action="lookup")
+        return access.serve(lambda conn, t: service.entity_summary(conn, _entity_id(t)), label="lookup")
     except Problem as exc:
         if exc.status in (403, 404):
             raise Problem(404, "no taxpayer you may access has that TIN") from None
