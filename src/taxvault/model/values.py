@@ -35,9 +35,7 @@ _ITIN_GROUPS = frozenset([*range(50, 66), *range(70, 89), *range(90, 93), *range
 
 # EIN prefixes the IRS assigns (irs.gov "How EINs are assigned and valid EIN prefixes").
 # Prefix 00 is never assigned, which is why synthetic EINs use it.
-_EIN_PREFIXES = frozenset(
-    set(range(1, 100)) - {0, 7, 8, 9, 17, 18, 19, 28, 29, 49, 69, 70, 78, 79, 89, 96, 97}
-)
+_EIN_PREFIXES = frozenset(set(range(1, 100)) - {0, 7, 8, 9, 17, 18, 19, 28, 29, 49, 69, 70, 78, 79, 89, 96, 97})
 
 SYNTHETIC_SSN_AREAS = range(900, 1000)
 """Synthetic SSNs: area 900-999 with group 01-49, issued neither as SSN nor as ITIN."""
@@ -324,9 +322,7 @@ class DLN:
         cls, flc: int, tax_class: int, doc_code: int, julian: int, block: int, serial: int, year_digit: int
     ) -> DLN:
         """Assemble a DLN from its parts."""
-        return cls(
-            f"{flc:02d}{tax_class:01d}{doc_code:02d}{julian:03d}{block:03d}{serial:02d}{year_digit:01d}"
-        )
+        return cls(f"{flc:02d}{tax_class:01d}{doc_code:02d}{julian:03d}{block:03d}{serial:02d}{year_digit:01d}")
 
     @property
     def file_location_code(self) -> str:

@@ -162,9 +162,7 @@ def business_modules(
         "source_id": np.full(n_q + n_ex, source_id, dtype=np.int64),
         "source_record": np.arange(n_q + n_ex, dtype=np.int64),
     }
-    quarter_end = {
-        p: np.datetime64(dt.date(p // 100, p % 100, 28).isoformat(), "D") for p in (*QUARTER_ENDS, 202412)
-    }
+    quarter_end = {p: np.datetime64(dt.date(p // 100, p % 100, 28).isoformat(), "D") for p in (*QUARTER_ENDS, 202412)}
     q_dates = np.array([quarter_end[int(p)] for p in q_period.tolist()], dtype="datetime64[D]")
     filed_941 = q_dates + np.timedelta64(33, "D")
     ex_dates = np.full(n_ex, np.datetime64("2025-05-15", "D"))
