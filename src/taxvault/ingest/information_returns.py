@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy.engine import Connection
 
 from taxvault.formats.efw2 import RW_AMOUNT_NAMES, W2_BOX_BY_AMOUNT, Efw2File
@@ -95,10 +97,11 @@ def _control_errors(
     return out
 
 
-def _mark_problems(bad: _Bad, problems: Sequence[RecordProblem], row_of: dict[int, int]) -> None:
+def _mark_problems(bad: _Bad, problems: Sequence[RecordProblem], record_numbers: npt.NDArray[np.int64]) -> None:
+    """Mark the rows the reader found bad (record numbers are ascending, so a binary search finds them)."""
     for p in problems:
-        row = row_of.get(p.record_number)
-        if row is not None and bad.field[row] == "":
+        row = int(np.searchsorted(record_numbers, p.record_number))
+        if row < len(record_numbers) and record_numbers[row] == p.record_number and bad.field[row] == "":
             bad.field[row] = p.field
             bad.reason[row] = p.reason
 
@@ -128,7 +131,8 @@ def _name_control_checks(
     bad: _Bad, given: npt.NDArray[np.bytes_], on_file: npt.NDArray[np.bytes_], entity: npt.NDArray[np.int64]
 ) -> None:
     g = np.char.strip(given.astype("S4"))
-    ok_format = np.array([_nc_ok(v) for v in g.tolist()], dtype=bool) if len(g) else np.zeros(0, bool)
+    distinct, inverse = np.unique(g, return_inverse=True)  # a file repeats its surnames: check each once
+    ok_format = np.array([_nc_ok(v) for v in distinct.tolist()], dtype=bool)[inverse] if len(g) else np.zeros(0, bool)
     bad.mark(~ok_format, "payee_name_control", "name control is not 1-4 of A-Z, 0-9, & or -")
     differs = (entity > 0) & (g != b"") & (g != np.char.strip(on_file))
     bad.mark(differs, "payee_name_control", "name control does not match the payee's entity")
@@ -155,7 +159,7 @@ def plan_pub1220(conn: Connection, parsed: Pub1220File, name: str) -> Plan:
     bad = _Bad(n)
     synthetic = parsed.transmitter.test_file
     payers = parsed.payers
-    _mark_problems(bad, parsed.record_problems, {int(r): i for i, r in enumerate(payees.record_number.tolist())})
+    _mark_problems(bad, parsed.record_problems, payees.record_number)
 
     starts = [p.record_number for p in payers]
     stops = [max([p.end_of_payer.record_number, *[k.record_number for k in p.state_totals]]) for p in payers]
@@ -213,13 +217,13 @@ def plan_pub1220(conn: Connection, parsed: Pub1220File, name: str) -> Plan:
         "ref": refs("i", m),
         "form": forms[k_payer].tolist(),
         "tax_year": years[keep],
-        "payer_tin": [v.decode() for v in payer_tins[k_payer].tolist()],
+        "payer_tin": payer_tins[k_payer].astype("U9").tolist(),
         "payer_tin_type": payer_types[k_payer].tolist(),
-        "payee_tin": [v.decode() for v in tins[keep].tolist()],
+        "payee_tin": tins[keep].astype("U9").tolist(),
         "payee_tin_type": types[keep].tolist(),
         "payer_id": [None if v == 0 else v for v in payer_ids[k_payer].tolist()],
         "payee_id": [None if v == 0 else v for v in entity[keep].tolist()],
-        "payee_name_control": [v.decode() or None for v in ncs.tolist()],
+        "payee_name_control": [v or None for v in ncs.astype("U4").tolist()],
         "income_cents": income,
         "withholding_cents": withholding,
         "boxes": boxes,
@@ -236,10 +240,12 @@ def _pub1220_amounts(parsed: Pub1220File, keep: npt.NDArray[np.intp]) -> tuple[A
     income = np.zeros(len(keep), dtype=np.int64)
     withholding = np.zeros(len(keep), dtype=np.int64)
     boxes: list[str] = [""] * len(keep)
+    bounds = np.searchsorted(payer_of, np.arange(len(parsed.payers) + 1))  # payees are in payer order
     for g, payer in enumerate(parsed.payers):
-        sel = np.flatnonzero(payer_of == g)
-        if not len(sel):
+        lo, hi = int(bounds[g]), int(bounds[g + 1])
+        if lo == hi:
             continue
+        sel = np.arange(lo, hi)
         rows = keep[sel]
         table = box_table(payer.type_of_return, payer.payment_year)
         codes = [c for c in payer.amount_codes if c in AMOUNT_CODES]
@@ -251,10 +257,12 @@ def _pub1220_amounts(parsed: Pub1220File, keep: npt.NDArray[np.intp]) -> tuple[A
             income[sel] = block[:, income_codes[0]]
         if _WITHHOLDING_CODE in codes:
             withholding[sel] = block[:, codes.index(_WITHHOLDING_CODE)]
-        template = "{{" + ", ".join(json.dumps(k) + ": {}" for k in keys) + "}}"
-        fmt = template.format
-        for j, values in zip(sel.tolist(), block.tolist(), strict=True):
-            boxes[j] = fmt(*values)
+        parts: list[Any] = []
+        for k, key in enumerate(keys):
+            parts += [("{" if k == 0 else ", ") + json.dumps(key) + ": ", pa.array(block[:, k]).cast(pa.string())]
+        parts.append("}" if keys else "{}")
+        joined = pc.binary_join_element_wise(*parts, "") if keys else pa.array(["{}"] * len(sel))
+        boxes[lo:hi] = joined.to_pylist()
     return income, withholding, boxes
 
 
@@ -284,7 +292,7 @@ def plan_efw2(conn: Connection, parsed: Efw2File, records: Any, name: str) -> Pl
     bad = _Bad(n)
     synthetic = parsed.submitter.user_id.strip() == SYNTHETIC_EFW2_USER
     employers = parsed.employers
-    _mark_problems(bad, parsed.record_problems, {int(r): i for i, r in enumerate(emp.record_number.tolist())})
+    _mark_problems(bad, parsed.record_problems, emp.record_number)
     starts = [e.record_number for e in employers]
     stops = [
         max(
@@ -345,9 +353,9 @@ def plan_efw2(conn: Connection, parsed: Efw2File, records: Any, name: str) -> Pl
         "ref": refs("i", m),
         "form": ["W-2"] * m,
         "tax_year": years[k_emp],
-        "payer_tin": [v.decode() for v in eins[k_emp].tolist()],
+        "payer_tin": eins[k_emp].astype("U9").tolist(),
         "payer_tin_type": ["EIN"] * m,
-        "payee_tin": [v.decode() for v in tins[keep].tolist()],
+        "payee_tin": tins[keep].astype("U9").tolist(),
         "payee_tin_type": types[keep].tolist(),
         "payer_id": [None if v == 0 else v for v in payer_ids[k_emp].tolist()],
         "payee_id": [None if v == 0 else v for v in entity[keep].tolist()],
