@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from taxvault.api.middleware import redact
+
 PROBLEM_JSON = "application/problem+json"
 _TITLES = {
     400: "Bad request",
@@ -76,7 +78,7 @@ def problem_response(
         "type": type_,
         "title": title or _TITLES.get(status, "Error"),
         "status": status,
-        "instance": request.url.path if status != 404 else None,
+        "instance": redact(request.url.path),
         "request_id": getattr(request.state, "request_id", None),
     }
     if detail is not None:
