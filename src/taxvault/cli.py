@@ -16,6 +16,7 @@ from rich.table import Table
 from taxvault.access.cli import principals, token_app
 from taxvault.audit.cli import app as audit_app
 from taxvault.config import get_settings
+from taxvault.ingest.cli import ingest
 from taxvault.store import make_engine
 from taxvault.store.migrate import pending_heads, table_counts, upgrade
 from taxvault.store.registry import all_metadata
@@ -30,6 +31,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Inspect the store.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.command()(synth)
+app.command()(ingest)
 app.add_typer(audit_app, name="audit")
 app.add_typer(token_app, name="token")
 app.command()(principals)
