@@ -13,12 +13,13 @@ import datetime as dt
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, Header, Path, Request
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy.engine import Connection, Engine
 
 from taxvault.access.masking import PURPOSE_NEEDS_FULL, Disclosure, MaskPlan, mask_record
@@ -40,6 +41,31 @@ PURPOSE_PATTERN = r"^[a-z][a-z_]{1,39}$"
 AUDIT_RESOURCE = "audit-log"
 _STRUCTURAL = frozenset({"items", "next_offset", "limit", "offset", "module", "transactions", "masked", "withheld"})
 _BEARER = re.compile(r"^[Bb]earer +([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*)$")
+
+
+_E = entities.c
+_SELF_ENTITY = sa.select(_E.ref, _E.is_restricted, _E.is_employee).where(_E.id == sa.bindparam("eid"))
+_ENTITY_FACTS = (_E.id, _E.is_restricted, _E.is_employee, _E.address_line, _E.city, _E.state, _E.zip)
+_LOCATE_ENTITY = sa.select(*_ENTITY_FACTS).where(_E.ref == sa.bindparam("ref"))
+_LOCATE_MODULE = (
+    sa.select(tax_modules.c.id.label("module_id"), *_ENTITY_FACTS)
+    .select_from(tax_modules.join(entities, entities.c.id == tax_modules.c.entity_id))
+    .where(tax_modules.c.ref == sa.bindparam("ref"))
+)
+_ASSIGNED = (
+    sa.select(cases.c.purpose)
+    .select_from(cases.join(case_subjects, case_subjects.c.case_id == cases.c.id))
+    .where(
+        cases.c.assigned_to == sa.bindparam("pid"),
+        cases.c.status == "open",
+        case_subjects.c.entity_id == sa.bindparam("eid"),
+    )
+    .distinct()
+)
+_ASSIGNED_ENTITY = _ASSIGNED
+_ASSIGNED_MODULE = _ASSIGNED.where(
+    sa.or_(case_subjects.c.module_id == sa.bindparam("mid"), case_subjects.c.module_id.is_(None))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +111,12 @@ class Gate:
 
     # -- authentication ---------------------------------------------------------------
 
-    def authenticate(self, authorization: str | None) -> Caller:
-        """The caller behind a bearer token (Problem 401/429 otherwise)."""
+    async def authenticate(self, authorization: str | None) -> Caller:
+        """The caller behind a bearer token (Problem 401/429 otherwise).
+
+        Runs on the event loop: token verification is CPU-only (and cached); only a
+        principal-cache miss reads the store, in the thread pool.
+        """
         challenge = {"WWW-Authenticate": 'Bearer realm="taxvault"'}
         if not authorization:
             raise Problem(401, "a bearer token is required", headers=challenge)
@@ -95,7 +125,7 @@ class Gate:
             raise Problem(401, "the Authorization header must carry a bearer JWT", headers=challenge)
         try:
             claims = self.verifier.verify(match.group(1))
-            caller = self.callers.get(claims.subject)
+            caller = self.callers.cached(claims.subject) or await run_in_threadpool(self.callers.get, claims.subject)
         except TokenError as exc:
             raise Problem(401, str(exc), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
         except UnknownPrincipal:
@@ -115,25 +145,15 @@ class Gate:
         if loc == "self":
             if resource is not Resource.ACCESS_REPORT or caller.entity_id is None:
                 return Target(caller.id)
-            row = conn.execute(
-                sa.select(entities.c.ref, entities.c.is_restricted, entities.c.is_employee).where(
-                    entities.c.id == caller.entity_id
-                )
-            ).first()
+            row = conn.execute(_SELF_ENTITY, {"eid": caller.entity_id}).first()
             if row is None:
                 return Target(caller.id)
             return Target(row.ref, caller.entity_id, None, bool(row.is_restricted), bool(row.is_employee))
-        e = entities.c
-        cols = (e.id, e.is_restricted, e.is_employee, e.address_line, e.city, e.state, e.zip)
         if loc == "entity":
-            row = conn.execute(sa.select(*cols).where(e.ref == ref)).first()
+            row = conn.execute(_LOCATE_ENTITY, {"ref": ref}).first()
             module_id = None
         else:
-            row = conn.execute(
-                sa.select(tax_modules.c.id.label("module_id"), *cols)
-                .select_from(tax_modules.join(entities, entities.c.id == tax_modules.c.entity_id))
-                .where(tax_modules.c.ref == ref)
-            ).first()
+            row = conn.execute(_LOCATE_MODULE, {"ref": ref}).first()
             module_id = None if row is None else int(row.module_id)
         if row is None:
             return None
@@ -151,19 +171,11 @@ class Gate:
         """Purposes of the caller's open cases whose subjects cover the target."""
         if "caseworker" not in caller.roles or target.entity_id is None:
             return frozenset()
-        q = (
-            sa.select(cases.c.purpose)
-            .select_from(cases.join(case_subjects, case_subjects.c.case_id == cases.c.id))
-            .where(
-                cases.c.assigned_to == caller.id,
-                cases.c.status == "open",
-                case_subjects.c.entity_id == target.entity_id,
-            )
-            .distinct()
-        )
-        if target.module_id is not None:
-            q = q.where(sa.or_(case_subjects.c.module_id == target.module_id, case_subjects.c.module_id.is_(None)))
-        return frozenset(str(p) for (p,) in conn.execute(q))
+        if target.module_id is None:
+            rows = conn.execute(_ASSIGNED_ENTITY, {"pid": caller.id, "eid": target.entity_id})
+        else:
+            rows = conn.execute(_ASSIGNED_MODULE, {"pid": caller.id, "eid": target.entity_id, "mid": target.module_id})
+        return frozenset(str(p) for (p,) in rows)
 
     @staticmethod
     def active_grants(conn: Connection, caller: Caller, now: dt.datetime) -> list[Grant]:
@@ -400,12 +412,12 @@ def get_gate(request: Request) -> Gate:
     return holder.get()
 
 
-def authenticated(
+async def authenticated(
     request: Request,
     authorization: Annotated[str | None, Header(description="`Bearer <JWT>`")] = None,
 ) -> Caller:
     """Dependency: the authenticated caller (401/429 otherwise)."""
-    caller = get_gate(request).authenticate(authorization)
+    caller = await get_gate(request).authenticate(authorization)
     request.state.principal = caller.id
     return caller
 
@@ -430,19 +442,19 @@ JustificationHeader = Annotated[
 ]
 
 
-def _entity_ref(taxpayer_id: Annotated[str, Path(pattern=REF_PATTERN, description="Opaque taxpayer id")]) -> str:
+async def _entity_ref(taxpayer_id: Annotated[str, Path(pattern=REF_PATTERN, description="Opaque taxpayer id")]) -> str:
     return taxpayer_id
 
 
-def _module_ref(module_id: Annotated[str, Path(pattern=REF_PATTERN, description="Opaque tax module id")]) -> str:
+async def _module_ref(module_id: Annotated[str, Path(pattern=REF_PATTERN, description="Opaque tax module id")]) -> str:
     return module_id
 
 
-def _no_ref() -> str:
+async def _no_ref() -> str:
     return ""
 
 
-_LOCATORS: dict[str, Callable[..., str]] = {
+_LOCATORS: dict[str, Callable[..., Awaitable[str]]] = {
     "entity": _entity_ref,
     "module": _module_ref,
     "self": _no_ref,
@@ -450,14 +462,14 @@ _LOCATORS: dict[str, Callable[..., str]] = {
 }
 
 
-def read(resource: Resource, *, located_by: str | None = None) -> Callable[..., Access]:
+def read(resource: Resource, *, located_by: str | None = None) -> Callable[..., Awaitable[Access]]:
     """Dependency factory: the route reads ``resource``; the Gate authorizes, masks and audits.
 
     ``located_by="body"``: the route names the record from its body (sets ``access.ref``).
     """
     locator = _no_ref if located_by == "body" else _LOCATORS[resource.locator]
 
-    def dependency(
+    async def dependency(
         request: Request,
         caller: Annotated[Caller, Depends(authenticated)],
         purpose: PurposeHeader,

@@ -108,6 +108,13 @@ class CallerCache:
         self._items: dict[str, tuple[float, Caller]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, principal_id: str) -> Caller | None:
+        """The cached caller, if fresh (never touches the store)."""
+        hit = self._items.get(principal_id)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
     def get(self, principal_id: str, conn: Connection | None = None) -> Caller:
         now = time.monotonic()
         with self._lock:

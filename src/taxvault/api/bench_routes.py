@@ -14,6 +14,7 @@ from taxvault.records import service
 from taxvault.records.schemas import Transcript
 from taxvault.store.tables import tax_modules
 
+_LOCATE = sa.select(tax_modules.c.id).where(tax_modules.c.ref == sa.bindparam("ref"))
 router = APIRouter(prefix="/bench/bare", tags=["bench"], include_in_schema=False)
 
 
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/bench/bare", tags=["bench"], include_in_schema=False
 def bare_transcript(request: Request, module_id: Annotated[str, Path(pattern=REF_PATTERN)]) -> Any:
     """Unprotected transcript (benchmark baseline only)."""
     with request.app.state.engine.connect() as conn:
-        row = conn.execute(sa.select(tax_modules.c.id).where(tax_modules.c.ref == module_id)).first()
+        row = conn.execute(_LOCATE, {"ref": module_id}).first()
         if row is None:
             raise Problem(404, "no such record")
         body = service.transcript(conn, int(row.id))

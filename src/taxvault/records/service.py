@@ -92,25 +92,26 @@ def modules(conn: Connection, entity_id: int, *, mft: int | None, limit: int, of
     return _page(items, limit, offset)
 
 
+_MODULE_HEAD = sa.select(tax_modules.c.ref, tax_modules.c.mft, tax_modules.c.tax_period, tax_modules.c.status).where(
+    tax_modules.c.id == sa.bindparam("mid")
+)
+_MODULE_TRANSACTIONS = (
+    sa.select(
+        transactions.c.tc,
+        transactions.c.amount_cents,
+        transactions.c.posted_date,
+        transactions.c.cycle,
+        transactions.c.dln,
+        transactions.c.reason_code,
+    )
+    .where(transactions.c.module_id == sa.bindparam("mid"))
+    .order_by(transactions.c.posted_date, transactions.c.id)
+)
+
+
 def transcript(conn: Connection, module_id: int) -> Body:
     """A module transcript (like IDRS TXMOD): the module, its transactions and balance."""
-    m = conn.execute(
-        sa.select(tax_modules.c.ref, tax_modules.c.mft, tax_modules.c.tax_period, tax_modules.c.status).where(
-            tax_modules.c.id == module_id
-        )
-    ).one()
-    rows = conn.execute(
-        sa.select(
-            transactions.c.tc,
-            transactions.c.amount_cents,
-            transactions.c.posted_date,
-            transactions.c.cycle,
-            transactions.c.dln,
-            transactions.c.reason_code,
-        )
-        .where(transactions.c.module_id == module_id)
-        .order_by(transactions.c.posted_date, transactions.c.id)
-    ).all()
+    m = conn.execute(_MODULE_HEAD, {"mid": module_id}).one()
     txs = [
         {
             "tc": r.tc,
@@ -120,7 +121,7 @@ def transcript(conn: Connection, module_id: int) -> Body:
             "dln": r.dln,
             "reason_code": r.reason_code,
         }
-        for r in rows
+        for r in conn.execute(_MODULE_TRANSACTIONS, {"mid": module_id})
     ]
     return {
         "module": {"id": m.ref, "mft": m.mft, "tax_period": m.tax_period, "status": m.status},
