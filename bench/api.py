@@ -203,7 +203,8 @@ def main() -> None:
         f, b = r["full"], r["bare"]
         ratio = b["rps"] / f["rps"]
         print(
-            f"{people:>9,} people  full stack: {f['rps']:8.0f} req/s  p50 {f['p50_ms']:6.2f} ms  p99 {f['p99_ms']:7.2f} ms"
+            f"{people:>9,} people  full stack: {f['rps']:8.0f} req/s  "
+            f"p50 {f['p50_ms']:6.2f} ms  p99 {f['p99_ms']:7.2f} ms"
         )
         print(
             f"{'':>9}         bare route: {b['rps']:8.0f} req/s  p50 {b['p50_ms']:6.2f} ms  p99 {b['p99_ms']:7.2f} ms"

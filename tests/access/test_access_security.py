@@ -55,7 +55,7 @@ def _bad_tokens() -> dict[str, str]:
     mac = hmac.new(public_raw, f"{header}.{payload}".encode(), hashlib.sha256).digest()
     confusion = f"{header}.{payload}.{_b64(mac)}"
     good = _signed(_claims())
-    head, body, sig = good.split(".")
+    head, _body, sig = good.split(".")
     tampered_body = _b64(json.dumps(_claims(sub="mgr-carol")).encode())
     return {
         "forged-signature": _signed(_claims(), Ed25519PrivateKey.generate()),

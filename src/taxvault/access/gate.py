@@ -19,8 +19,8 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, Header, Path, Request
-from starlette.concurrency import run_in_threadpool
 from sqlalchemy.engine import Connection, Engine
+from starlette.concurrency import run_in_threadpool
 
 from taxvault.access.masking import PURPOSE_NEEDS_FULL, Disclosure, MaskPlan, mask_record
 from taxvault.access.policy import ContextFacts, PolicyDecision, PolicyEngine, ResourceFacts
@@ -125,7 +125,8 @@ class Gate:
             raise Problem(401, "the Authorization header must carry a bearer JWT", headers=challenge)
         try:
             claims = self.verifier.verify(match.group(1))
-            caller = self.callers.cached(claims.subject) or await run_in_threadpool(self.callers.get, claims.subject)
+            cached = self.callers.cached(claims.subject)
+            caller: Caller = cached if cached is not None else await run_in_threadpool(self.callers.get, claims.subject)
         except TokenError as exc:
             raise Problem(401, str(exc), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
         except UnknownPrincipal:
@@ -145,10 +146,11 @@ class Gate:
         if loc == "self":
             if resource is not Resource.ACCESS_REPORT or caller.entity_id is None:
                 return Target(caller.id)
-            row = conn.execute(_SELF_ENTITY, {"eid": caller.entity_id}).first()
-            if row is None:
+            me = conn.execute(_SELF_ENTITY, {"eid": caller.entity_id}).first()
+            if me is None:
                 return Target(caller.id)
-            return Target(row.ref, caller.entity_id, None, bool(row.is_restricted), bool(row.is_employee))
+            return Target(me.ref, caller.entity_id, None, bool(me.is_restricted), bool(me.is_employee))
+        row: Any
         if loc == "entity":
             row = conn.execute(_LOCATE_ENTITY, {"ref": ref}).first()
             module_id = None
