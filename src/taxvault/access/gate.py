@@ -63,6 +63,25 @@ _ASSIGNED = (
     .distinct()
 )
 _ASSIGNED_ENTITY = _ASSIGNED
+_CS, _C = case_subjects.alias("cs"), cases.alias("c")
+_OPEN_CASES_OF_CALLER = _CS.join(
+    _C, sa.and_(_C.c.id == _CS.c.case_id, _C.c.assigned_to == sa.bindparam("pid"), _C.c.status == "open")
+)
+_LOCATE_ENTITY_CASES = (
+    sa.select(*_ENTITY_FACTS, _C.c.purpose)
+    .select_from(entities.outerjoin(_OPEN_CASES_OF_CALLER, _CS.c.entity_id == _E.id))
+    .where(_E.ref == sa.bindparam("ref"))
+)
+_LOCATE_MODULE_CASES = (
+    sa.select(tax_modules.c.id.label("module_id"), *_ENTITY_FACTS, _C.c.purpose)
+    .select_from(
+        tax_modules.join(entities, entities.c.id == tax_modules.c.entity_id).outerjoin(
+            _OPEN_CASES_OF_CALLER,
+            sa.and_(_CS.c.entity_id == _E.id, sa.or_(_CS.c.module_id == tax_modules.c.id, _CS.c.module_id.is_(None))),
+        )
+    )
+    .where(tax_modules.c.ref == sa.bindparam("ref"))
+)
 _ASSIGNED_MODULE = _ASSIGNED.where(
     sa.or_(case_subjects.c.module_id == sa.bindparam("mid"), case_subjects.c.module_id.is_(None))
 )
@@ -78,6 +97,7 @@ class Target:
     restricted: bool = False
     employee: bool = False
     address: Address | None = None
+    assigned: frozenset[str] | None = None  # the caller's case purposes, when read with the record
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,21 +171,27 @@ class Gate:
                 return Target(caller.id)
             return Target(me.ref, caller.entity_id, None, bool(me.is_restricted), bool(me.is_employee))
         row: Any
-        if loc == "entity":
-            row = conn.execute(_LOCATE_ENTITY, {"ref": ref}).first()
-            module_id = None
+        if "caseworker" in caller.roles:
+            # One round trip: the record and the purposes of the caller's open cases on it.
+            stmt = _LOCATE_ENTITY_CASES if loc == "entity" else _LOCATE_MODULE_CASES
+            rows = conn.execute(stmt, {"ref": ref, "pid": caller.id}).all()
+            if not rows:
+                return None
+            row = rows[0]
+            assigned = frozenset(str(r.purpose) for r in rows if r.purpose is not None)
         else:
-            row = conn.execute(_LOCATE_MODULE, {"ref": ref}).first()
-            module_id = None if row is None else int(row.module_id)
-        if row is None:
-            return None
+            row = conn.execute(_LOCATE_ENTITY if loc == "entity" else _LOCATE_MODULE, {"ref": ref}).first()
+            if row is None:
+                return None
+            assigned = None
         return Target(
             ref,
             int(row.id),
-            module_id,
+            None if loc == "entity" else int(row.module_id),
             bool(row.is_restricted),
             bool(row.is_employee),
             (row.address_line, row.city, row.state, row.zip),
+            assigned,
         )
 
     @staticmethod
@@ -173,6 +199,8 @@ class Gate:
         """Purposes of the caller's open cases whose subjects cover the target."""
         if "caseworker" not in caller.roles or target.entity_id is None:
             return frozenset()
+        if target.assigned is not None:
+            return target.assigned
         if target.module_id is None:
             rows = conn.execute(_ASSIGNED_ENTITY, {"pid": caller.id, "eid": target.entity_id})
         else:
