@@ -192,6 +192,17 @@ def one_size(
     }
 
 
+def drop_pg_database(admin_url: str, url: str) -> None:
+    """Drop the bench's PostgreSQL database."""
+    import sqlalchemy as sa
+
+    from taxvault.store import make_engine
+
+    name = sa.engine.make_url(url).database
+    with make_engine(admin_url, isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="2000,20000", help="comma-separated population sizes")
@@ -214,7 +225,11 @@ def main() -> None:
                 _, url = pg_database(args.postgres)
             else:
                 url = f"sqlite:///{tmp}/bench.db"
-            r = one_size(url, people, args.requests, args.concurrency, Path(tmp) / "var")
+            try:
+                r = one_size(url, people, args.requests, args.concurrency, Path(tmp) / "var")
+            finally:
+                if args.postgres:
+                    drop_pg_database(args.postgres, url)
         results.append(r)
         f, b = r["full"], r["bare"]
         ratio = b["rps"] / f["rps"]
