@@ -166,9 +166,7 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000000,10000000", help="comma-separated log sizes")
     parser.add_argument("--database-url", default=None, help="store URL (default: fresh SQLite per size)")
     parser.add_argument("--threads", type=int, default=64)

@@ -100,9 +100,7 @@ def test_verify_names_the_tampered_index(var_dir: Path) -> None:
     engine = make_engine()
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TRIGGER audit_events_no_update")
-        conn.execute(
-            sa.text("UPDATE audit_events SET event = :e WHERE leaf_index = 11"), {"e": event(12).to_bytes()}
-        )
+        conn.execute(sa.text("UPDATE audit_events SET event = :e WHERE leaf_index = 11"), {"e": event(12).to_bytes()})
     engine.dispose()
     result = runner.invoke(app, ["verify"])
     assert result.exit_code == 1

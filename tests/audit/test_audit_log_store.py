@@ -43,9 +43,7 @@ def test_every_size_1_to_64_roots_and_proofs_match_naive(db_engine: Engine, key_
                 assert (cons.old_root, cons.new_root) == (mth(leaves[:m]), mth(d))
 
 
-def test_batch_and_concurrent_appends_get_unique_contiguous_indexes(
-    db_engine: Engine, key_path: Path
-) -> None:
+def test_batch_and_concurrent_appends_get_unique_contiguous_indexes(db_engine: Engine, key_path: Path) -> None:
     with AuditLog(db_engine, key_path=key_path) as log:
         assert log.append_many([event(i) for i in range(100)]) == range(0, 100)
         got: dict[int, int] = {}
@@ -81,9 +79,7 @@ def test_appends_from_two_processes_never_collide(db_engine: Engine, key_path: P
         "log.append_many([event(base + 40 + i) for i in range(40)]); log.close()"
     )
     here = str(Path(__file__).parent)
-    procs = [
-        subprocess.Popen([sys.executable, "-c", script, url, str(base), here]) for base in (0, 1000, 2000)
-    ]
+    procs = [subprocess.Popen([sys.executable, "-c", script, url, str(base), here]) for base in (0, 1000, 2000)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
     with AuditLog(db_engine, key_path=key_path) as log:
         assert log.tree_head().tree_size == 240
@@ -169,6 +165,12 @@ def test_failed_append_raises_and_records_nothing(db_engine: Engine, key_path: P
 def test_log_rows_refuse_update_and_delete(db_engine: Engine, key_path: Path) -> None:
     with AuditLog(db_engine, key_path=key_path) as log:
         log.append(event(0))
-    for sql in ("UPDATE audit_events SET event = event", "DELETE FROM audit_nodes"):
+        log.append_many([event(i) for i in range(1, 40)])  # closes leaf blocks and a stored node
+    for sql in (
+        "UPDATE audit_events SET event = event",
+        "UPDATE audit_leaves SET hashes = hashes",
+        "DELETE FROM audit_leaves",
+        "DELETE FROM audit_nodes",
+    ):
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), db_engine.begin() as conn:
             conn.execute(sa.text(sql))

@@ -116,13 +116,8 @@ def test_published_rfc6962_vector() -> None:
         b"\x50\x51\x52\x53\x54\x55\x56\x57",
         b"\x60\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f",
     ]
-    assert (
-        merkle.root_hash(vector[:1]).hex()
-        == "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
-    )
-    assert (
-        merkle.root_hash(vector).hex() == "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"
-    )
+    assert merkle.root_hash(vector[:1]).hex() == "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
+    assert merkle.root_hash(vector).hex() == "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"
     assert merkle.root_hash(vector) == mth(vector)
 
 

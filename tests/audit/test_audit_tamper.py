@@ -12,7 +12,7 @@ from helpers_audit import event
 from sqlalchemy.engine import Connection, Engine
 
 from taxvault.audit.export import export_log, verify_store
-from taxvault.audit.frontier import MIN_STORED_LEVEL, Frontier
+from taxvault.audit.frontier import HASH_SIZE, LEAF_BLOCK, MIN_STORED_LEVEL, Frontier
 from taxvault.audit.log import AuditLog
 from taxvault.audit.signing import public_key_pem
 from taxvault.audit.verifier import VerificationReport, verify_export
@@ -31,7 +31,7 @@ def build(engine: Engine, key_path: Path) -> bytes:
 
 def drop_guards(conn: Connection) -> None:
     """What an administrator does first: remove the append-only triggers."""
-    for table in ("audit_events", "audit_nodes", "audit_sths"):
+    for table in ("audit_events", "audit_leaves", "audit_nodes", "audit_sths"):
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
         else:
@@ -46,9 +46,7 @@ def rows_from(conn: Connection, start: int) -> list[tuple[int, bytes]]:
 
 def put(conn: Connection, rows: list[tuple[int, bytes]]) -> None:
     for index, data in rows:
-        conn.execute(
-            sa.text("INSERT INTO audit_events (leaf_index, event) VALUES (:i, :e)"), {"i": index, "e": data}
-        )
+        conn.execute(sa.text("INSERT INTO audit_events (leaf_index, event) VALUES (:i, :e)"), {"i": index, "e": data})
 
 
 def delete_from(conn: Connection, start: int) -> None:
@@ -76,9 +74,7 @@ def delete_one_leaving_gap(conn: Connection) -> None:
 def swap_two(conn: Connection) -> None:
     (_, a), (_, b) = rows_from(conn, 5)[0], rows_from(conn, 9)[0]
     for index, data in ((5, b), (9, a)):
-        conn.execute(
-            sa.text("UPDATE audit_events SET event = :e WHERE leaf_index = :i"), {"e": data, "i": index}
-        )
+        conn.execute(sa.text("UPDATE audit_events SET event = :e WHERE leaf_index = :i"), {"e": data, "i": index})
 
 
 def insert_one(conn: Connection) -> None:
@@ -94,16 +90,19 @@ def truncate_tail(conn: Connection) -> None:
 def truncate_and_reappend(conn: Connection) -> None:
     """Cut at 33, repair every hash table consistently, then append new events normally."""
     delete_from(conn, 33)
-    for level in range(0, 40):
-        if level and level < MIN_STORED_LEVEL:
-            continue
+    blocks = conn.execute(sa.text("SELECT hashes FROM audit_leaves ORDER BY block")).scalars()
+    blob = b"".join(bytes(b) for b in blocks)
+    size, data = conn.execute(sa.text("SELECT tree_size, frontier FROM audit_tree")).one()
+    stored = [blob[i : i + HASH_SIZE] for i in range(0, len(blob), HASH_SIZE)]
+    leaves = (stored + Frontier.from_bytes(int(size), bytes(data)).tail)[:33]
+    conn.execute(sa.text("DELETE FROM audit_leaves WHERE (block + 1) * :w > 33"), {"w": LEAF_BLOCK})
+    for level in range(MIN_STORED_LEVEL, 40):
         conn.execute(
             sa.text("DELETE FROM audit_nodes WHERE level = :l AND (idx + 1) * :w > 33"),
             {"l": level, "w": 1 << level},
         )
-    hashes = conn.execute(sa.text("SELECT hash FROM audit_nodes WHERE level = 0 ORDER BY idx")).scalars()
     frontier = Frontier()
-    frontier.extend(bytes(h) for h in hashes)
+    frontier.extend(leaves)
     conn.execute(
         sa.text("UPDATE audit_tree SET tree_size = :n, frontier = :f, root_hash = :r"),
         {"n": frontier.size, "f": frontier.to_bytes(), "r": frontier.root()},

@@ -58,9 +58,7 @@ def _print(obj: Any) -> None:
 
 @app.command("sth")
 def sth_command(
-    latest: Annotated[
-        bool, typer.Option("--latest", help="Show the latest STH instead of issuing one.")
-    ] = False,
+    latest: Annotated[bool, typer.Option("--latest", help="Show the latest STH instead of issuing one.")] = False,
 ) -> None:
     """Issue (and store) a signed tree head for the current log, and print it."""
     with _log() as log:
@@ -130,9 +128,7 @@ def verify_command(
     directory: Annotated[
         Path | None, typer.Argument(help="An export directory (default: verify the store directly).")
     ] = None,
-    public_key: Annotated[
-        Path | None, typer.Option("--public-key", help="Trusted Ed25519 public key (PEM).")
-    ] = None,
+    public_key: Annotated[Path | None, typer.Option("--public-key", help="Trusted Ed25519 public key (PEM).")] = None,
     check_events: Annotated[
         bool, typer.Option("--check-events", help="Also check each event is canonical JSON.")
     ] = False,

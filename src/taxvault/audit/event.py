@@ -93,9 +93,7 @@ class AuditEvent:
         try:
             object.__setattr__(self, "decision", Decision(self.decision))
         except ValueError:
-            raise AuditEventError(
-                f"audit event decision must be one of {[d.value for d in Decision]}"
-            ) from None
+            raise AuditEventError(f"audit event decision must be one of {[d.value for d in Decision]}") from None
         for name in ("principal", "action", "resource", "request_id"):
             _text(name, getattr(self, name), required=True)
         _text("purpose", self.purpose, required=False)

@@ -46,9 +46,7 @@ def _with_proofs(log: AuditLog, sths: list[SignedTreeHead]) -> list[ExportedSth]
                 proof = log.consistency_proof(sths[k - 1].tree_size, sth.tree_size).path
             except AuditError:  # sizes the store no longer holds: the verifier reports it
                 proof = None
-        out.append(
-            ExportedSth(sth.tree_size, sth.timestamp_ms, sth.root_hash, sth.signature, sth.key_id, proof)
-        )
+        out.append(ExportedSth(sth.tree_size, sth.timestamp_ms, sth.root_hash, sth.signature, sth.key_id, proof))
     return out
 
 

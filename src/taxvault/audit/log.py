@@ -19,11 +19,11 @@ from types import TracebackType
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from taxvault.audit.errors import AuditAppendError, AuditProofError, AuditStoreError
 from taxvault.audit.event import AuditEvent
-from taxvault.audit.frontier import MIN_STORED_LEVEL
+from taxvault.audit.frontier import HASH_SIZE, LEAF_BLOCK_LEVEL, MIN_STORED_LEVEL, Frontier
 from taxvault.audit.group_commit import GroupCommitWriter
 from taxvault.audit.merkle import EMPTY_ROOT, consistency_path, inclusion_path, node_hash, subtree_hash_from
 from taxvault.audit.signing import SignedTreeHead, TreeHeadSigner, load_or_create_key
@@ -86,17 +86,49 @@ class _StoredHashes:
     """Evaluates RFC proof recursions against stored perfect subtrees in two passes.
 
     The shape of a proof does not depend on hash values, so a first pass with
-    placeholders collects which (level, index) rows are needed, one query fetches
-    them, and a second pass computes the real hashes.
+    placeholders collects which (level, index) nodes and which leaf blocks are
+    needed, two queries fetch them, and a second pass computes the real hashes.
+    Subtrees below :data:`MIN_STORED_LEVEL` are rebuilt from one leaf block (the
+    open block's leaves come with the tree state).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, state: Frontier) -> None:
+        self.state = state
+        self.open_block = state.size >> LEAF_BLOCK_LEVEL
         self.wanted: set[tuple[int, int]] = set()
+        self.wanted_blocks: set[int] = set()
         self.found: dict[tuple[int, int], bytes] | None = None
+        self.found_blocks: dict[int, bytes] = {}
+
+    def fetch(self, store: LogStore, conn: Connection) -> None:
+        self.found = store.nodes(conn, self.wanted)
+        self.found_blocks = store.leaf_blocks(conn, self.wanted_blocks)
+
+    def _leaves(self, first: int, count: int) -> list[bytes]:
+        block = first >> LEAF_BLOCK_LEVEL
+        if block == self.open_block:
+            data = b"".join(self.state.tail)
+        else:
+            try:
+                data = self.found_blocks[block]
+            except KeyError:
+                raise AuditStoreError(f"stored leaf hash block {block} is missing") from None
+        off = (first - (block << LEAF_BLOCK_LEVEL)) * HASH_SIZE
+        if len(data) < off + count * HASH_SIZE:
+            raise AuditStoreError(f"stored leaf hash block {block} is truncated")
+        return [data[off + i * HASH_SIZE : off + (i + 1) * HASH_SIZE] for i in range(count)]
 
     def perfect(self, level: int, index: int) -> bytes:
-        if 0 < level < MIN_STORED_LEVEL:  # not stored: rebuild from its leaf hashes
-            return node_hash(self.perfect(level - 1, 2 * index), self.perfect(level - 1, 2 * index + 1))
+        if level < MIN_STORED_LEVEL:  # not stored: rebuild from its block's leaf hashes
+            first = index << level
+            if self.found is None:
+                if first >> LEAF_BLOCK_LEVEL != self.open_block:
+                    self.wanted_blocks.add(first >> LEAF_BLOCK_LEVEL)
+                return _PLACEHOLDER
+            hashes = self._leaves(first, 1 << level)
+            while len(hashes) > 1:
+                hashes = [node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes), 2)]
+            return hashes[0]
         if self.found is None:
             self.wanted.add((level, index))
             return _PLACEHOLDER
@@ -216,31 +248,33 @@ class AuditLog:
     def inclusion_proof(self, index: int, tree_size: int | None = None) -> InclusionProof:
         """Inclusion proof of leaf ``index`` in the tree of ``tree_size`` (default: now)."""
         with snapshot(self.store.engine) as conn:
-            size = self._size(tree_size, self.store.state(conn).size)
+            state = self.store.state(conn)
+            size = self._size(tree_size, state.size)
             if not 0 <= index < size:
                 raise AuditProofError(f"leaf index {index} is not in a tree of size {size}")
-            hashes = _StoredHashes()
+            hashes = _StoredHashes(state)
             for _ in range(2):
                 leaf = hashes.perfect(0, index)
                 path = inclusion_path(index, size, hashes.subtree)
                 root = hashes.subtree(0, size)
                 if hashes.found is None:
-                    hashes.found = self.store.nodes(conn, hashes.wanted)
+                    hashes.fetch(self.store, conn)
         return InclusionProof(index, size, leaf, path, root)
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
         """Consistency proof from ``old_size`` to ``new_size`` (default: now)."""
         with snapshot(self.store.engine) as conn:
-            size = self._size(new_size, self.store.state(conn).size)
+            state = self.store.state(conn)
+            size = self._size(new_size, state.size)
             if not 0 <= old_size <= size:
                 raise AuditProofError(f"no consistency proof from size {old_size} to size {size}")
-            hashes = _StoredHashes()
+            hashes = _StoredHashes(state)
             for _ in range(2):
                 path = consistency_path(old_size, size, hashes.subtree)
                 old_root = hashes.subtree(0, old_size) if old_size else EMPTY_ROOT
                 new_root = hashes.subtree(0, size) if size else EMPTY_ROOT
                 if hashes.found is None:
-                    hashes.found = self.store.nodes(conn, hashes.wanted)
+                    hashes.fetch(self.store, conn)
         return ConsistencyProof(old_size, size, old_root, new_root, path)
 
     # -- lifecycle ---------------------------------------------------------------------------

@@ -133,9 +133,7 @@ def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
     return consistency_path(old_size, len(leaves), _list_subtree(leaves))
 
 
-def root_from_inclusion(
-    leaf_hash_: bytes, index: int, tree_size: int, proof: Sequence[bytes]
-) -> bytes | None:
+def root_from_inclusion(leaf_hash_: bytes, index: int, tree_size: int, proof: Sequence[bytes]) -> bytes | None:
     """The root an inclusion proof implies (RFC 9162 2.1.3.2), or None if the proof is malformed."""
     if not 0 <= index < tree_size:
         return None
@@ -156,9 +154,7 @@ def root_from_inclusion(
     return r if sn == 0 else None
 
 
-def verify_inclusion_hash(
-    leaf_hash_: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes
-) -> bool:
+def verify_inclusion_hash(leaf_hash_: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes) -> bool:
     """Verify an inclusion proof for a leaf given by its hash."""
     return root_from_inclusion(leaf_hash_, index, tree_size, proof) == root
 
@@ -168,9 +164,7 @@ def verify_inclusion(leaf: bytes, index: int, tree_size: int, proof: Sequence[by
     return verify_inclusion_hash(leaf_hash(leaf), index, tree_size, proof, root)
 
 
-def verify_consistency(
-    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> bool:
+def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
     """Verify a consistency proof between two tree heads (RFC 9162 2.1.4.2).
 
     Edge cases outside the RFC's 0 < m < n: equal sizes need an empty proof and equal

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from taxvault.audit.errors import AuditStoreError
-from taxvault.audit.frontier import Frontier, Node
+from taxvault.audit.frontier import HASH_SIZE, Block, Frontier, Node
 from taxvault.audit.signing import SignedTreeHead
-from taxvault.audit.tables import audit_events, audit_nodes, audit_sths, audit_tree
+from taxvault.audit.tables import audit_events, audit_leaves, audit_sths, audit_tree
 
 PAGE = 50_000
 
@@ -48,21 +48,25 @@ class LogStore:
 
     def append(self, events: Sequence[bytes]) -> int:
         """Append canonical event bytes in one durable transaction; returns the first leaf index."""
+        sha = hashlib.sha256
+        leaf_hashes = [sha(b"\x00" + e).digest() for e in events]  # needs no lock
         with self.engine.connect() as conn:
             raw = _raw(conn)
             try:
                 frontier = self._lock(raw)
                 start = frontier.size
-                sha = hashlib.sha256
-                leaf_hashes = [sha(b"\x00" + e).digest() for e in events]
                 nodes: list[Node] = []
-                frontier.extend(leaf_hashes, nodes)
+                blocks: list[Block] = []
+                frontier.extend(leaf_hashes, nodes, blocks)
                 rows = zip(range(start, start + len(events)), events, strict=False)
                 if self.is_postgres:
-                    self._copy_pg(raw, rows, nodes)
+                    self._copy_pg(raw, rows, blocks, nodes)
                 else:
                     raw.executemany("INSERT INTO audit_events (leaf_index, event) VALUES (?, ?)", rows)
-                    raw.executemany("INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)", nodes)
+                    if blocks:
+                        raw.executemany("INSERT INTO audit_leaves (block, hashes) VALUES (?, ?)", blocks)
+                    if nodes:
+                        raw.executemany("INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)", nodes)
                 self._save_state(raw, frontier)
                 raw.commit()
             except BaseException:
@@ -97,28 +101,30 @@ class LogStore:
             raise AuditStoreError(f"the audit tree state is damaged: {exc}") from None
 
     @staticmethod
-    def _copy_pg(raw: Any, rows: Any, nodes: list[Node]) -> None:
+    def _copy_pg(raw: Any, rows: Any, blocks: list[Block], nodes: list[Node]) -> None:
         with raw.cursor() as cur:
             with cur.copy("COPY audit_events (leaf_index, event) FROM STDIN (FORMAT BINARY)") as cp:
                 cp.set_types(["int8", "bytea"])
                 for row in rows:
                     cp.write_row(row)
-            with cur.copy("COPY audit_nodes (level, idx, hash) FROM STDIN (FORMAT BINARY)") as cp:
-                cp.set_types(["int2", "int8", "bytea"])
-                for node in nodes:
-                    cp.write_row(node)
+            if blocks:
+                with cur.copy("COPY audit_leaves (block, hashes) FROM STDIN (FORMAT BINARY)") as cp:
+                    cp.set_types(["int8", "bytea"])
+                    for block in blocks:
+                        cp.write_row(block)
+            if nodes:
+                with cur.copy("COPY audit_nodes (level, idx, hash) FROM STDIN (FORMAT BINARY)") as cp:
+                    cp.set_types(["int2", "int8", "bytea"])
+                    for node in nodes:
+                        cp.write_row(node)
 
     def _save_state(self, raw: Any, frontier: Frontier) -> None:
         params = (frontier.size, frontier.to_bytes(), frontier.root())
         if self.is_postgres:
             with raw.cursor() as cur:
-                cur.execute(
-                    "UPDATE audit_tree SET tree_size = %s, frontier = %s, root_hash = %s WHERE id = 1", params
-                )
+                cur.execute("UPDATE audit_tree SET tree_size = %s, frontier = %s, root_hash = %s WHERE id = 1", params)
         else:
-            raw.execute(
-                "UPDATE audit_tree SET tree_size = ?, frontier = ?, root_hash = ? WHERE id = 1", params
-            )
+            raw.execute("UPDATE audit_tree SET tree_size = ?, frontier = ?, root_hash = ? WHERE id = 1", params)
 
     # -- reads ---------------------------------------------------------------------
 
@@ -156,9 +162,7 @@ class LogStore:
     @staticmethod
     def event(conn: Connection, index: int) -> bytes | None:
         """The stored bytes of leaf ``index``."""
-        value = conn.execute(
-            sa.select(audit_events.c.event).where(audit_events.c.leaf_index == index)
-        ).scalar()
+        value = conn.execute(sa.select(audit_events.c.event).where(audit_events.c.leaf_index == index)).scalar()
         return None if value is None else bytes(value)
 
     @staticmethod
@@ -178,20 +182,30 @@ class LogStore:
             last = int(page[-1][0])
 
     @staticmethod
-    def iter_leaf_hashes(conn: Connection, below: int | None = None) -> Iterator[bytes]:
-        """The stored leaf hashes (level-0 nodes) in index order."""
-        c = audit_nodes.c
+    def leaf_blocks(conn: Connection, blocks: set[int]) -> dict[int, bytes]:
+        """Stored leaf-hash blocks by block index (one query)."""
+        if not blocks:
+            return {}
+        c = audit_leaves.c
+        rows = conn.execute(sa.select(c.block, c.hashes).where(c.block.in_(sorted(blocks))))
+        return {int(b): bytes(h) for b, h in rows}
+
+    def iter_leaf_hashes(self, conn: Connection) -> Iterator[bytes]:
+        """The stored leaf hashes in index order: full blocks, then the open block's leaves."""
+        c = audit_leaves.c
         last = -1
         while True:
-            q = sa.select(c.idx, c.hash).where(c.level == 0, c.idx > last)
-            if below is not None:
-                q = q.where(c.idx < below)
-            page = conn.execute(q.order_by(c.idx).limit(PAGE)).all()
-            for _, h in page:
-                yield bytes(h)
-            if len(page) < PAGE:
-                return
+            page = conn.execute(
+                sa.select(c.block, c.hashes).where(c.block > last).order_by(c.block).limit(PAGE // 16)
+            ).all()
+            for _, data in page:
+                data = bytes(data)
+                for i in range(0, len(data) - HASH_SIZE + 1, HASH_SIZE):
+                    yield data[i : i + HASH_SIZE]
+            if len(page) < PAGE // 16:
+                break
             last = int(page[-1][0])
+        yield from self.state(conn).tail
 
     # -- signed tree heads -----------------------------------------------------------
 

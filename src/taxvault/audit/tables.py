@@ -1,11 +1,14 @@
 """The audit log's tables, on the store's shared metadata.
 
 - ``audit_events``: one row per leaf: its index and canonical event bytes.
-- ``audit_nodes``: every closed perfect subtree, (level, index) -> hash; level 0
-  holds the leaf hashes. Written once when the right frontier closes them, so a
-  proof reads O(log n) rows and nothing is rehashed.
-- ``audit_tree``: a single row with the tree size, the compact frontier and the
-  root; it is also the lock that serializes appends across processes.
+- ``audit_leaves``: the leaf hashes, 16 to a row (block index -> 512 bytes), kept
+  apart from the events so an edited or renumbered event row is named exactly.
+- ``audit_nodes``: every closed perfect subtree of level 5 and up, (level, index)
+  -> hash. Written once when the right frontier closes them, so a proof reads
+  O(log n) rows and nothing is rehashed (lower levels come from one leaf block).
+- ``audit_tree``: a single row with the tree size, the compact frontier (plus the
+  leaf hashes of the unfinished block) and the root; it is also the lock that
+  serializes appends across processes.
 - ``audit_sths``: signed tree heads, as issued.
 
 Triggers added by the migration refuse UPDATE and DELETE on the log tables; an
@@ -23,6 +26,13 @@ audit_events = sa.Table(
     metadata,
     sa.Column("leaf_index", Id, primary_key=True, autoincrement=False),
     sa.Column("event", sa.LargeBinary, nullable=False),
+)
+
+audit_leaves = sa.Table(
+    "audit_leaves",
+    metadata,
+    sa.Column("block", Id, primary_key=True, autoincrement=False),
+    sa.Column("hashes", sa.LargeBinary, nullable=False),
 )
 
 audit_nodes = sa.Table(

@@ -89,11 +89,7 @@ class ExportedSth:
 
     def signed_message(self) -> bytes:
         """RFC 9162 TreeHeadDataV2, TLS-encoded, no extensions."""
-        return (
-            struct.pack(">QQB", self.timestamp_ms, self.tree_size, len(self.root_hash))
-            + self.root_hash
-            + b"\0\0"
-        )
+        return struct.pack(">QQB", self.timestamp_ms, self.tree_size, len(self.root_hash)) + self.root_hash + b"\0\0"
 
 
 @dataclass
@@ -160,9 +156,7 @@ def _root_of_hashes(leaf_hashes: Iterable[bytes], size: int) -> bytes | None:
     return _fold(frontier) if n == size else None
 
 
-def verify_consistency(
-    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> bool:
+def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
     """RFC 9162 2.1.4.2; equal sizes need equal roots, the empty tree is a prefix of any."""
     if not 0 <= old_size <= new_size:
         return False
@@ -277,9 +271,7 @@ def verify_log(
             candidates.append(n)
             report.first_bad_sth = k if report.first_bad_sth is None else report.first_bad_sth
         elif roots[sth.tree_size] != sth.root_hash:
-            report.problems.append(
-                f"STH #{k} (tree size {sth.tree_size}): the events do not hash to its root"
-            )
+            report.problems.append(f"STH #{k} (tree size {sth.tree_size}): the events do not hash to its root")
             report.first_bad_sth = k if report.first_bad_sth is None else report.first_bad_sth
             if first_failure is None:
                 first_failure = k
@@ -294,9 +286,7 @@ def verify_log(
     return report
 
 
-def _check_sths(
-    sths: Sequence[ExportedSth], public_key: Ed25519PublicKey, report: VerificationReport
-) -> list[int]:
+def _check_sths(sths: Sequence[ExportedSth], public_key: Ed25519PublicKey, report: VerificationReport) -> list[int]:
     """Check signatures, order and consistency; returns the positions of authentic STHs."""
     usable: list[int] = []
     for k, sth in enumerate(sths):
@@ -316,9 +306,7 @@ def _check_sths(
         if k not in good or k - 1 not in good:
             continue
         proof = cur.consistency_from_previous
-        if proof is None or not verify_consistency(
-            prev.tree_size, cur.tree_size, prev.root_hash, cur.root_hash, proof
-        ):
+        if proof is None or not verify_consistency(prev.tree_size, cur.tree_size, prev.root_hash, cur.root_hash, proof):
             report.problems.append(
                 f"STH #{k} (tree size {cur.tree_size}) is not consistent with STH #{k - 1} "
                 f"(tree size {prev.tree_size}): the log was rewritten or forked between them"
@@ -341,9 +329,7 @@ def _locate(
         and first_hint_mismatch < sth.tree_size
         and _root_of_hashes(leaf_hints(), sth.tree_size) == sth.root_hash
     ):
-        report.problems.append(
-            f"event {first_hint_mismatch} differs from the leaf hash the signed tree commits to"
-        )
+        report.problems.append(f"event {first_hint_mismatch} differs from the leaf hash the signed tree commits to")
         return first_hint_mismatch
     report.problems.append(
         f"the stored hashes were rewritten too: the damage lies in events [{verified}, {sth.tree_size})"
@@ -417,9 +403,7 @@ def verify_export(
             public_key_pem = (directory / "public_key.pem").read_bytes()
         except OSError as exc:
             raise VerifierInputError(f"no public key given and none exported: {exc}") from None
-        notes.append(
-            "signatures checked with the key shipped in the export; pass a trusted key to rule out a swap"
-        )
+        notes.append("signatures checked with the key shipped in the export; pass a trusted key to rule out a swap")
     key = load_public_key(public_key_pem)
     hints_path = directory / "leaf_hashes.bin"
     hints = (lambda: read_leaf_hashes(hints_path)) if hints_path.exists() else None
@@ -438,9 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Verify an exported taxvault audit log from scratch.")
     parser.add_argument("directory", type=Path)
     parser.add_argument("--public-key", type=Path, help="trusted Ed25519 public key (PEM)")
-    parser.add_argument(
-        "--check-events", action="store_true", help="also check every event is canonical JSON"
-    )
+    parser.add_argument("--check-events", action="store_true", help="also check every event is canonical JSON")
     args = parser.parse_args(argv)
     try:
         pem = args.public_key.read_bytes() if args.public_key else None

@@ -1,4 +1,4 @@
-"""audit: RFC 9162 Merkle log (events, subtree hashes, tree state, signed tree heads)
+"""audit: RFC 9162 Merkle log (events, leaf-hash blocks, subtree hashes, tree state, signed tree heads)
 
 Revision ID: 0002
 Revises: 0001
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 _EMPTY_ROOT = bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-_APPEND_ONLY = ("audit_events", "audit_nodes", "audit_sths")
+_APPEND_ONLY = ("audit_events", "audit_leaves", "audit_nodes", "audit_sths")
 
 
 revision: str = "0002"
@@ -36,6 +36,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("leaf_index", name=op.f("pk_audit_events")),
     )
     op.create_table(
+        "audit_leaves",
+        sa.Column(
+            "block",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
+        sa.Column("hashes", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("block", name=op.f("pk_audit_leaves")),
+    )
+    op.create_table(
         "audit_nodes",
         sa.Column("level", sa.SmallInteger(), autoincrement=False, nullable=False),
         sa.Column("idx", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -45,9 +56,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "audit_sths",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("tree_size", sa.BigInteger(), nullable=False),
         sa.Column("timestamp_ms", sa.BigInteger(), nullable=False),
         sa.Column("root_hash", sa.LargeBinary(length=32), nullable=False),
@@ -120,5 +129,6 @@ def downgrade() -> None:
 
     op.drop_table("audit_sths")
     op.drop_table("audit_nodes")
+    op.drop_table("audit_leaves")
     op.drop_table("audit_events")
     # ### end Alembic commands ###
