@@ -13,7 +13,12 @@ import sqlalchemy as sa
 
 from taxvault.store.tables import metadata
 
-_DOMAIN_TABLE_MODULES: tuple[str, ...] = ("taxvault.audit.tables", "taxvault.ingest.tables", "taxvault.access.tables")
+_DOMAIN_TABLE_MODULES: tuple[str, ...] = (
+    "taxvault.audit.tables",
+    "taxvault.ingest.tables",
+    "taxvault.access.tables",
+    "taxvault.ledger.tables",
+)
 
 
 def all_metadata() -> sa.MetaData:
