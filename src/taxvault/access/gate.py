@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, Header, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -442,11 +443,19 @@ def get_gate(request: Request) -> Gate:
     return holder.get()
 
 
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    bearerFormat="JWT",
+    description="An OAuth2 bearer JWT from the configured issuer (embedded: `taxvault token issue`).",
+)
+
+
 async def authenticated(
     request: Request,
-    authorization: Annotated[str | None, Header(description="`Bearer <JWT>`")] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Caller:
     """Dependency: the authenticated caller (401/429 otherwise)."""
+    authorization = None if credentials is None else f"Bearer {credentials.credentials}"
     caller = await get_gate(request).authenticate(authorization)
     request.state.principal = caller.id
     return caller
