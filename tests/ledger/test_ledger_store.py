@@ -93,3 +93,26 @@ def test_posted_plus_unpostable_is_submitted(db_engine: Engine, subs: list[tuple
                 expected += amount
         assert count(conn, transactions) - before_t + count(conn, ledger_unpostables) - before_u == len(subs)
         assert balance(conn, mod) == expected
+
+
+def test_payoff_from_the_store_matches_the_pure_engine(db_engine: Engine) -> None:
+    from dataclasses import fields
+
+    from taxvault.ledger.accruals import Terms, accrue, payoff
+    from taxvault.ledger.posting import load_posted
+
+    due = dt.date(2025, 4, 15)
+    with db_engine.begin() as conn:
+        src = seed_source(conn)
+        mod = seed_module(conn, src, tax_period=202412)
+        late = dt.date(2025, 7, 1)  # filed late: TC 150 posted then, no return row
+        post(conn, mod, cand(150, 812_345, late), source_id=src, source_record=0)
+        post(conn, mod, cand(806, -400_000, late), source_id=src, source_record=1)
+        post(conn, mod, cand(670, -100_000, dt.date(2025, 9, 3)), source_id=src, source_record=2)
+        on = dt.date(2026, 2, 28)
+        got = payoff(conn, mod, on)
+        assert got == accrue(load_posted(conn, mod), Terms(due, late), on)
+        assert got.tax == 312_345 and got.penalty_ftf > 0 and got.penalty_ftp > 0 and got.interest > 0
+        for f in fields(got):
+            assert type(getattr(got, f.name)) is int
+        assert payoff(conn, mod, dt.date(2025, 6, 30)).total == 0  # nothing posted yet on that date
