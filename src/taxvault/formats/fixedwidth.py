@@ -136,9 +136,7 @@ def frame_records(data: bytes, record_length: int, format_name: str) -> U8:
             )
         checked = 0
     buf = np.frombuffer(data, dtype=np.uint8)
-    mat: U8 = np.lib.stride_tricks.as_strided(
-        buf, shape=(count, record_length), strides=(stride, 1), writeable=False
-    )
+    mat: U8 = np.lib.stride_tricks.as_strided(buf, shape=(count, record_length), strides=(stride, 1), writeable=False)
     if checked:
         ends: U8 = np.lib.stride_tricks.as_strided(
             buf[record_length:], shape=(checked, len(sep)), strides=(stride, 1), writeable=False
@@ -182,9 +180,7 @@ def check_order(
         state = nxt
     if state not in accepting:
         raise FormatError(f"{format_name}: file ends after record {len(kinds)} without its closing records")
-    raise FormatError(
-        f"{format_name}: records are out of order"
-    )  # pragma: no cover - regex and machine agree
+    raise FormatError(f"{format_name}: records are out of order")  # pragma: no cover - regex and machine agree
 
 
 # --------------------------------------------------------------------------- decoding
@@ -302,9 +298,13 @@ def sparse_digit_block(rows: U8, start: int, width: int, count: int) -> tuple[I6
     """
     n = rows.shape[0]
     region = np.ascontiguousarray(rows[:, start - 1 : start - 1 + width * count])
-    if width % 4 == 0:  # compare four bytes at a time
-        words = region.view(np.uint32).reshape(n * count, width // 4)
-        nonzero = np.flatnonzero((words != np.uint32(0x30303030)).any(axis=1))
+    if width % 4 == 0:  # compare four bytes at a time, OR-ing the words of a field (no short-axis reduce)
+        words = region.view(np.uint32).reshape(n, count, width // 4)
+        zeros = np.uint32(0x30303030)
+        acc = words[:, :, 0] ^ zeros
+        for k in range(1, width // 4):
+            acc |= words[:, :, k] ^ zeros
+        nonzero = np.flatnonzero(acc)
     else:
         fields = region.view(f"S{width}").reshape(n * count)
         nonzero = np.flatnonzero(fields != b"0" * width)

@@ -197,7 +197,7 @@ def plan_pub1220(conn: Connection, parsed: Pub1220File, name: str) -> Plan:
     _name_control_checks(bad, payees.name_control, on_file_nc, entity)
 
     good = ~bad.any
-    _quarantine(plan, bad, lambda i: bytes(payees.records[i]), payees.record_number, "B")
+    _quarantine(plan, bad, payees.record, payees.record_number, "B")
     keep = np.flatnonzero(good)
     if not len(keep):
         return plan

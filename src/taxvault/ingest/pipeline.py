@@ -25,6 +25,7 @@ import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,7 @@ from taxvault.ingest.tables import ingest_quarantine
 from taxvault.store import tables as t
 from taxvault.store.bulk import (
     assert_foreign_keys,
+    foreign_keys_validated_after,
     indexes_built_after,
     insert_columns,
     next_ids,
@@ -73,6 +75,8 @@ KIND_ORDER = (
 _REBUILD_INDEXES_FROM = 50_000
 """Loads of at least this many rows into a table at least doubling it rebuild its indexes once."""
 _PG_LOCK_KEY = 0x7476_696E_6773  # "tvings": one ingest writer at a time on PostgreSQL
+_HEAD_BYTES = 1 << 17
+"""Enough of a file to detect its kind (an extract's header record is at most 64 KiB)."""
 
 
 class IngestError(RuntimeError):
@@ -121,15 +125,18 @@ def survey(paths: Iterable[Path]) -> list[FileReport]:
     """Hash and classify every file, sorted into load order; raises :class:`IngestError`."""
     reports = []
     for path in expand(paths):
-        try:
-            data = path.read_bytes()
+        try:  # the head decides the kind; the hash streams (no copy of a big file in memory)
+            with path.open("rb") as f:
+                head = f.read(_HEAD_BYTES)
+                f.seek(0)
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
         except OSError as exc:
             raise IngestError(f"{path}: cannot be read ({exc.strerror})") from None
         try:
-            kind = detect(data, path.name)
+            kind = detect(head, path.name)
         except FormatError as exc:
             raise IngestError(_named(path.name, exc)) from None
-        reports.append(FileReport(path, kind, hashlib.sha256(data).hexdigest()))
+        reports.append(FileReport(path, kind, digest))
     reports.sort(key=lambda r: (KIND_ORDER.index(r.kind), r.path.name))
     return reports
 
@@ -204,14 +211,26 @@ def ingest_file(engine: Engine, report: FileReport, log: AuditLog, run_id: str) 
             data = report.path.read_bytes()
         except OSError as exc:
             raise IngestError(f"{name}: cannot be read ({exc.strerror})") from None
-        if hashlib.sha256(data).hexdigest() != report.content_hash:
-            raise IngestError(f"{name}: the file changed while being ingested")
-        try:
-            plan = plan_file(conn, report.kind, data, name)
-        except FormatError as exc:
-            raise IngestError(_named(name, exc)) from None
-        except CopybookError:
-            raise IngestError(f"{name}: records cannot be framed or decoded") from None
+        # Re-hash what was read (the file may have changed since the survey) in a
+        # thread while parsing: hashlib releases the GIL, so the two overlap.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            digest = pool.submit(_sha256_hex, data)
+            try:
+                plan = plan_file(conn, report.kind, data, name)
+            except FormatError as exc:
+                changed = digest.result() != report.content_hash
+                raise IngestError(
+                    f"{name}: the file changed while being ingested" if changed else _named(name, exc)
+                ) from None
+            except CopybookError:
+                changed = digest.result() != report.content_hash
+                raise IngestError(
+                    f"{name}: the file changed while being ingested"
+                    if changed
+                    else f"{name}: records cannot be framed or decoded"
+                ) from None
+            if digest.result() != report.content_hash:
+                raise IngestError(f"{name}: the file changed while being ingested")
         conn.rollback()
     del data
     report.read, report.loaded, report.quarantined = plan.read, plan.loaded, plan.quarantined
@@ -223,6 +242,10 @@ def ingest_file(engine: Engine, report: FileReport, log: AuditLog, run_id: str) 
         report.status = "skipped"
         return
     report.status = "loaded"
+
+
+def _sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _audit(log: AuditLog, report: FileReport, run_id: str) -> None:
@@ -272,7 +295,7 @@ def _load(engine: Engine, report: FileReport, plan: Plan) -> bool:
             if "source_id" in table.c:
                 cols = {**cols, "source_id": [source_id] * n}
             if n >= _REBUILD_INDEXES_FROM and n >= _count(conn, table):
-                with indexes_built_after(conn, [table]):
+                with foreign_keys_validated_after(conn, [table]), indexes_built_after(conn, [table]):
                     insert_columns(conn, table, cols)
             else:
                 insert_columns(conn, table, cols)

@@ -50,6 +50,7 @@ def insert_columns(conn: Connection, table: sa.Table, columns: Columns) -> int:
 
 
 _SQLITE_DIALECT = sqlite_dialect.dialect()
+_PG_INDEX_BUILD_MEMORY = "256MB"
 
 
 def _sqlite_column(col: Column, sa_type: sa.types.TypeEngine[Any]) -> list[Any]:
@@ -135,8 +136,42 @@ def indexes_built_after(conn: Connection, tables: Sequence[sa.Table]) -> Iterato
     for ix in dropped:
         conn.execute(DropIndex(ix))
     yield
+    if conn.dialect.name == "postgresql" and dropped:  # sort in memory, not in temporary files
+        conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{_PG_INDEX_BUILD_MEMORY}'")
     for ix in dropped:
         conn.execute(CreateIndex(ix))
+
+
+@contextmanager
+def foreign_keys_validated_after(conn: Connection, tables: Sequence[sa.Table]) -> Iterator[None]:
+    """On PostgreSQL, drop the tables' foreign keys for a bulk load and add them back afterwards.
+
+    A foreign key checks each inserted row with its own query (and a row lock on
+    the parent); adding the constraint back validates all rows with one join, many
+    times faster for a big load. Each constraint is restored exactly as the catalog
+    held it (``pg_get_constraintdef``), so an orphaned row still fails the load
+    and the caller's transaction rolls back. Locks: like dropping indexes, this
+    holds the tables exclusively until the transaction ends, and blocks writes to
+    the parent tables while the constraint is added back. No-op on other dialects
+    (SQLite: :func:`sqlite_foreign_keys_checked_at_end`).
+    """
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    query = sa.text(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE contype = 'f' AND conrelid = CAST(:table AS regclass) ORDER BY conname"
+    )
+    dropped: list[tuple[str, str, str]] = []
+    for t in tables:
+        for name, definition in conn.execute(query, {"table": quote(t.name)}).all():
+            dropped.append((quote(t.name), quote(str(name)), str(definition)))
+    for table, name, _ in dropped:
+        conn.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+    yield
+    for table, name, definition in dropped:
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
 
 
 @contextmanager

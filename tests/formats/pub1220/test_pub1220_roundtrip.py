@@ -39,10 +39,7 @@ def _file(payers: list[PayerInput], year: int = 2024, **kw: object) -> bytes:
 @st.composite
 def payee_inputs(draw: st.DrawFn, codes: str, negative: bool = False) -> PayeeInput:
     low = -99_999_999_999 if negative else 0
-    amounts = {
-        c: draw(st.one_of(st.just(0), st.just(MAX if c != "J" else low), st.integers(low, MAX)))
-        for c in codes
-    }
+    amounts = {c: draw(st.one_of(st.just(0), st.just(MAX if c != "J" else low), st.integers(low, MAX))) for c in codes}
     return PayeeInput(
         tin=draw(tins),
         name=draw(names),
@@ -88,9 +85,7 @@ def test_values_survive_write_then_read(form: str, data: st.DataObject, line_end
             given_payee.zip,
         )
         assert got.account_number == given_payee.account_number
-        assert {c: v for c, v in got.amounts.items() if v} == {
-            c: v for c, v in given_payee.amounts.items() if v
-        }
+        assert {c: v for c, v in got.amounts.items() if v} == {c: v for c, v in given_payee.amounts.items() if v}
 
 
 @settings(max_examples=40)
@@ -101,9 +96,7 @@ def test_negative_amounts_round_trip_on_1099_b(data: st.DataObject) -> None:
     result = read_pub1220(_file([payer]))
     assert result.consistent
     for given_payee, got in zip(payees, result.payees.rows(), strict=True):
-        assert {c: v for c, v in got.amounts.items() if v} == {
-            c: v for c, v in given_payee.amounts.items() if v
-        }
+        assert {c: v for c, v in got.amounts.items() if v} == {c: v for c, v in given_payee.amounts.items() if v}
 
 
 def test_overpunch_negative_amounts_are_read() -> None:
@@ -127,9 +120,7 @@ def test_negative_amount_refused_where_publication_forbids_it() -> None:
 
 
 def test_amount_overflow_is_an_error_and_names_are_truncated() -> None:
-    too_big = PayerInput(
-        tin="001112223", name="X", form="1099-NEC", payees=[_payee("900123456", {"1": MAX + 1})]
-    )
+    too_big = PayerInput(tin="001112223", name="X", form="1099-NEC", payees=[_payee("900123456", {"1": MAX + 1})])
     with pytest.raises(ValueError, match="does not fit"):
         _file([too_big])
     long_name = "A" * 39 + "BCDEF"
@@ -154,9 +145,10 @@ def test_writer_computes_k_records_per_state_and_legacy_layout() -> None:
     result = read_pub1220(_file([payer, payer]))
     assert result.consistent
     assert result.control_problems == ()
-    assert [
-        (k.fed_state_code, k.payee_count, k.totals["1"], k.state_tax) for k in result.payers[0].state_totals
-    ] == [("06", 2, 300, 10), ("25", 1, 300, 0)]
+    assert [(k.fed_state_code, k.payee_count, k.totals["1"], k.state_tax) for k in result.payers[0].state_totals] == [
+        ("06", 2, 300, 10),
+        ("25", 1, 300, 0),
+    ]
     assert result.amounts_by_box(0) == {"nonemployee_compensation": 100, "federal_income_tax_withheld": 10}
 
     legacy = PayerInput(tin="001112223", name="X", form="1099-MISC", payees=[_payee("900123456", {"7": 9})])
@@ -224,9 +216,7 @@ def test_bad_b_record_is_a_record_problem_without_the_tin_in_it() -> None:
         (lambda d: d[:-750], "ends after record"),  # F missing
         (lambda d: d[:1500] + b"Z" + d[1501:], "unknown record type"),
         (
-            lambda d: b"\n".join(d[i : i + 750] for i in range(0, len(d), 750)).replace(
-                b"DOE JANE", b"DOEJANE", 1
-            ),
+            lambda d: b"\n".join(d[i : i + 750] for i in range(0, len(d), 750)).replace(b"DOE JANE", b"DOEJANE", 1),
             "record",
         ),
     ],

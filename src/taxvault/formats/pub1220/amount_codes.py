@@ -41,9 +41,7 @@ FORM_BY_TYPE_OF_RETURN: Mapping[str, str] = MappingProxyType(
         "Q": "1099-Q",
     }
 )
-TYPE_OF_RETURN_BY_FORM: Mapping[str, str] = MappingProxyType(
-    {v: k for k, v in FORM_BY_TYPE_OF_RETURN.items()}
-)
+TYPE_OF_RETURN_BY_FORM: Mapping[str, str] = MappingProxyType({v: k for k, v in FORM_BY_TYPE_OF_RETURN.items()})
 
 #: Forms whose payment amounts Pub 1220 lets be negative ("except those items that
 #: reflect a loss on Form 1099-B, 1099-OID or 1099-Q").

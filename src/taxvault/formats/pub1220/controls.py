@@ -118,9 +118,7 @@ def check_controls(
         transmitter.total_payees,
         total,
     )
-    states = (
-        _normalised_states(payees) if any(p.state_totals or p.combined_fed_state for p in payers) else None
-    )
+    states = _normalised_states(payees) if any(p.state_totals or p.combined_fed_state for p in payers) else None
     for payer in payers:
         out += _payer_controls(payer, payees, states)
     out += _count("F.payer_count", "F number of A records", end.record_number, end.payer_count, len(payers))
@@ -130,11 +128,7 @@ def check_controls(
 
 def _count(check: str, what: str, record: int, stated: int | None, computed: int) -> list[ControlProblem]:
     if stated is None:
-        return [
-            ControlProblem(
-                check, f"{what} (record {record}) is missing or not numeric", record, None, computed
-            )
-        ]
+        return [ControlProblem(check, f"{what} (record {record}) is missing or not numeric", record, None, computed)]
     if stated != computed:
         return [
             ControlProblem(
@@ -148,13 +142,9 @@ def _count(check: str, what: str, record: int, stated: int | None, computed: int
     return []
 
 
-def _totals(
-    check: str, totals: ControlTotals, sums: npt.NDArray[np.int64], count: int
-) -> list[ControlProblem]:
+def _totals(check: str, totals: ControlTotals, sums: npt.NDArray[np.int64], count: int) -> list[ControlProblem]:
     kind = totals.record_type
-    out = _count(
-        f"{check}.payee_count", f"{kind} payee count", totals.record_number, totals.payee_count, count
-    )
+    out = _count(f"{check}.payee_count", f"{kind} payee count", totals.record_number, totals.payee_count, count)
     for k, code in enumerate(AMOUNT_CODES):
         stated = totals.totals.get(code)
         computed = int(sums[k])
@@ -189,9 +179,7 @@ def _normalised_states(payees: PayeeColumns) -> npt.NDArray[np.str_]:
     return mapped[inverse] if len(uniques) else np.zeros(0, dtype="U2")
 
 
-def _payer_controls(
-    payer: Payer, payees: PayeeColumns, states: npt.NDArray[np.str_] | None
-) -> list[ControlProblem]:
+def _payer_controls(payer: Payer, payees: PayeeColumns, states: npt.NDArray[np.str_] | None) -> list[ControlProblem]:
     lo, hi = payer.payee_start, payer.payee_stop
     amounts = payees.amounts[lo:hi]
     out = _totals("C", payer.end_of_payer, amounts.sum(axis=0), hi - lo)

@@ -145,10 +145,9 @@ def _text_property(name: str, pos: Pos, legacy: Pos | None = None) -> cached_pro
     """A text column decoded from the B records on first use (most loads need a few)."""
 
     def column(self: PayeeColumns) -> BytesCol:
-        rows = self.records
-        col = text_column(rows, pos.start, pos.end)
+        col = self.text(pos)
         if legacy is not None and self.legacy.any():
-            col = np.where(self.legacy, text_column(rows, legacy.start, legacy.end), col)
+            col = np.where(self.legacy, self.text(legacy), col)
         return col
 
     column.__name__ = name
@@ -161,15 +160,19 @@ def _text_property(name: str, pos: Pos, legacy: Pos | None = None) -> cached_pro
 class PayeeColumns:
     """All B records of a file as columns; row ``i`` is the ``i``-th B record of the file.
 
-    ``records`` holds the raw 750-byte B records (a zero-copy view of the file
-    when they are contiguous); text columns (``tin``, ``name``, ...) are numpy
-    fixed-width bytes decoded from it on first access, so a load that needs only
-    TINs and amounts pays for nothing else. ``amounts`` is int64 cents with one
+    ``file_records`` is the zero-copy ``(records, 750)`` view of the whole file
+    and ``file_rows`` the row of each B record in it; ``records`` (the B records
+    alone) is built from them on first use only, since copying a big file's B
+    records out from between its A/C records costs as much as parsing them.
+    Text columns (``tin``, ``name``, ...) are numpy fixed-width bytes cut from
+    the file on first access, so a load that needs only TINs and amounts pays
+    for nothing else. ``amounts`` is int64 cents with one
     column per amount code in :data:`AMOUNT_CODES` order; ``legacy`` marks rows in
     the pre-2020 layout; ``valid`` is False for rows with a record problem.
     """
 
-    records: npt.NDArray[np.uint8]
+    file_records: npt.NDArray[np.uint8]
+    file_rows: npt.NDArray[np.intp]
     record_number: npt.NDArray[np.int64]
     payer_index: npt.NDArray[np.int64]
     payment_year: npt.NDArray[np.int64]
@@ -196,6 +199,36 @@ class PayeeColumns:
 
     def __len__(self) -> int:
         return int(self.record_number.shape[0])
+
+    @cached_property
+    def _span(self) -> tuple[int, int] | None:
+        """``(first, stop)`` rows of the file when the B records are contiguous, else None."""
+        rows = self.file_rows
+        n = len(rows)
+        if n == 0:
+            return (0, 0)
+        first, last = int(rows[0]), int(rows[-1])
+        return (first, last + 1) if last - first == n - 1 else None
+
+    @cached_property
+    def records(self) -> npt.NDArray[np.uint8]:
+        """The raw 750-byte B records, ``(n, 750)`` (a view when contiguous in the file)."""
+        span = self._span
+        if span is not None:
+            return self.file_records[span[0] : span[1]]
+        return self.file_records[self.file_rows]
+
+    def record(self, i: int) -> bytes:
+        """B record ``i`` as bytes."""
+        return bytes(self.file_records[int(self.file_rows[i])])
+
+    def text(self, pos: Pos) -> BytesCol:
+        """Field ``pos`` of every B record as fixed-width bytes, NULs as blanks."""
+        span = self._span
+        if span is not None:
+            return text_column(self.file_records[span[0] : span[1]], pos.start, pos.end)
+        block = self.file_records[self.file_rows, pos.start - 1 : pos.end]
+        return text_column(block, 1, pos.width)
 
     def row(self, i: int) -> Payee:
         """Payee ``i`` as Python values."""

@@ -107,9 +107,7 @@ def read_pub1220(data: bytes, *, strict: bool = False) -> Pub1220File:
     for p, a_row in enumerate(a_rows):
         c_total = _totals(bytes(mat[c_rows[p]]), int(c_rows[p]) + 1)
         k_totals = tuple(_totals(bytes(mat[r]), int(r) + 1) for r in k_rows[k_payer == p])
-        payers.append(
-            _payer(bytes(mat[a_row]), int(a_row) + 1, int(starts[p]), int(stops[p]), c_total, k_totals)
-        )
+        payers.append(_payer(bytes(mat[a_row]), int(a_row) + 1, int(starts[p]), int(stops[p]), c_total, k_totals))
 
     state_types = np.array([p.type_of_return in STATE_FIELDS_TYPES for p in payers], dtype=bool)
     payees, problems = _payees(mat, b_rows, b_payer, state_types)
@@ -181,9 +179,7 @@ def _transmitter(rec: bytes) -> Transmitter:
     )
 
 
-def _payer(
-    rec: bytes, number: int, start: int, stop: int, c: ControlTotals, ks: tuple[ControlTotals, ...]
-) -> Payer:
+def _payer(rec: bytes, number: int, start: int, stop: int, c: ControlTotals, ks: tuple[ControlTotals, ...]) -> Payer:
     a = L.A
     codes = text(a.amount_codes.take(rec)).replace(" ", "")
     return Payer(
@@ -260,47 +256,58 @@ def _payees(
     for lo in range(0, n, _CHUNK):
         hi = min(n, lo + _CHUNK)
         first, last = int(b_rows[lo]), int(b_rows[hi - 1])
-        rows = mat[first : last + 1] if last - first == hi - lo - 1 else mat[b_rows[lo:hi]]
-        yv, yok, _ = digit_block(rows, L.PAYMENT_YEAR.start, 4, 1)
-        years[lo:hi] = np.where(yok[:, 0], yv[:, 0], -1)
+        # A zero-copy view of the chunk's span of the file; the few A/C/K records
+        # inside it are decoded too and dropped by ``sel`` (cheaper than copying
+        # the B records out from between them).
+        view = mat[first : last + 1]
+        sel: npt.NDArray[np.intp] | slice = (
+            slice(None) if last - first == hi - lo - 1 else (b_rows[lo:hi] - first).astype(np.intp)
+        )
+        row_of = b_rows[lo:hi]
 
-        legacy = _legacy_rows(rows)
+        def raw(r: int, row_of: npt.NDArray[np.intp] = row_of) -> bytes:
+            return bytes(mat[int(row_of[r])])
+
+        yv, yok, _ = digit_block(view, L.PAYMENT_YEAR.start, 4, 1)
+        years[lo:hi] = np.where(yok[sel, 0], yv[sel, 0], -1)
+
+        legacy = _legacy_rows(view)[sel]
         legacy_all[lo:hi] = legacy
-        values, ok, blank = sparse_digit_block(rows, b.amounts_start, b.amount_width, len(AMOUNT_CODES))
-        ok[legacy, 16:] = True
-        values[legacy, 16:] = 0
+        values, ok, blank = sparse_digit_block(view, b.amounts_start, b.amount_width, len(AMOUNT_CODES))
+        values, ok, blank = values[sel], ok[sel], blank[sel]
+        if legacy.any():
+            ok[legacy, 16:] = True
+            values[legacy, 16:] = 0
         for r, k in zip(*np.nonzero(~ok & ~blank), strict=True):
             code = AMOUNT_CODES[k]
-            raw = bytes(b.amount(code).take(bytes(rows[r])))
-            parsed = signed_amount(raw)
+            record = raw(int(r))
+            parsed = signed_amount(bytes(b.amount(code).take(record)))
             if parsed is None:
                 valid[lo + r] = False
                 problems.append(
-                    _problem(
-                        rows,
-                        r,
-                        b_rows[lo + r],
-                        f"payment_amount_{code}",
-                        "not a number (digits, optionally signed)",
-                    )
+                    _problem(record, row_of[r], f"payment_amount_{code}", "not a number (digits, optionally signed)")
                 )
             else:
                 values[r, k] = parsed
         amounts[lo:hi] = values
 
-        for r in bad_digit_rows(rows, b.tin.start, b.tin.end):
+        bad_tin = np.zeros(len(view), dtype=bool)
+        bad_tin[bad_digit_rows(view, b.tin.start, b.tin.end)] = True
+        for r in np.flatnonzero(bad_tin[sel]).tolist():
             valid[lo + r] = False
-            problems.append(_problem(rows, int(r), b_rows[lo + r], "payee_tin", "TIN is not 9 digits"))
+            problems.append(_problem(raw(r), row_of[r], "payee_tin", "TIN is not 9 digits"))
 
         has_state = state_types[b_payer[lo:hi]]
-        tax, tok, tblank = digit_block(rows, b.state_tax.start, b.state_tax.width, 2)
+        tax, tok, tblank = digit_block(view, b.state_tax.start, b.state_tax.width, 2)
+        tax, tok, tblank = tax[sel], tok[sel], tblank[sel]
         for r, k in zip(*np.nonzero(~tok & ~tblank & has_state[:, None]), strict=True):
             pos = b.state_tax if k == 0 else b.local_tax
-            parsed = signed_amount(pos.take(bytes(rows[r])))
+            record = raw(int(r))
+            parsed = signed_amount(pos.take(record))
             if parsed is None:
                 valid[lo + r] = False
                 field = "state_income_tax_withheld" if k == 0 else "local_income_tax_withheld"
-                problems.append(_problem(rows, int(r), b_rows[lo + r], field, "not a number"))
+                problems.append(_problem(record, row_of[r], field, "not a number"))
             else:
                 tax[r, k] = parsed
         tax[~has_state] = 0
@@ -308,10 +315,9 @@ def _payees(
         local_tax[lo:hi] = tax[:, 1]
 
     problems.sort(key=lambda p: (p.record_number, p.field))
-    contiguous = n > 0 and int(b_rows[-1]) - int(b_rows[0]) == n - 1
-    records = mat[int(b_rows[0]) : int(b_rows[-1]) + 1] if contiguous else mat[b_rows]
     columns = PayeeColumns(
-        records=records,
+        file_records=mat,
+        file_rows=b_rows.astype(np.intp),
         record_number=(b_rows + 1).astype(np.int64),
         payer_index=b_payer.astype(np.int64),
         payment_year=years,
@@ -336,10 +342,8 @@ def _legacy_rows(rows: U8) -> npt.NDArray[np.bool_]:
     return np.asarray(~digits & ~blank & ~signed)
 
 
-def _problem(rows: U8, r: int, row_index: np.intp, field: str, reason: str) -> RecordProblem:
-    return RecordProblem(
-        record_number=int(row_index) + 1, record_type="B", field=field, reason=reason, raw=bytes(rows[r])
-    )
+def _problem(record: bytes, row_index: np.intp, field: str, reason: str) -> RecordProblem:
+    return RecordProblem(record_number=int(row_index) + 1, record_type="B", field=field, reason=reason, raw=record)
 
 
 def read_payee_record(record: bytes, type_of_return: str = "") -> Payee:

@@ -127,9 +127,7 @@ def write_pub1220(
     total_payees = 0
     for payer in payers:
         kind = _type_of_return(payer)
-        codes = payer.amount_codes or "".join(
-            c for c in AMOUNT_CODES if any(p.amounts.get(c, 0) for p in payer.payees)
-        )
+        codes = payer.amount_codes or "".join(c for c in AMOUNT_CODES if any(p.amounts.get(c, 0) for p in payer.payees))
         if not codes:
             codes = "1"
         for code in codes:
@@ -275,10 +273,8 @@ def _b_record(payee: PayeeInput, kind: str, year: bytes, seq: int, allowed: str)
     foreign = "1" if payee.foreign_country else " "
     name1 = _txt(payee.name.strip(), 40, "payee_name")
     name2 = _txt(payee.name2, 40, "payee_name2")
-    if allowed == AMOUNT_CODES:
-        names = " " * 16 + foreign + name1 + name2
-    else:  # pre-2020 layout: 16 amounts, then foreign indicator and names from 247
-        names = foreign + name1 + name2 + " " * 40
+    # pre-2020 layout: 16 amounts, then foreign indicator and names from 247
+    names = " " * 16 + foreign + name1 + name2 if allowed == AMOUNT_CODES else foreign + name1 + name2 + " " * 40
     if kind in STATE_FIELDS_TYPES:
         code = normalise_state_code(payee.fed_state_code) if payee.fed_state_code else ""
         tail = (
