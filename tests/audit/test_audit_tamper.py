@@ -193,3 +193,34 @@ def test_a_different_key_fails_every_sth(db_engine: Engine, key_path: Path, tmp_
     assert not report.ok
     assert report.first_bad_sth == 0
     assert sum("signature does not verify" in p for p in report.problems) == len(STH_SIZES)
+
+
+@pytest.mark.parametrize(("tamper", "bad_index", "bad_sth"), CASES, ids=[c[0].__name__ for c in CASES])
+def test_parallel_verification_agrees_with_one_pass(
+    db_engine: Engine,
+    key_path: Path,
+    tmp_path: Path,
+    tamper: Tamper,
+    bad_index: int | None,
+    bad_sth: int | None,
+) -> None:
+    """Split across processes at tiny chunk boundaries, the verifier reports exactly the same."""
+    one = tamper_and_verify(db_engine, key_path, tmp_path, tamper)
+    trusted = public_key_pem(AuditLog(db_engine, key_path=key_path).public_key())
+    for workers, level in ((2, 2), (3, 1), (1, 0)):
+        split = verify_export(tmp_path / "export", trusted, workers=workers, chunk_level=level)
+        assert (split.first_bad_index, split.first_bad_sth) == (bad_index, bad_sth)
+        assert (split.problems, split.events, split.verified_size) == (one.problems, one.events, one.verified_size)
+
+
+def test_parallel_verification_of_many_unaligned_tree_heads(db_engine: Engine, key_path: Path, tmp_path: Path) -> None:
+    with AuditLog(db_engine, key_path=key_path) as log:
+        for size in (1, 2, 7, 8, 9, 31, 64, 65, 100, 127, 200, 257):
+            log.append_many([event(i) for i in range(log.tree_head().tree_size, size)])
+            log.sign_tree_head()
+        log.append_many([event(i) for i in range(257, 300)])
+        export_log(log, tmp_path / "export", sign=False)
+    for workers, level in ((1, 16), (2, 3), (4, 2), (2, 5)):
+        report = verify_export(tmp_path / "export", workers=workers, chunk_level=level, check_events=True)
+        assert report.ok, report.problems
+        assert (report.events, report.verified_size) == (300, 257)

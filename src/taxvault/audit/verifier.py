@@ -28,8 +28,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
+import os
 import struct
+import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -206,60 +209,365 @@ def _check_event(data: bytes) -> str | None:
 # -- the verification proper --------------------------------------------------------------
 
 
-def verify_log(
-    events: Iterable[tuple[int, bytes]],
-    sths: Sequence[ExportedSth],
-    public_key: Ed25519PublicKey,
-    leaf_hints: Callable[[], Iterable[bytes]] | None = None,
-    *,
-    check_events: bool = False,
-) -> VerificationReport:
-    """Verify events (leaf index, canonical bytes) in order against signed tree heads.
+CHUNK_LEVEL = 16
+"""Events are hashed in aligned chunks of 2**CHUNK_LEVEL leaves, one list comprehension per tree level."""
+_READ_SIZE = 1 << 24
 
-    ``leaf_hints`` gives the stored leaf hashes (untrusted) and is only used to name
-    the exact index of an edit; it may be called twice.
-    """
-    report = VerificationReport(sths=len(sths))
-    usable = _check_sths(sths, public_key, report)
 
-    # One pass over the events: leaf hashes, the frontier, the root at every STH size.
-    targets = sorted({sths[k].tree_size for k in usable})
-    roots: dict[int, bytes] = {}
-    next_target = 0
-    while next_target < len(targets) and targets[next_target] == 0:
-        roots[0] = EMPTY_ROOT
-        next_target += 1
-    hints = iter(leaf_hints()) if leaf_hints is not None else None
+@dataclass
+class _Segment:
+    """What hashing a run of events [start, start + count) found; start is chunk-aligned."""
+
+    start: int
+    count: int = 0
+    roots: list[bytes] = field(default_factory=list)
+    partial: dict[int, list[bytes]] = field(default_factory=dict)
     first_gap: int | None = None
+    gap_index: int | None = None
     first_hint_mismatch: int | None = None
     first_malformed: int | None = None
-    frontier: list[bytes] = []
+    malformed_why: str = ""
+
+
+def _tree_levels(leaves: list[bytes]) -> list[list[bytes]]:
+    """Every complete node of an aligned run of leaf hashes, level by level (RFC 9162 2.1.1)."""
     sha = hashlib.sha256
-    n = 0
-    for index, data in events:
-        if index != n and first_gap is None:
-            first_gap = n
-            report.problems.append(f"position {n} holds leaf index {index}: an event was deleted or inserted")
-        h = sha(b"\x00" + data).digest()
-        if hints is not None and next(hints, None) != h and first_hint_mismatch is None:
-            first_hint_mismatch = n
-        if check_events and first_malformed is None:
-            why = _check_event(data)
-            if why is not None:
-                first_malformed = n
-                report.problems.append(f"event {n} is {why}")
-        s = n
-        while s & 1:
-            h = sha(b"\x01" + frontier.pop() + h).digest()
-            s >>= 1
-        frontier.append(h)
-        n += 1
-        if next_target < len(targets) and n == targets[next_target]:
-            roots[n] = _fold(frontier)
-            next_target += 1
+    levels = [leaves]
+    cur = leaves
+    while len(cur) > 1:
+        buf = b"".join(cur)
+        cur = [sha(b"\x01" + buf[i : i + 64]).digest() for i in range(0, 64 * (len(cur) >> 1), 64)]
+        levels.append(cur)
+    return levels
+
+
+def _prefix_frontier(levels: list[list[bytes]], r: int) -> list[bytes]:
+    """The perfect subtrees of the first ``r`` leaves of a level table, largest first."""
+    out: list[bytes] = []
+    p = 0
+    for lv in range(r.bit_length() - 1, -1, -1):
+        if r >> lv & 1:
+            out.append(levels[lv][p >> lv])
+            p += 1 << lv
+    return out
+
+
+def _hash_segment(
+    chunks: Iterable[tuple[list[int | None], list[bytes]]],
+    start: int,
+    targets: Sequence[int],
+    hints: Callable[[int, int], bytes] | None,
+    check_events: bool,
+    chunk_level: int,
+) -> _Segment:
+    """Hash chunk-aligned batches of (leaf indexes, event bytes) starting at position ``start``."""
+    seg = _Segment(start)
+    sha = hashlib.sha256
+    size = 1 << chunk_level
+    n0 = start
+    for indexes, datas in chunks:
+        m = len(datas)
+        if seg.first_gap is None and indexes != list(range(n0, n0 + m)):
+            for i, v in enumerate(indexes):
+                if v != n0 + i:
+                    seg.first_gap, seg.gap_index = n0 + i, v
+                    break
+        leaves = [sha(b"\x00" + d).digest() for d in datas]
+        if hints is not None and seg.first_hint_mismatch is None:
+            stored = hints(n0, m)
+            if stored != b"".join(leaves):
+                for i, h in enumerate(leaves):
+                    if stored[32 * i : 32 * i + 32] != h:
+                        seg.first_hint_mismatch = n0 + i
+                        break
+        if check_events and seg.first_malformed is None:
+            for i, d in enumerate(datas):
+                why = _check_event(d)
+                if why is not None:
+                    seg.first_malformed, seg.malformed_why = n0 + i, why
+                    break
+        levels = _tree_levels(leaves)
+        if m == size:
+            seg.roots.append(levels[chunk_level][0])
+        for t in targets:
+            if n0 < t <= n0 + m and t - n0 < size:
+                seg.partial[t] = _prefix_frontier(levels, t - n0)
+        n0 += m
+        if m < size:
+            break
+    seg.count = n0 - start
+    return seg
+
+
+def _rechunk(rows: Iterable[tuple[int, bytes]], chunk_level: int) -> Iterator[tuple[list[int | None], list[bytes]]]:
+    size = 1 << chunk_level
+    it = iter(rows)
+    while True:
+        batch = list(itertools.islice(it, size))
+        if not batch:
+            return
+        yield [i for i, _ in batch], [d for _, d in batch]
+        if len(batch) < size:
+            return
+
+
+def _file_chunks(
+    path: Path, offset: int, first_line: int, limit: int | None, chunk_level: int
+) -> Iterator[tuple[list[int | None], list[bytes]]]:
+    """Parse ``events.tsv`` from byte ``offset`` (line ``first_line``) in chunks; at most ``limit`` lines."""
+    size = 1 << chunk_level
+    pending: list[bytes] = []
+    lineno = first_line
+    left = limit
+
+    def parse(lines: list[bytes]) -> tuple[list[int | None], list[bytes]]:
+        parts = [line.partition(b"\t") for line in lines]
+        try:
+            indexes: list[int | None] = [int(a) if sep else None for a, sep, _ in parts]
+        except ValueError:
+            for k, (a, _, _) in enumerate(parts):
+                try:
+                    int(a or b"0")
+                except ValueError:
+                    raise VerifierInputError(f"{path.name} line {lineno + k + 1} has no leaf index") from None
+            raise
+        if None in indexes:
+            k = indexes.index(None)
+            raise VerifierInputError(f"{path.name} line {lineno + k + 1} is not '<index>\\t<event>'")
+        return indexes, [d for _, _, d in parts]
+
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        rest = b""
+        while left is None or left > 0:
+            block = fh.read(_READ_SIZE)
+            if not block:
+                if rest:
+                    raise VerifierInputError(f"{path.name} line {lineno + len(pending) + 1} is not '<index>\\t<event>'")
+                break
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            rest = block[cut:]
+            lines = block[:cut].split(b"\n")
+            lines.pop()
+            if left is not None:
+                lines = lines[:left]
+                left -= len(lines)
+            pending.extend(lines)
+            while len(pending) >= size:
+                batch = pending[:size]
+                del pending[:size]
+                yield parse(batch)
+                lineno += size
+    if pending:
+        yield parse(pending)
+
+
+def _segment_of_file(
+    events: str,
+    hints: str | None,
+    offset: int,
+    first_line: int,
+    limit: int | None,
+    targets: list[int],
+    check: bool,
+    level: int,
+) -> _Segment:
+    """Hash the events of ``events.tsv`` from line ``first_line`` (at byte ``offset``); also run in workers."""
+    chunks = _file_chunks(Path(events), offset, first_line, limit, level)
+    if hints is None:
+        return _hash_segment(chunks, first_line, targets, None, check, level)
+    with open(hints, "rb") as fh:
+
+        def read(start: int, count: int) -> bytes:
+            fh.seek(32 * start)
+            return fh.read(32 * count)
+
+        return _hash_segment(chunks, first_line, targets, read, check, level)
+
+
+def _line_offsets(path: Path, lines: list[int]) -> list[int]:
+    """Byte offsets where the given (ascending) line numbers start; stops at the first one past the end."""
+    out: list[int] = []
+    seen = 0  # newlines before ``pos``
+    pos = 0
+    with path.open("rb") as fh:
+        for target in lines:
+            while True:
+                if seen == target:
+                    out.append(pos)
+                    break
+                fh.seek(pos)
+                block = fh.read(_READ_SIZE)
+                if not block:
+                    return out
+                count = block.count(b"\n")
+                if seen + count < target:
+                    seen += count
+                    pos += len(block)
+                    continue
+                at = -1
+                for _ in range(target - seen):
+                    at = block.index(b"\n", at + 1)
+                seen = target
+                pos += at + 1
+    return out
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _export_segments(
+    events: Path, hints: Path | None, targets: list[int], check: bool, workers: int, level: int
+) -> list[_Segment]:
+    """Hash ``events.tsv``, split across ``workers`` processes at chunk boundaries when it is large.
+
+    The split is only a schedule: each part is hashed from the bytes it reads and the
+    parts are joined at aligned subtree boundaries, so the result is the same as one pass.
+    """
+    hint_name = None if hints is None else str(hints)
+    whole = str(events)
+    size = events.stat().st_size
+    splits: list[int] = []
+    offsets: list[int] = []
+    if workers > 1:
+        with events.open("rb") as fh:
+            head = fh.read(1 << 20)
+        if head.count(b"\n"):
+            estimate = size * head.count(b"\n") // (head.rfind(b"\n") + 1)
+            step = (estimate // workers) >> level << level
+            if step:
+                wanted = [step * k for k in range(1, workers)]
+                offsets = _line_offsets(events, wanted)
+                splits = wanted[: len(offsets)]
+    if not splits:
+        return [_segment_of_file(whole, hint_name, 0, 0, None, targets, check, level)]
+    starts = [0, *splits]
+    offsets = [0, *offsets]
+    children = []
+    try:
+        for k in range(1, len(starts)):
+            limit = starts[k + 1] - starts[k] if k + 1 < len(starts) else None
+            job = [whole, hint_name, offsets[k], starts[k], limit, targets, check, level]
+            children.append(
+                subprocess.Popen(  # this file alone, isolated: stdlib + cryptography, no project code
+                    [sys.executable, "-I", str(Path(__file__).resolve()), _SEGMENT_FLAG, json.dumps(job)],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
+            )
+        segments = [_segment_of_file(whole, hint_name, 0, 0, starts[1], targets, check, level)]
+        for child in children:
+            out, err = child.communicate()
+            if child.returncode:
+                raise VerifierInputError(err.decode("utf-8", "replace").strip() or "a verifier worker failed")
+            segments.append(_segment_from_json(json.loads(out)))
+        return segments
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+
+
+_SEGMENT_FLAG = "--hash-segment"
+
+
+def _segment_to_json(seg: _Segment) -> dict[str, Any]:
+    return {
+        "start": seg.start,
+        "count": seg.count,
+        "roots": [h.hex() for h in seg.roots],
+        "partial": [[t, [h.hex() for h in hs]] for t, hs in seg.partial.items()],
+        "first_gap": seg.first_gap,
+        "gap_index": seg.gap_index,
+        "first_hint_mismatch": seg.first_hint_mismatch,
+        "first_malformed": seg.first_malformed,
+        "malformed_why": seg.malformed_why,
+    }
+
+
+def _segment_from_json(obj: dict[str, Any]) -> _Segment:
+    return _Segment(
+        start=int(obj["start"]),
+        count=int(obj["count"]),
+        roots=[bytes.fromhex(h) for h in obj["roots"]],
+        partial={int(t): [bytes.fromhex(h) for h in hs] for t, hs in obj["partial"]},
+        first_gap=obj["first_gap"],
+        gap_index=obj["gap_index"],
+        first_hint_mismatch=obj["first_hint_mismatch"],
+        first_malformed=obj["first_malformed"],
+        malformed_why=str(obj["malformed_why"]),
+    )
+
+
+def _segment_main(job: str) -> int:
+    """Worker entry point: hash one segment of an export and print it as JSON."""
+    try:
+        seg = _segment_of_file(*json.loads(job))
+    except (OSError, VerifierInputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(json.dumps(_segment_to_json(seg)))
+    return 0
+
+
+def _conclude(
+    report: VerificationReport,
+    sths: Sequence[ExportedSth],
+    usable: list[int],
+    targets: list[int],
+    segments: Sequence[_Segment],
+    leaf_hints: Callable[[], Iterable[bytes]] | None,
+    chunk_level: int,
+) -> VerificationReport:
+    """Combine the segments' chunk roots into the root at every STH size, and judge."""
+    n = sum(seg.count for seg in segments)
     report.events = n
 
-    candidates = [i for i in (first_gap, first_malformed) if i is not None]
+    def first(attr: str) -> _Segment | None:
+        return next((seg for seg in segments if getattr(seg, attr) is not None), None)
+
+    gap = first("first_gap")
+    if gap is not None:
+        report.problems.append(
+            f"position {gap.first_gap} holds leaf index {gap.gap_index}: an event was deleted or inserted"
+        )
+    bad = first("first_malformed")
+    if bad is not None:
+        report.problems.append(f"event {bad.first_malformed} is {bad.malformed_why}")
+    mismatch = first("first_hint_mismatch")
+    first_hint_mismatch = None if mismatch is None else mismatch.first_hint_mismatch
+
+    chunk_roots = [r for seg in segments for r in seg.roots]
+    partial: dict[int, list[bytes]] = {}
+    for seg in segments:
+        partial.update(seg.partial)
+    roots: dict[int, bytes] = {}
+    stack: list[tuple[int, bytes]] = []  # (level above the chunk level, hash), largest first
+    done = 0
+    for t in targets:
+        if t > n:
+            break
+        q = t >> chunk_level
+        while done < q:
+            h, lv = chunk_roots[done], 0
+            while stack and stack[-1][0] == lv:
+                h = _node(stack.pop()[1], h)
+                lv += 1
+            stack.append((lv, h))
+            done += 1
+        roots[t] = _fold([h for _, h in stack] + partial.get(t, []))
+
+    candidates: list[int] = []
+    if gap is not None and gap.first_gap is not None:
+        candidates.append(gap.first_gap)
+    if bad is not None and bad.first_malformed is not None:
+        candidates.append(bad.first_malformed)
     verified = 0
     first_failure: int | None = None
     for k in usable:
@@ -284,6 +592,34 @@ def verify_log(
     if n > verified and report.ok:
         report.notes.append(f"events [{verified}, {n}) are not yet covered by a signed tree head")
     return report
+
+
+def verify_log(
+    events: Iterable[tuple[int, bytes]],
+    sths: Sequence[ExportedSth],
+    public_key: Ed25519PublicKey,
+    leaf_hints: Callable[[], Iterable[bytes]] | None = None,
+    *,
+    check_events: bool = False,
+    chunk_level: int = CHUNK_LEVEL,
+) -> VerificationReport:
+    """Verify events (leaf index, canonical bytes) in order against signed tree heads.
+
+    ``leaf_hints`` gives the stored leaf hashes (untrusted) and is only used to name
+    the exact index of an edit; it may be called twice.
+    """
+    report = VerificationReport(sths=len(sths))
+    usable = _check_sths(sths, public_key, report)
+    targets = sorted({sths[k].tree_size for k in usable})
+    reader: Callable[[int, int], bytes] | None = None
+    if leaf_hints is not None:
+        hint_iter = iter(leaf_hints())
+
+        def reader(_start: int, count: int) -> bytes:
+            return b"".join(itertools.islice(hint_iter, count))
+
+    seg = _hash_segment(_rechunk(events, chunk_level), 0, targets, reader, check_events, chunk_level)
+    return _conclude(report, sths, usable, targets, [seg], leaf_hints, chunk_level)
 
 
 def _check_sths(sths: Sequence[ExportedSth], public_key: Ed25519PublicKey, report: VerificationReport) -> list[int]:
@@ -387,9 +723,17 @@ def read_sths(path: Path) -> list[ExportedSth]:
 
 
 def verify_export(
-    directory: Path, public_key_pem: bytes | None = None, *, check_events: bool = False
+    directory: Path,
+    public_key_pem: bytes | None = None,
+    *,
+    check_events: bool = False,
+    workers: int | None = None,
+    chunk_level: int = CHUNK_LEVEL,
 ) -> VerificationReport:
-    """Verify an export directory; ``public_key_pem`` is the trusted key (default: the exported one)."""
+    """Verify an export directory; ``public_key_pem`` is the trusted key (default: the exported one).
+
+    A large export is hashed by ``workers`` processes (default: one per usable CPU).
+    """
     directory = Path(directory)
     try:
         manifest = json.loads((directory / "manifest.json").read_bytes())
@@ -410,20 +754,33 @@ def verify_export(
     events_path = directory / "events.tsv"
     if not events_path.exists():
         raise VerifierInputError(f"{directory} has no events.tsv")
-    report = verify_log(
-        read_events(events_path), read_sths(directory / "sths.jsonl"), key, hints, check_events=check_events
+    sths = read_sths(directory / "sths.jsonl")
+    report = VerificationReport(sths=len(sths))
+    usable = _check_sths(sths, key, report)
+    targets = sorted({sths[k].tree_size for k in usable})
+    segments = _export_segments(
+        events_path,
+        hints_path if hints is not None else None,
+        targets,
+        check_events,
+        _cpus() if workers is None else workers,
+        chunk_level,
     )
+    _conclude(report, sths, usable, targets, segments, hints, chunk_level)
     report.notes[:0] = notes
     return report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python verifier.py DIR [--public-key KEY.pem] [--check-events]``; exit 0 when it verifies."""
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    if len(args_list) == 2 and args_list[0] == _SEGMENT_FLAG:
+        return _segment_main(args_list[1])
     parser = argparse.ArgumentParser(description="Verify an exported taxvault audit log from scratch.")
     parser.add_argument("directory", type=Path)
     parser.add_argument("--public-key", type=Path, help="trusted Ed25519 public key (PEM)")
     parser.add_argument("--check-events", action="store_true", help="also check every event is canonical JSON")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
     try:
         pem = args.public_key.read_bytes() if args.public_key else None
         report = verify_export(args.directory, pem, check_events=args.check_events)
