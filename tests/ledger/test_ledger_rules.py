@@ -94,6 +94,10 @@ def test_reversal_must_match_and_not_exceed() -> None:
     assert rejected(m.submit(cand(291, -4_001)), UnpostableCode.REVERSAL_EXCEEDS)
     assert m.submit(cand(291, -4_000)) == Accept(1)
     assert rejected(m.submit(cand(291, -1)), UnpostableCode.NO_MATCHING_TRANSACTION)
+    # A reversal cannot predate what it reverses.
+    m.submit(cand(670, -500, day=DAY + dt.timedelta(days=10)))
+    assert rejected(m.submit(cand(671, 500, day=DAY)), UnpostableCode.REVERSAL_BEFORE_ORIGINAL)
+    assert rejected(m.submit(cand(671, 500, reverses_id=len(m.posted))), UnpostableCode.REVERSAL_BEFORE_ORIGINAL)
     # Naming the wrong kind of transaction, or reversing with a non-reversal code.
     assert rejected(m.submit(cand(807, 10, reverses_id=1)), UnpostableCode.NO_MATCHING_TRANSACTION)
     assert rejected(m.submit(cand(670, -10, reverses_id=1)), UnpostableCode.NOT_A_REVERSAL)
@@ -149,6 +153,7 @@ def test_nothing_lost_and_balance_is_the_sum(cands: list[Candidate]) -> None:
         if p.reverses_id is not None:
             target = m.posted[p.reverses_id - 1]
             assert target.tc in CODES[p.tc].reverses
+            assert target.posted_date <= p.posted_date
     # No original is reversed beyond itself.
     for t in m.posted:
         total = t.amount_cents + sum(p.amount_cents for p in m.posted if p.reverses_id == t.id)

@@ -116,3 +116,31 @@ def test_payoff_from_the_store_matches_the_pure_engine(db_engine: Engine) -> Non
         for f in fields(got):
             assert type(getattr(got, f.name)) is int
         assert payoff(conn, mod, dt.date(2025, 6, 30)).total == 0  # nothing posted yet on that date
+
+
+def test_concurrent_returns_post_once(db_engine: Engine) -> None:
+    """Two postings racing on one module: the row lock serialises them, the loser goes unpostable."""
+    import threading
+
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers itself; the row lock is PostgreSQL's")
+    with db_engine.begin() as conn:
+        src = seed_source(conn)
+        mod = seed_module(conn, src)
+    barrier = threading.Barrier(2)
+    results: list[bool] = []
+
+    def submit(i: int) -> None:
+        with db_engine.begin() as conn:
+            barrier.wait()
+            results.append(post(conn, mod, cand(150, 1_000), source_id=src, source_record=i).posted)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False, True]
+    with db_engine.connect() as conn:
+        assert balance(conn, mod) == 1_000
+        assert count(conn, ledger_unpostables) == 1

@@ -12,6 +12,11 @@ igotmyrefund.com and section6166.com, with IRM 21.6.7 (976) and IRM 21.4.6 (898)
 The edition number itself was not read from the PDF; a later edition may renumber
 nothing here but should be checked when this table grows.
 
+Which code reverses which: the facts file pins 421/420, 571/570, 807/806; the
+others (291 abating 150/290, 301 abating 150/300, 611/610, 651/650, 671/670,
+767/766) follow Document 6209 section 8A from memory and were not confirmed
+against the document here (UNCERTAIN until someone reads the PDF).
+
 Sign convention (tables.transactions): assessments and other debits are
 positive, credits and payments negative; indicator codes (freezes, markers)
 carry zero.

@@ -16,7 +16,8 @@ are this system's own, not IRS unpostable code numbers):
 * one original return (TC 150) per module; a second return is a TC 976;
 * a TC 976 posts only where a TC 150 exists;
 * a reversal must match an unreversed transaction of a code it reverses, in the
-  same module, and not exceed what is left of it (partial abatements add up);
+  same module, dated no later than itself, and not exceed what is left of it
+  (partial abatements add up);
 * an open hold (TC 570 not yet released by TC 571) stops refunds (TC 826, 846,
   898) and notices (:func:`notices_allowed`);
 * a refund never takes more than the module's credit balance.
@@ -62,6 +63,7 @@ class UnpostableCode(StrEnum):
     NO_ORIGINAL_RETURN = "no_original_return"
     NO_MATCHING_TRANSACTION = "no_matching_transaction"
     REVERSAL_EXCEEDS = "reversal_exceeds_original"
+    REVERSAL_BEFORE_ORIGINAL = "reversal_before_original"
     NOT_A_REVERSAL = "not_a_reversal"
     HOLD = "hold_tc570"
     REFUND_EXCEEDS_CREDIT = "refund_exceeds_credit"
@@ -176,15 +178,20 @@ def _match_reversal(posted: Sequence[Posted], cand: Candidate, targets: frozense
                 UnpostableCode.NO_MATCHING_TRANSACTION,
                 f"TC {cand.tc} names no unreversed TC {'/'.join(map(str, sorted(targets)))} on this module",
             )
+        if named.posted_date > cand.posted_date:
+            return Reject(UnpostableCode.REVERSAL_BEFORE_ORIGINAL, "reversal dated before the original")
         if not fits(named):
             return Reject(UnpostableCode.REVERSAL_EXCEEDS, "reversal exceeds what is left of the original")
         return Accept(named.id)
     # Not named: the most recent unreversed original it fits (the IDRS reversal of "the" 670).
     for t in sorted(posted, key=lambda p: (p.posted_date, p.id), reverse=True):
-        if fits(t):
+        if t.posted_date <= cand.posted_date and fits(t):
             return Accept(t.id)
-    if any(t.tc in targets and not _fully_reversed(posted, t) for t in posted):
+    open_targets = [t for t in posted if t.tc in targets and not _fully_reversed(posted, t)]
+    if any(t.posted_date <= cand.posted_date for t in open_targets):
         return Reject(UnpostableCode.REVERSAL_EXCEEDS, "reversal exceeds what is left of any original")
+    if open_targets:
+        return Reject(UnpostableCode.REVERSAL_BEFORE_ORIGINAL, "reversal dated before any original it could reverse")
     return Reject(
         UnpostableCode.NO_MATCHING_TRANSACTION,
         f"TC {cand.tc} found no unreversed TC {'/'.join(map(str, sorted(targets)))} on this module",
