@@ -75,6 +75,7 @@ KIND_ORDER = (
 _REBUILD_INDEXES_FROM = 50_000
 """Loads of at least this many rows into a table at least doubling it rebuild its indexes once."""
 _PG_LOCK_KEY = 0x7476_696E_6773  # "tvings": one ingest writer at a time on PostgreSQL
+_SQLITE_LOAD_CACHE_KIB = 256 * 1024
 _HEAD_BYTES = 1 << 17
 """Enough of a file to detect its kind (an extract's header record is at most 64 KiB)."""
 
@@ -277,6 +278,9 @@ def _load(engine: Engine, report: FileReport, plan: Plan) -> bool:
     with engine.connect() as conn, sqlite_foreign_keys_checked_at_end(conn), conn.begin():
         if conn.dialect.name == "postgresql":
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+        else:  # a big page cache for this load (index rebuilds sort in it); restored below
+            cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+            conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_LOAD_CACHE_KIB}")
         if _known(conn, report.content_hash):
             return False
         source_id = conn.execute(
@@ -319,6 +323,8 @@ def _load(engine: Engine, report: FileReport, plan: Plan) -> bool:
             )
         assert_foreign_keys(conn)
         reset_sequences(conn, id_tables)
+        if conn.dialect.name != "postgresql":
+            conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache_size)}")
     return True
 
 

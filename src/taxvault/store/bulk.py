@@ -76,7 +76,7 @@ def _executemany(conn: Connection, table: sa.Table, names: list[str], columns: C
     sql = f'INSERT INTO "{table.name}" ({", ".join(names)}) VALUES ({placeholders})'  # noqa: S608
     raw = conn.connection.driver_connection
     assert raw is not None
-    raw.executemany(sql, list(zip(*cols, strict=True)))
+    raw.executemany(sql, zip(*cols, strict=True))  # rows streamed, never held as a list
 
 
 def _arrow_column(col: Column, sa_type: sa.types.TypeEngine[Any]) -> pa.Array:
