@@ -43,6 +43,4 @@ def pending_heads(engine: Engine) -> set[str]:
 def table_counts(engine: Engine, tables: list[sa.Table]) -> dict[str, int]:
     """Row counts per table, in the order given."""
     with engine.connect() as conn:
-        return {
-            t.name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()) for t in tables
-        }
+        return {t.name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()) for t in tables}

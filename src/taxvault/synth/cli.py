@@ -30,9 +30,7 @@ def synth(
         err.print("[bold red]error:[/] the store is not initialised or not current: run `taxvault init`")
         raise typer.Exit(1)
     started = time.perf_counter()
-    with Progress(
-        TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-    ) as bar:
+    with Progress(TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("people", total=taxpayers)
         try:
             report = synthesize(engine, taxpayers, seed, progress=lambda n: bar.advance(task, n))

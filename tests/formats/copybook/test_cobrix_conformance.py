@@ -81,18 +81,23 @@ def _drop_nulls(value: Any) -> Any:
 
 
 def _float_keys(layout: Layout) -> dict[str, Usage]:
-    return {item.key: item.ftype.usage for item in layout.fields() if item.ftype and item.ftype.usage in (
-        Usage.FLOAT, Usage.DOUBLE)}
+    return {
+        item.key: item.ftype.usage
+        for item in layout.fields()
+        if item.ftype and item.ftype.usage in (Usage.FLOAT, Usage.DOUBLE)
+    }
 
 
 def _same(got: Any, want: Any, floats: dict[str, Usage], key: str = "") -> bool:
     if isinstance(want, dict):
-        return isinstance(got, dict) and got.keys() == want.keys() and all(
-            _same(got[k], want[k], floats, k) for k in want
+        return (
+            isinstance(got, dict) and got.keys() == want.keys() and all(_same(got[k], want[k], floats, k) for k in want)
         )
     if isinstance(want, list):
-        return isinstance(got, list) and len(got) == len(want) and all(
-            _same(g, w, floats, key) for g, w in zip(got, want, strict=True)
+        return (
+            isinstance(got, list)
+            and len(got) == len(want)
+            and all(_same(g, w, floats, key) for g, w in zip(got, want, strict=True))
         )
     if isinstance(got, float):
         expected = float(want)
@@ -125,9 +130,13 @@ def test_cobrix_case(case: dict[str, Any], variant: dict[str, Any]) -> None:
     data = (CORPUS / case["data"]).read_bytes()
     records = list(
         iter_records(
-            layout, io.BytesIO(data), record_format="V" if fmt["type"].startswith("V") else "F",
-            options=options, rdw_big_endian=rdw.get("endianness") == "big",
-            rdw_adjustment=rdw.get("adjustment", 0), chunk_size=4096,
+            layout,
+            io.BytesIO(data),
+            record_format="V" if fmt["type"].startswith("V") else "F",
+            options=options,
+            rdw_big_endian=rdw.get("endianness") == "big",
+            rdw_adjustment=rdw.get("adjustment", 0),
+            chunk_size=4096,
         )
     )
     assert len(records) == fmt["record_count"]
@@ -157,8 +166,9 @@ def _cobrix_layout_rows(path: Path) -> list[tuple[str, int]]:
         numbers = re.findall(r"\s(\d+)", line)
         names = re.findall(r"[A-Z][A-Z0-9_]*", line)
         if names and len(numbers) >= 3:
-            rows.append((re.sub(r"_\d+$", "", names[0]) if names[0].startswith("FILLER") else names[0],
-                         int(numbers[-3])))
+            rows.append(
+                (re.sub(r"_\d+$", "", names[0]) if names[0].startswith("FILLER") else names[0], int(numbers[-3]))
+            )
     return rows
 
 

@@ -65,7 +65,10 @@ def _valid_record(name: str) -> bytes:
     options=_options,
 )
 def test_mutated_records_decode_or_raise_own_error(
-    name: str, edits: list[tuple[int, int]], cut: int, options: DecodeOptions,
+    name: str,
+    edits: list[tuple[int, int]],
+    cut: int,
+    options: DecodeOptions,
 ) -> None:
     record = bytearray(_valid_record(name))
     for pos, byte in edits:
@@ -77,17 +80,30 @@ def test_mutated_records_decode_or_raise_own_error(
 
 @FUZZ
 @given(
-    name=_layout_names, data=st.binary(max_size=3000), options=_options,
-    record_format=st.sampled_from(["F", "V", "VB"]), big_endian=st.booleans(),
+    name=_layout_names,
+    data=st.binary(max_size=3000),
+    options=_options,
+    record_format=st.sampled_from(["F", "V", "VB"]),
+    big_endian=st.booleans(),
     adjustment=st.sampled_from([0, -4, 4]),
 )
 def test_random_files_split_or_raise_own_error(
-    name: str, data: bytes, options: DecodeOptions, record_format: str, big_endian: bool, adjustment: int,
+    name: str,
+    data: bytes,
+    options: DecodeOptions,
+    record_format: str,
+    big_endian: bool,
+    adjustment: int,
 ) -> None:
     try:
         for _ in iter_records(
-            LAYOUTS[name], io.BytesIO(data), record_format=record_format,  # type: ignore[arg-type]
-            options=options, rdw_big_endian=big_endian, rdw_adjustment=adjustment, chunk_size=128,
+            LAYOUTS[name],
+            io.BytesIO(data),
+            record_format=record_format,  # type: ignore[arg-type]
+            options=options,
+            rdw_big_endian=big_endian,
+            rdw_adjustment=adjustment,
+            chunk_size=128,
             errors="collect",
         ):
             pass
@@ -96,10 +112,54 @@ def test_random_files_split_or_raise_own_error(
 
 
 _COPYBOOK_WORDS = [
-    "01", "05", "10", "66", "77", "88", "FILLER", "A-FIELD", "B", "PIC", "PICTURE", "X(5)", "9(3)V99",
-    "S9(4)", "COMP", "COMP-3", "COMP-1", "BINARY", "OCCURS", "3", "TO", "TIMES", "DEPENDING", "ON",
-    "REDEFINES", "VALUE", "'A.B'", "SIGN", "LEADING", "SEPARATE", ".", "Z(4).99-", "9(0)", "X(", "PPP9",
-    "USAGE", "IS", "INDEXED", "BY", "JUST", "\t", "*", "\n", "       ", "(", ")", "-", "99999999999",
+    "01",
+    "05",
+    "10",
+    "66",
+    "77",
+    "88",
+    "FILLER",
+    "A-FIELD",
+    "B",
+    "PIC",
+    "PICTURE",
+    "X(5)",
+    "9(3)V99",
+    "S9(4)",
+    "COMP",
+    "COMP-3",
+    "COMP-1",
+    "BINARY",
+    "OCCURS",
+    "3",
+    "TO",
+    "TIMES",
+    "DEPENDING",
+    "ON",
+    "REDEFINES",
+    "VALUE",
+    "'A.B'",
+    "SIGN",
+    "LEADING",
+    "SEPARATE",
+    ".",
+    "Z(4).99-",
+    "9(0)",
+    "X(",
+    "PPP9",
+    "USAGE",
+    "IS",
+    "INDEXED",
+    "BY",
+    "JUST",
+    "\t",
+    "*",
+    "\n",
+    "       ",
+    "(",
+    ")",
+    "-",
+    "99999999999",
 ]
 
 

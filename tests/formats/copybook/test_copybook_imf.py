@@ -34,7 +34,9 @@ def _text(max_size: int, alphabet: str = _NAME_CHARS) -> st.SearchStrategy[str]:
 
 _digits = st.text(alphabet="0123456789", min_size=9, max_size=9)
 _amounts = st.one_of(
-    st.just(Decimal(0)), st.just(MAX_AMOUNT), st.just(-MAX_AMOUNT),
+    st.just(Decimal(0)),
+    st.just(MAX_AMOUNT),
+    st.just(-MAX_AMOUNT),
     st.integers(min_value=-(10**13) + 1, max_value=10**13 - 1).map(lambda c: Decimal(c).scaleb(-2)),
 )
 _dates = st.one_of(st.just(0), st.integers(min_value=19000101, max_value=20991231))
@@ -72,14 +74,22 @@ def entities(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def modules(draw: st.DrawFn) -> dict[str, Any]:
-    transactions = draw(st.lists(st.fixed_dictionaries({
-        "TXN_CODE": st.integers(min_value=0, max_value=999),
-        "TXN_AMOUNT": _amounts,
-        "TXN_23C_DATE": _dates,
-        "TXN_CYCLE": st.integers(min_value=0, max_value=999999),
-        "TXN_DLN": st.text(alphabet="0123456789", min_size=14, max_size=14),
-        "TXN_REASON_CODE": st.integers(min_value=0, max_value=999),
-    }), min_size=1, max_size=99))
+    transactions = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "TXN_CODE": st.integers(min_value=0, max_value=999),
+                    "TXN_AMOUNT": _amounts,
+                    "TXN_23C_DATE": _dates,
+                    "TXN_CYCLE": st.integers(min_value=0, max_value=999999),
+                    "TXN_DLN": st.text(alphabet="0123456789", min_size=14, max_size=14),
+                    "TXN_REASON_CODE": st.integers(min_value=0, max_value=999),
+                }
+            ),
+            min_size=1,
+            max_size=99,
+        )
+    )
     return {
         "MOD_KEY": {
             "MOD_TIN": draw(_digits),
@@ -129,9 +139,12 @@ def test_module_file_round_trip_rdw_and_sized(batch: list[dict[str, Any]]) -> No
     payloads = [encode_record(MODULE, v, variable_size_occurs=True) for v in batch]
     rdw_file = b"".join(rdw_header(len(p), adjustment=-4) + p for p in payloads)
     options = DecodeOptions(variable_size_occurs=True)
-    got = [r.values for r in iter_records(MODULE, io.BytesIO(rdw_file), record_format="V",
-                                          rdw_adjustment=-4, options=options, chunk_size=97)]
+    got = [
+        r.values
+        for r in iter_records(
+            MODULE, io.BytesIO(rdw_file), record_format="V", rdw_adjustment=-4, options=options, chunk_size=97
+        )
+    ]
     assert got == batch
-    sized = [r.values for r in iter_records(MODULE, io.BytesIO(b"".join(payloads)), options=options,
-                                            chunk_size=61)]
+    sized = [r.values for r in iter_records(MODULE, io.BytesIO(b"".join(payloads)), options=options, chunk_size=61)]
     assert sized == batch

@@ -57,8 +57,7 @@ def employees(draw: st.DrawFn) -> EmployeeInput:
 )
 def test_values_survive_write_then_read(staff: list[list[EmployeeInput]], line_end: bytes) -> None:
     employers = [
-        EmployerInput(ein=f"00{i:07d}", name=f"EMPLOYER {i}", tax_year=2024, employees=e)
-        for i, e in enumerate(staff)
+        EmployerInput(ein=f"00{i:07d}", name=f"EMPLOYER {i}", tax_year=2024, employees=e) for i, e in enumerate(staff)
     ]
     result = read_efw2(write_efw2(SUBMITTER, employers, line_end=line_end), strict=True)
     assert result.control_problems == ()
@@ -82,9 +81,7 @@ def test_values_survive_write_then_read(staff: list[list[EmployeeInput]], line_e
             given_emp.state,
             given_emp.zip,
         )
-        assert {k: v for k, v in got.amounts.items() if v} == {
-            k: v for k, v in given_emp.amounts.items() if v
-        }
+        assert {k: v for k, v in got.amounts.items() if v} == {k: v for k, v in given_emp.amounts.items() if v}
         assert got.retirement_plan == given_emp.retirement_plan
 
 
@@ -106,9 +103,7 @@ def test_writer_folds_to_ascii_and_rejects_what_does_not_fit() -> None:
     assert result.employees.row(0).last_name == "NUNEZ-O'BRIEN"
     assert result.employers[0].total is not None
     assert result.employers[0].total.amounts["deferred_401k"] == 15
-    bad = EmployeeInput(
-        ssn="900123456", first_name="A", last_name="B", amounts={"wages_tips_other_comp": MAX + 1}
-    )
+    bad = EmployeeInput(ssn="900123456", first_name="A", last_name="B", amounts={"wages_tips_other_comp": MAX + 1})
     with pytest.raises(ValueError, match="does not fit"):
         write_efw2(SUBMITTER, [EmployerInput(ein="001112223", name="X", tax_year=2024, employees=[bad])])
     neg = EmployeeInput(ssn="900123456", first_name="A", last_name="B", amounts={"wages_tips_other_comp": -1})
@@ -159,10 +154,7 @@ def test_misplaced_records_raise_format_error() -> None:
         read_efw2(data.replace(b"ACME ", b"ACME", 1))
 
 
-SEEDS = [
-    p.read_bytes()
-    for p in sorted((Path(__file__).resolve().parents[2] / "conformance" / "efw2").glob("*.txt"))
-]
+SEEDS = [p.read_bytes() for p in sorted((Path(__file__).resolve().parents[2] / "conformance" / "efw2").glob("*.txt"))]
 
 
 def _read(data: bytes) -> None:

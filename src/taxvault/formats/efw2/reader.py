@@ -302,9 +302,7 @@ def _employer_controls(employer: Employer, employees: EmployeeColumns) -> list[C
     sums = employees.amounts[lo:hi].sum(axis=0)
     rt = employer.total
     if rt is not None:
-        out += _compare(
-            "RT", rt, hi - lo, {n: int(sums[k]) for k, n in enumerate(RW_AMOUNT_NAMES)}, "RW", "error"
-        )
+        out += _compare("RT", rt, hi - lo, {n: int(sums[k]) for k, n in enumerate(RW_AMOUNT_NAMES)}, "RW", "error")
     ro = employer.optional_wages
     if ro and employer.optional_total is None:
         out.append(
@@ -357,8 +355,7 @@ def _compare(
         out.append(
             ControlProblem(
                 f"{kind}.count",
-                f"{kind} number of {closes} records (record "
-                f"{totals.record_number}) {stated}, the employer has {count}",
+                f"{kind} number of {closes} records (record {totals.record_number}) {stated}, the employer has {count}",
                 totals.record_number,
                 totals.count,
                 count,
@@ -420,16 +417,12 @@ def _employees(
             amounts[lo:hi, k] = values[:, 0]
             for r in np.flatnonzero(~ok[:, 0] & ~blank[:, 0]):
                 valid[lo + r] = False
-                problems.append(
-                    _problem(rows, int(r), rw_rows[lo + r], name, "not a number (unsigned digits)")
-                )
+                problems.append(_problem(rows, int(r), rw_rows[lo + r], name, "not a number (unsigned digits)"))
         ssn = rows[:, w.ssn.start - 1 : w.ssn.end]
         ssn_bad = ((ssn - np.uint8(ord("0"))) > 9).any(axis=1)
         for r in np.flatnonzero(ssn_bad):
             valid[lo + r] = False
-            problems.append(
-                _problem(rows, int(r), rw_rows[lo + r], "ssn", "SSN is not 9 digits (zeros if unknown)")
-            )
+            problems.append(_problem(rows, int(r), rw_rows[lo + r], "ssn", "SSN is not 9 digits (zeros if unknown)"))
 
     def joined(name: str) -> npt.NDArray[np.bytes_]:
         parts = texts[name]

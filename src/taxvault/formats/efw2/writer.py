@@ -90,9 +90,7 @@ class SubmitterInput:
     preparer_code: str = "L"  # L = self-prepared
 
 
-def write_efw2(
-    submitter: SubmitterInput, employers: Sequence[EmployerInput], *, line_end: bytes = b"\r\n"
-) -> bytes:
+def write_efw2(submitter: SubmitterInput, employers: Sequence[EmployerInput], *, line_end: bytes = b"\r\n") -> bytes:
     """Serialise a whole file; ``line_end`` (CR LF by default, or ``b""``) follows every record."""
     if line_end not in (b"", b"\r\n", b"\n"):
         raise ValueError("line_end must be empty, LF or CR LF")
@@ -185,9 +183,7 @@ def _re(e: EmployerInput) -> bytes:
         (p.contact_name, e.contact_name, "contact"),
     ):
         rec.put(pos.start, pos.end, _up(value, pos.width, name))
-    rec.put(
-        p.third_party_sick_pay.start, p.third_party_sick_pay.end, b"1" if e.third_party_sick_pay else b"0"
-    )
+    rec.put(p.third_party_sick_pay.start, p.third_party_sick_pay.end, b"1" if e.third_party_sick_pay else b"0")
     rec.put(p.contact_phone.start, p.contact_phone.end, alpha(e.contact_phone, 15, "contact_phone"))
     rec.put(p.contact_email.start, p.contact_email.end, alpha(e.contact_email, 40, "contact_email"))
     return rec.bytes()

@@ -31,9 +31,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=200), nullable=False),
         sa.Column("raw", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["source_id"], ["sources.id"], name=op.f("fk_ingest_quarantine_source_id_sources")
-        ),
+        sa.ForeignKeyConstraint(["source_id"], ["sources.id"], name=op.f("fk_ingest_quarantine_source_id_sources")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ingest_quarantine")),
     )
     with op.batch_alter_table("ingest_quarantine", schema=None) as batch_op:
