@@ -26,6 +26,8 @@ _FIELDS = frozenset(
 # where an opaque id belongs. (Only whole values: random ids may contain digit runs.)
 _TIN_SHAPE = re.compile(r"\d{3}-?\d{2}-?\d{4}|\d{2}-\d{7}")
 _MAX_TEXT = 200
+_TIME = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
+"""format_time for a datetime already in UTC (the hot path): the fastest spelling."""
 # The string encoder json.dumps(ensure_ascii=False) itself uses (C-accelerated).
 _encode_str: Callable[[str], str] = json.encoder.encode_basestring
 
@@ -133,7 +135,7 @@ class AuditEvent:
         Spelled out field by field for speed (it runs on every request); a test holds
         it byte-identical to :func:`canonical_json` of :meth:`to_dict`.
         """
-        policy, purpose = self.policy, self.purpose
+        policy, purpose, t = self.policy, self.purpose, self.time
         return (
             f'{{"action":{_encode_str(self.action)},"decision":"{self.decision._value_}",'
             f'"fields":[{",".join(map(_encode_str, self.fields))}],'
@@ -141,7 +143,8 @@ class AuditEvent:
             f'"principal":{_encode_str(self.principal)},'
             f'"purpose":{"null" if purpose is None else _encode_str(purpose)},'
             f'"request_id":{_encode_str(self.request_id)},"resource":{_encode_str(self.resource)},'
-            f'"time":"{self.time.isoformat(timespec="microseconds")[:-6]}Z","v":{EVENT_VERSION}}}'
+            f'"time":"{_TIME % (t.year, t.month, t.day, t.hour, t.minute, t.second, t.microsecond)}",'
+            f'"v":{EVENT_VERSION}}}'
         ).encode()
 
     @classmethod

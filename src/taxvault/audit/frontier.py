@@ -34,6 +34,17 @@ Block = tuple[int, bytes]
 """A full block of leaf hashes: (block index, LEAF_BLOCK concatenated hashes)."""
 
 
+_sha256 = hashlib.sha256
+_digest = type(_sha256()).digest
+_NODE = b"\x01"
+_LEAF = b"\x00"
+
+
+def leaf_hashes(events: Sequence[bytes]) -> list[bytes]:
+    """RFC 9162 leaf hashes of event bytes; the loop runs in C (maps over constructor and digest)."""
+    return list(map(_digest, map(_sha256, map(_LEAF.__add__, events))))
+
+
 def _levels(size: int) -> list[int]:
     """The levels of the perfect subtrees of a tree of ``size`` leaves, largest first."""
     return [lv for lv in range(size.bit_length() - 1, -1, -1) if size >> lv & 1]
@@ -70,7 +81,6 @@ class Frontier:
             blocks.extend((first + j, b"".join(leaves[j * LEAF_BLOCK : (j + 1) * LEAF_BLOCK])) for j in range(full))
         self.tail = leaves[full * LEAF_BLOCK :]
         # Interior nodes, level by level.
-        sha = hashlib.sha256
         by_level = dict(zip(_levels(old), self.hashes, strict=True))
         new_by_level: dict[int, bytes] = {}
         cur = list(leaf_hashes)
@@ -83,8 +93,8 @@ class Frontier:
             if not cur:
                 level += 1
                 break
-            buf = b"".join(cur)
-            cur = [sha(b"\x01" + buf[i : i + 64]).digest() for i in range(0, len(buf), 64)]
+            pairs = map(_NODE.__add__, map(bytes.__add__, cur[0::2], cur[1::2]))
+            cur = list(map(_digest, map(_sha256, pairs)))
             level += 1
             if nodes is not None and level >= MIN_STORED_LEVEL:
                 start = old >> level

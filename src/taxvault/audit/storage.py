@@ -10,7 +10,6 @@ directly: executemany on SQLite, binary COPY on PostgreSQL.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -19,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from taxvault.audit.errors import AuditStoreError
-from taxvault.audit.frontier import HASH_SIZE, Block, Frontier, Node
+from taxvault.audit.frontier import HASH_SIZE, Block, Frontier, Node, leaf_hashes
 from taxvault.audit.signing import SignedTreeHead
 from taxvault.audit.tables import audit_events, audit_leaves, audit_sths, audit_tree
 
@@ -48,8 +47,7 @@ class LogStore:
 
     def append(self, events: Sequence[bytes]) -> int:
         """Append canonical event bytes in one durable transaction; returns the first leaf index."""
-        sha = hashlib.sha256
-        leaf_hashes = [sha(b"\x00" + e).digest() for e in events]  # needs no lock
+        hashes = leaf_hashes(events)  # needs no lock
         with self.engine.connect() as conn:
             raw = _raw(conn)
             try:
@@ -57,7 +55,7 @@ class LogStore:
                 start = frontier.size
                 nodes: list[Node] = []
                 blocks: list[Block] = []
-                frontier.extend(leaf_hashes, nodes, blocks)
+                frontier.extend(hashes, nodes, blocks)
                 rows = zip(range(start, start + len(events)), events, strict=False)
                 if self.is_postgres:
                     self._copy_pg(raw, rows, blocks, nodes)
