@@ -12,6 +12,11 @@ the exported events:
 3. the root of the first ``tree_size`` events, recomputed from scratch
    (RFC 9162 2.1.1 hashing), against every STH's root.
 
+Events are hashed in aligned chunks of 2**16 leaves, one C-level pass per tree
+level; a large export is split at chunk boundaries across one process per CPU,
+each running this same file isolated (``python -I verifier.py --hash-segment``),
+and the chunk roots are joined exactly as one pass would.
+
 It names the first leaf index that does not verify. When only events were
 edited, the exported leaf hashes (hints, not trusted) still chain to the signed
 root and the index is exact; when hashes were rewritten too, the verifier can
