@@ -101,8 +101,7 @@ class _StoredHashes:
         self.found_blocks: dict[int, bytes] = {}
 
     def fetch(self, store: LogStore, conn: Connection) -> None:
-        self.found = store.nodes(conn, self.wanted)
-        self.found_blocks = store.leaf_blocks(conn, self.wanted_blocks)
+        self.found, self.found_blocks = store.nodes(conn, self.wanted, self.wanted_blocks)
 
     def _leaves(self, first: int, count: int) -> list[bytes]:
         block = first >> LEAF_BLOCK_LEVEL

@@ -143,19 +143,30 @@ class LogStore:
             raise AuditStoreError(f"the audit tree state is damaged: {exc}") from None
 
     @staticmethod
-    def nodes(conn: Connection, keys: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        """Stored perfect-subtree hashes for ``(level, index)`` keys (one query)."""
-        if not keys:
-            return {}
+    def nodes(
+        conn: Connection, keys: set[tuple[int, int]], blocks: set[int] | None = None
+    ) -> tuple[dict[tuple[int, int], bytes], dict[int, bytes]]:
+        """Stored perfect-subtree hashes for ``(level, index)`` keys and leaf-hash blocks (one query)."""
+        blocks = blocks or set()
+        if not keys and not blocks:
+            return {}, {}
         # One point lookup per key, glued with UNION ALL: each arm is a primary-key
         # search on both stores (a row-value IN or a wide OR can fall back to a scan).
+        # Leaf blocks come back as level -1.
         ordered = sorted(keys)
         mark = "%s" if conn.dialect.name == "postgresql" else "?"
-        arm = f"SELECT level, idx, hash FROM audit_nodes WHERE level = {mark} AND idx = {mark}"  # noqa: S608
-        sql = " UNION ALL ".join([arm] * len(ordered))
-        params = tuple(v for key in ordered for v in key)
-        rows = conn.exec_driver_sql(sql, params).all()
-        return {(int(lv), int(ix)): bytes(h) for lv, ix, h in rows}
+        node_arm = f"SELECT level, idx, hash FROM audit_nodes WHERE level = {mark} AND idx = {mark}"  # noqa: S608
+        block_arm = f"SELECT -1, block, hashes FROM audit_leaves WHERE block = {mark}"  # noqa: S608
+        sql = " UNION ALL ".join([node_arm] * len(ordered) + [block_arm] * len(blocks))
+        params = tuple(v for key in ordered for v in key) + tuple(sorted(blocks))
+        found: dict[tuple[int, int], bytes] = {}
+        found_blocks: dict[int, bytes] = {}
+        for lv, ix, h in conn.exec_driver_sql(sql, params):
+            if int(lv) < 0:
+                found_blocks[int(ix)] = bytes(h)
+            else:
+                found[(int(lv), int(ix))] = bytes(h)
+        return found, found_blocks
 
     @staticmethod
     def event(conn: Connection, index: int) -> bytes | None:
@@ -178,15 +189,6 @@ class LogStore:
             if len(page) < PAGE:
                 return
             last = int(page[-1][0])
-
-    @staticmethod
-    def leaf_blocks(conn: Connection, blocks: set[int]) -> dict[int, bytes]:
-        """Stored leaf-hash blocks by block index (one query)."""
-        if not blocks:
-            return {}
-        c = audit_leaves.c
-        rows = conn.execute(sa.select(c.block, c.hashes).where(c.block.in_(sorted(blocks))))
-        return {int(b): bytes(h) for b, h in rows}
 
     def iter_leaf_hashes(self, conn: Connection) -> Iterator[bytes]:
         """The stored leaf hashes in index order: full blocks, then the open block's leaves."""
