@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -92,6 +93,16 @@ class ControlProblem:
 
 
 # --------------------------------------------------------------------------- framing
+
+
+def refuse_inconsistent(format_name: str, controls: Sequence[ControlProblem]) -> None:
+    """Strict reads: raise :class:`ControlTotalsError` when any control total is an error."""
+    errors = [c for c in controls if c.severity == "error"]
+    if errors:
+        raise ControlTotalsError(
+            f"{format_name}: {len(errors)} control total(s) disagree with the records, first: {errors[0].message}",
+            errors,
+        )
 
 
 def frame_records(data: bytes, record_length: int, format_name: str) -> U8:

@@ -35,13 +35,13 @@ from taxvault.formats.efw2.model import (
 from taxvault.formats.fixedwidth import (
     U8,
     ControlProblem,
-    ControlTotalsError,
     FormatError,
     RecordProblem,
     Severity,
     check_order,
     digit_block,
     frame_records,
+    refuse_inconsistent,
     text,
     text_column,
     unsigned,
@@ -139,11 +139,7 @@ def read_efw2(data: bytes, *, strict: bool = False) -> Efw2File:
         control_problems=tuple(controls),
     )
     if strict and not result.consistent:
-        errors = [c for c in controls if c.severity == "error"]
-        raise ControlTotalsError(
-            f"{FORMAT}: {len(errors)} control total(s) disagree with the records, first: {errors[0].message}",
-            errors,
-        )
+        refuse_inconsistent(FORMAT, controls)
     return result
 
 

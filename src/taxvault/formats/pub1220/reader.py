@@ -25,13 +25,13 @@ import numpy.typing as npt
 
 from taxvault.formats.fixedwidth import (
     U8,
-    ControlTotalsError,
     FormatError,
     RecordProblem,
     bad_digit_rows,
     check_order,
     digit_block,
     frame_records,
+    refuse_inconsistent,
     signed_amount,
     sparse_digit_block,
     text,
@@ -123,11 +123,7 @@ def read_pub1220(data: bytes, *, strict: bool = False) -> Pub1220File:
         control_problems=tuple(controls),
     )
     if strict and not result.consistent:
-        errors = [c for c in controls if c.severity == "error"]
-        raise ControlTotalsError(
-            f"{FORMAT}: {len(errors)} control total(s) disagree with the records, first: {errors[0].message}",
-            errors,
-        )
+        refuse_inconsistent(FORMAT, controls)
     return result
 
 
