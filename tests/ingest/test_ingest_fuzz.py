@@ -62,3 +62,27 @@ def test_mutated_files_load_partly_or_fail_cleanly(
             assert r.read == r.loaded + r.quarantined
     finally:
         engine.dispose()
+
+
+def test_payer_tin_with_a_non_ascii_byte_quarantines_that_payer_only(
+    store_and_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Regression (found by the fuzz test): junk in one A record's TIN must not crash the load."""
+    db, legacy = store_and_files
+    data = bytearray((legacy / "irp_1099.p1220").read_bytes())
+    stride = 752 if data[750:752] == b"\r\n" else 750  # records may end in CR/LF
+    assert len(data) % stride == 0
+    a_records = [at for at in range(0, len(data), stride) if data[at : at + 1] == b"A"]
+    assert len(a_records) >= 2
+    data[a_records[0] + 11] = 0x80  # first byte of the payer TIN (positions 12-20)
+    target = tmp_path / "f" / "irp_1099.p1220"
+    target.parent.mkdir()
+    target.write_bytes(bytes(data))
+    engine = make_engine(f"sqlite:///{db}")
+    try:
+        (report,) = ingest_paths(engine, [target])
+    finally:
+        engine.dispose()
+    assert report.quarantined > 0
+    assert report.loaded > 0
+    assert report.read == report.loaded + report.quarantined

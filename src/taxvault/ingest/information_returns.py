@@ -171,7 +171,7 @@ def plan_pub1220(conn: Connection, parsed: Pub1220File, name: str) -> Plan:
         rows = payer_of == g
         if payer.type_of_return not in FORM_BY_TYPE_OF_RETURN:
             bad.mark(rows, "type_of_return", "type of return not one this store keeps")
-        if not (len(payer.tin) == 9 and payer.tin.isdigit()):
+        if not (len(payer.tin) == 9 and payer.tin.isascii() and payer.tin.isdigit()):
             bad.mark(rows, "payer_tin", "payer TIN is not 9 digits")
         elif synthetic and not bool(synthetic_tins(np.array([payer.tin], dtype="S9"), np.array([True]))[0]):
             bad.mark(rows, "payer_tin", "payer TIN outside the synthetic ranges in a synthetic file")
@@ -201,7 +201,7 @@ def plan_pub1220(conn: Connection, parsed: Pub1220File, name: str) -> Plan:
     keep = np.flatnonzero(good)
     if not len(keep):
         return plan
-    payer_tins = np.array([p.tin for p in payers], dtype="S9")
+    payer_tins = _ascii_tins([p.tin for p in payers])
     payer_ids, _, payer_types = _payees(conn, payer_tins, np.ones(len(payers), dtype=bool))
     # A payer that is an individual (sole proprietor) is on file under an SSN.
     ind_ids, _, ind_types = _payees(conn, payer_tins, np.zeros(len(payers), dtype=bool))
@@ -309,7 +309,7 @@ def plan_efw2(conn: Connection, parsed: Efw2File, records: Any, name: str) -> Pl
     years = np.array([e.tax_year or -1 for e in employers], dtype=np.int64)
     for g, e in enumerate(employers):
         rows = employer_of == g
-        if not (len(e.ein) == 9 and e.ein.isdigit()):
+        if not (len(e.ein) == 9 and e.ein.isascii() and e.ein.isdigit()):
             bad.mark(rows, "employer_ein", "employer EIN is not 9 digits")
         elif synthetic and not bool(synthetic_tins(np.array([e.ein], dtype="S9"), np.array([True]))[0]):
             bad.mark(rows, "employer_ein", "employer EIN outside the synthetic ranges in a synthetic file")
@@ -331,7 +331,7 @@ def plan_efw2(conn: Connection, parsed: Efw2File, records: Any, name: str) -> Pl
     keep = np.flatnonzero(~bad.any)
     if not len(keep):
         return plan
-    eins = np.array([e.ein for e in employers], dtype="S9")
+    eins = _ascii_tins([e.ein for e in employers])
     payer_ids, _, _ = _payees(conn, eins, np.ones(len(employers), dtype=bool))
     k_emp = employer_of[keep]
     amounts = emp.amounts[keep]
@@ -380,3 +380,8 @@ def _w2_name_control(last: bytes) -> bytes:
         nc = (individual_name_control(last.decode("latin-1")) or "").encode()
         _W2_NC[last] = nc
     return nc
+
+
+def _ascii_tins(values: list[str]) -> npt.NDArray[np.bytes_]:
+    """TINs of every payer or employer as bytes; one with junk (already quarantined) cannot crash the load."""
+    return np.array([v.encode("ascii", "replace")[:9] for v in values], dtype="S9")
