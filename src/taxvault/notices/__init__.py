@@ -1,0 +1,1 @@
+"""Notices: the rules that issue them, their templates, and PDF rendering."""
