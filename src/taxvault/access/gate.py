@@ -238,6 +238,8 @@ class Gate:
         *,
         break_glass: bool = False,
         amount_cents: int = 0,
+        second_person: bool = True,
+        manages_requester: bool = False,
         now: dt.datetime | None = None,
     ) -> tuple[PolicyDecision, MaskPlan]:
         """Gather the facts, ask the policies, and derive how to mask the answer."""
@@ -255,6 +257,8 @@ class Gate:
             grants=scopes,
             break_glass=break_glass,
             amount_cents=abs(amount_cents),
+            second_person=second_person,
+            manages_requester=manages_requester,
         )
         facts = ResourceFacts(
             target.ref, resource.value, resource.dataset, resource.taxpayer_data, target.restricted, target.employee

@@ -61,6 +61,8 @@ class ContextFacts:
     grants: frozenset[tuple[str, str]] = frozenset()  # (purpose, dataset)
     break_glass: bool = False
     amount_cents: int = 0
+    second_person: bool = True  # the caller is not the one who requested what she acts on
+    manages_requester: bool = False  # the requester reports to the caller (principals.manager_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +183,8 @@ class PolicyEngine:
                 "grants": [{"purpose": p, "dataset": d} for p, d in sorted(context.grants)],
                 "break_glass": context.break_glass,
                 "amount_cents": context.amount_cents,
+                "second_person": context.second_person,
+                "manages_requester": context.manages_requester,
             },
         }
         result = cedarpy.is_authorized(request, self._policies, entities, self._schema)

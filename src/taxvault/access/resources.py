@@ -11,6 +11,7 @@ class Resource(StrEnum):
     ENTITY = "entity"
     MODULE_LIST = "module_list"
     MODULE_TRANSCRIPT = "module_transcript"
+    NOTICES = "notices"
     RETURNS = "returns"
     INFORMATION_RETURNS = "information_returns"
     MY_CASES = "my_cases"
@@ -37,6 +38,7 @@ _DATASET = {
     Resource.ENTITY: "entities",
     Resource.MODULE_LIST: "tax_modules",
     Resource.MODULE_TRANSCRIPT: "transactions",
+    Resource.NOTICES: "notices",
     Resource.RETURNS: "returns",
     Resource.INFORMATION_RETURNS: "information_returns",
     Resource.MY_CASES: "cases",
@@ -44,12 +46,20 @@ _DATASET = {
     Resource.AUDIT_LOG: "audit_events",
 }
 _TAXPAYER_DATA = frozenset(
-    {Resource.ENTITY, Resource.MODULE_LIST, Resource.MODULE_TRANSCRIPT, Resource.RETURNS, Resource.INFORMATION_RETURNS}
+    {
+        Resource.ENTITY,
+        Resource.MODULE_LIST,
+        Resource.MODULE_TRANSCRIPT,
+        Resource.NOTICES,
+        Resource.RETURNS,
+        Resource.INFORMATION_RETURNS,
+    }
 )
 _LOCATOR = {
     Resource.ENTITY: "entity",
     Resource.MODULE_LIST: "entity",
     Resource.MODULE_TRANSCRIPT: "module",
+    Resource.NOTICES: "module",
     Resource.RETURNS: "entity",
     Resource.INFORMATION_RETURNS: "entity",
     Resource.MY_CASES: "self",
