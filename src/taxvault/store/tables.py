@@ -53,13 +53,13 @@ sources = sa.Table(
     "sources",
     metadata,
     _pk(),
-    sa.Column("kind", sa.String(16), nullable=False),  # file | synth
+    sa.Column("kind", sa.String(16), nullable=False),  # file | synth | job (a posting cycle) | api (a request)
     sa.Column("name", sa.String(255), nullable=False),  # file name or generator name
     sa.Column("content_hash", sa.String(64), nullable=True, unique=True),  # sha256 of a file
     sa.Column("generator_version", sa.String(32), nullable=True),
     sa.Column("seed", sa.BigInteger, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("kind IN ('file', 'synth')", name="kind"),
+    sa.CheckConstraint("kind IN ('file', 'synth', 'job', 'api')", name="kind"),
 )
 
 entities = sa.Table(

@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("generator_version", sa.String(length=32), nullable=True),
         sa.Column("seed", sa.BigInteger(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("kind IN ('file', 'synth')", name=op.f("ck_sources_kind")),
+        sa.CheckConstraint("kind IN ('file', 'synth', 'job', 'api')", name=op.f("ck_sources_kind")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sources")),
         sa.UniqueConstraint("content_hash", name=op.f("uq_sources_content_hash")),
     )
