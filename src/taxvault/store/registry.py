@@ -18,6 +18,7 @@ _DOMAIN_TABLE_MODULES: tuple[str, ...] = (
     "taxvault.ingest.tables",
     "taxvault.access.tables",
     "taxvault.ledger.tables",
+    "taxvault.matching.tables",
 )
 
 
