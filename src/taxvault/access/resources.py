@@ -17,6 +17,9 @@ class Resource(StrEnum):
     MY_CASES = "my_cases"
     ACCESS_REPORT = "access_report"
     AUDIT_LOG = "audit_log"
+    MATCHING_AGREEMENT = "matching_agreement"
+    MATCHING_LEAD = "matching_lead"
+    MATCHING_OUTCOMES = "matching_outcomes"
 
     @property
     def dataset(self) -> str:
@@ -44,6 +47,9 @@ _DATASET = {
     Resource.MY_CASES: "cases",
     Resource.ACCESS_REPORT: "audit_events",
     Resource.AUDIT_LOG: "audit_events",
+    Resource.MATCHING_AGREEMENT: "matching_agreements",
+    Resource.MATCHING_LEAD: "matching_leads",
+    Resource.MATCHING_OUTCOMES: "matching_leads",
 }
 _TAXPAYER_DATA = frozenset(
     {
@@ -65,4 +71,9 @@ _LOCATOR = {
     Resource.MY_CASES: "self",
     Resource.ACCESS_REPORT: "self",
     Resource.AUDIT_LOG: "audit",
+    # Agreements and a partner's outcomes are scoped by the route (a partner sees its own);
+    # a lead is located by the taxpayer it names, so every rule about that taxpayer applies.
+    Resource.MATCHING_AGREEMENT: "self",
+    Resource.MATCHING_LEAD: "entity",
+    Resource.MATCHING_OUTCOMES: "self",
 }
