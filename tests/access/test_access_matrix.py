@@ -131,12 +131,25 @@ MATRIX: list[Row] = [
     R("my-cases", "cw-alice", "cases", None, "collection", 200, "caseworker-my-cases"),
     R("taxpayer-my-cases", "taxpayer", "cases", None, "self_service", 403, "forbid-taxpayer-other-records"),
     # writes within dollar authority
-    R("adjust-within-authority", "cw-alice", "adjust", "tp", "collection", 202, "caseworker-adjust-within-authority",
+    # (over authority the request is accepted too, and waits for a manager: tests/ledger/test_ledger_api.py)
+    R("adjust-within-authority", "cw-alice", "adjust", "tp", "collection", 202, "caseworker-request-adjustment",
       amount=400_000),
-    R("adjust-over-authority", "cw-alice", "adjust", "tp", "collection", 403, "default-deny", amount=600_000),
+    R("adjust-over-authority", "cw-alice", "adjust", "tp", "collection", 202, "caseworker-request-adjustment",
+      amount=600_000),
+    R("adjust-unassigned", "cw-alice", "adjust", "tp2", "collection", 403, "default-deny", amount=100),
     R("adjust-spouse", "cw-alice", "adjust", "alice_spouse", "collection", 403, "forbid-own-or-related-account",
       amount=100),
     R("adjust-manager-authority", "mgr-carol", "adjust", "tp", "collection", 403, "default-deny", amount=100),
+    # notices, accruals, the approval queue
+    R("notices-assigned", "cw-alice", "notices", "tp", "collection", 200, "caseworker-assigned-read"),
+    R("notices-unassigned", "cw-alice", "notices", "tp2", "collection", 403, "default-deny"),
+    R("notices-taxpayer-own", "taxpayer", "notices", "tp", "self_service", 200, "taxpayer-own-transcript"),
+    R("notices-taxpayer-other", "taxpayer", "notices", "tp2", "self_service", 403, "forbid-taxpayer-other-records"),
+    R("notices-engineer-no-grant", "eng-001", "notices", "tp", "legacy_migration_validation", 403, "default-deny"),
+    R("accruals-assigned", "cw-alice", "accruals", "tp", "collection", 200, "caseworker-assigned-read"),
+    R("accruals-analyst", "ana-001", "accruals", "tp", "research", 403, "forbid-analyst-single-record"),
+    R("approvals-manager", "mgr-carol", "approvals", None, "collection", 200, "manager-approval-queue"),
+    R("approvals-caseworker", "cw-alice", "approvals", None, "collection", 403, "default-deny"),
     # TIN look-up (TIN in the body): denied looks like not found
     R("lookup-assigned", "cw-alice", "lookup", "tp", "collection", 200, "caseworker-assigned-read"),
     R("lookup-unassigned", "cw-alice", "lookup", "tp2", "collection", 404, "default-deny"),
@@ -155,8 +168,11 @@ _PATHS = {
     "queue": lambda t: "/v1/audit/break-glass",
     "adjust": lambda t: f"/v1/modules/{module_ref(t)}/adjustments",
     "lookup": lambda t: "/v1/taxpayers/lookup",
+    "notices": lambda t: f"/v1/modules/{module_ref(t)}/notices",
+    "accruals": lambda t: f"/v1/modules/{module_ref(t)}/accruals?as_of=2026-03-31",
+    "approvals": lambda t: "/v1/me/approvals",
 }
-_RESOURCE_REF = {"transcript": module_ref, "adjust": module_ref}
+_RESOURCE_REF = {"transcript": module_ref, "adjust": module_ref, "notices": module_ref, "accruals": module_ref}
 
 
 def _records(body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -344,7 +344,14 @@ class Access:
         )
 
     def _authorize(
-        self, conn: Connection, action: str, amount_cents: int = 0, *, label: str | None = None
+        self,
+        conn: Connection,
+        action: str,
+        amount_cents: int = 0,
+        *,
+        label: str | None = None,
+        second_person: bool = True,
+        manages_requester: bool = False,
     ) -> tuple[Target, PolicyDecision, MaskPlan]:
         gate = self.gate
         target = gate.locate(conn, self.resource, self.ref, self.caller)
@@ -360,6 +367,8 @@ class Access:
             self.purpose,
             break_glass=bool(self.justification),
             amount_cents=amount_cents,
+            second_person=second_person,
+            manages_requester=manages_requester,
         )
         if not decision.allowed:
             gate.record(self._event(label or action, target.ref, decision, []))
@@ -390,13 +399,43 @@ class Access:
             self.request.state.break_glass_review = review
         return masked  # type: ignore[no-any-return]
 
-    def write(self, amount_cents: int, perform: Fetch, fields: list[str], action: str = "adjust") -> dict[str, Any]:
+    def write(
+        self,
+        amount_cents: int,
+        perform: Fetch,
+        fields: list[str],
+        action: str = "adjust",
+        *,
+        second_person: bool = True,
+        manages_requester: bool = False,
+    ) -> dict[str, Any]:
         """authorize (with the amount) -> audit -> perform in one transaction -> its result."""
         with self.gate.engine.connect() as conn:
-            target, decision, _ = self._authorize(conn, action, amount_cents)
+            target, decision, _ = self._authorize(
+                conn, action, amount_cents, second_person=second_person, manages_requester=manages_requester
+            )
         self.gate.record(self._event(action, target.ref, decision, fields))
         with self.gate.engine.begin() as conn:
             return perform(conn, target)
+
+    def permits(self, conn: Connection, target: Target, action: str, amount_cents: int = 0) -> bool:
+        """Would the policies allow ``action`` on the target? A question, not an access: the
+        route records it inside the access it serves (e.g. whether an adjustment is within
+        the caller's authority)."""
+        decision, _ = self.gate.decide(
+            conn, self.caller, action, self.resource, target, self.purpose, amount_cents=amount_cents
+        )
+        return decision.allowed
+
+    def serve_bytes(self, fetch: Callable[[Connection, Target], bytes | None], fields: list[str]) -> bytes:
+        """authorize -> fetch a document -> audit -> its bytes (404 if there is none)."""
+        with self.gate.engine.connect() as conn:
+            target, decision, _ = self._authorize(conn, "read")
+            body = fetch(conn, target)
+        if body is None:
+            raise Problem(404, "no such document")
+        self.gate.record(self._event("read", target.ref, decision, fields))
+        return body
 
 
 def _is_break_glass(decision: PolicyDecision) -> bool:

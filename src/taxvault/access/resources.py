@@ -15,6 +15,7 @@ class Resource(StrEnum):
     RETURNS = "returns"
     INFORMATION_RETURNS = "information_returns"
     MY_CASES = "my_cases"
+    APPROVALS = "approvals"
     ACCESS_REPORT = "access_report"
     AUDIT_LOG = "audit_log"
     MATCHING_AGREEMENT = "matching_agreement"
@@ -45,6 +46,7 @@ _DATASET = {
     Resource.RETURNS: "returns",
     Resource.INFORMATION_RETURNS: "information_returns",
     Resource.MY_CASES: "cases",
+    Resource.APPROVALS: "ledger_adjustments",
     Resource.ACCESS_REPORT: "audit_events",
     Resource.AUDIT_LOG: "audit_events",
     Resource.MATCHING_AGREEMENT: "matching_agreements",
@@ -69,6 +71,7 @@ _LOCATOR = {
     Resource.RETURNS: "entity",
     Resource.INFORMATION_RETURNS: "entity",
     Resource.MY_CASES: "self",
+    Resource.APPROVALS: "self",
     Resource.ACCESS_REPORT: "self",
     Resource.AUDIT_LOG: "audit",
     # Agreements and a partner's outcomes are scoped by the route (a partner sees its own);

@@ -27,6 +27,8 @@ from taxvault.api.middleware import RequestContextMiddleware
 from taxvault.api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from taxvault.audit import AuditLog
 from taxvault.audit.router import router as audit_router
+from taxvault.ledger.router import router as ledger_router
+from taxvault.notices.router import router as notices_router
 from taxvault.records.router import router as records_router
 from taxvault.store import make_engine
 from taxvault.store.migrate import pending_heads
@@ -130,6 +132,8 @@ def create_app(
         }
 
     app.include_router(records_router)
+    app.include_router(ledger_router)
+    app.include_router(notices_router)
     app.include_router(audit_router)
     if bench_routes:
         from taxvault.api.bench_routes import router as bench_router

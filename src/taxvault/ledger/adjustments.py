@@ -217,6 +217,12 @@ def awaiting_approval_for(conn: Connection, manager_id: str, *, limit: int = 100
     return [_row(r) for r in rows]
 
 
+def module_refs(conn: Connection, module_ids: Collection[int]) -> dict[int, str]:
+    """Opaque refs of modules, by id."""
+    rows = conn.execute(sa.select(tax_modules.c.id, tax_modules.c.ref).where(tax_modules.c.id.in_(list(module_ids))))
+    return {int(i): str(r) for i, r in rows}
+
+
 def for_module(conn: Connection, module_id: int) -> list[Adjustment]:
     """Every adjustment requested on a module, newest first."""
     c = ledger_adjustments.c

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
-from taxvault.access.gate import Access, Target, read, write
+from taxvault.access.gate import Access, Target, read
 from taxvault.access.resources import Resource
 from taxvault.api.problems import PROBLEM_RESPONSES, Problem
 from taxvault.records import service
 from taxvault.records.schemas import (
-    AdjustmentAccepted,
-    AdjustmentRequest,
     CasePage,
     InformationReturnPage,
     LookupRequest,
@@ -72,24 +70,6 @@ def list_modules(
 def module_transcript(access: Annotated[Access, Depends(read(Resource.MODULE_TRANSCRIPT))]) -> Any:
     """A module transcript (like IDRS TXMOD): transactions and balance."""
     return access.serve(lambda conn, t: service.transcript(conn, t.module_id or 0))
-
-
-@router.post("/modules/{module_id}/adjustments", response_model=AdjustmentAccepted, status_code=202)
-def adjust_module(
-    request: Request, body: AdjustmentRequest, access: Annotated[Access, Depends(write(Resource.MODULE_TRANSCRIPT))]
-) -> Any:
-    """Request an adjustment; allowed only on an assigned case and within the caller's dollar authority."""
-
-    def accepted(conn: Any, target: Target) -> dict[str, Any]:
-        return {
-            "module_id": target.ref,
-            "tc": body.tc,
-            "amount_cents": body.amount_cents,
-            "status": "accepted_for_posting",
-            "request_id": access.request_id,
-        }
-
-    return access.write(body.amount_cents, accepted, fields=["amount_cents", "reason_code", "tc"])
 
 
 @router.get("/taxpayers/{taxpayer_id}/returns", response_model=ReturnPage)

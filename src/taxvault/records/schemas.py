@@ -155,19 +155,3 @@ class Case(BaseModel):
 
 class CasePage(PageMeta):
     items: list[Case]
-
-
-class AdjustmentRequest(BaseModel):
-    """An account adjustment: additional tax (290) or abatement (291)."""
-
-    tc: Literal[290, 291]
-    amount_cents: int = Field(gt=0, le=10**12)
-    reason_code: int = Field(ge=0, le=999)
-
-
-class AdjustmentAccepted(BaseModel):
-    module_id: str
-    tc: int
-    amount_cents: int
-    status: Literal["accepted_for_posting"]
-    request_id: str
