@@ -29,6 +29,7 @@ stays extractable (WinAnsi-encoded strings). Text is passed through
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -126,7 +127,7 @@ class _Canvas:
         pdf.set_creation_date(dt.datetime.combine(doc.notice_date, dt.time(0), tzinfo=dt.UTC))
         pdf.set_title(printable(f"Notice {template.code_label} {doc.notice_number}"))
         pdf.set_subject(printable(template.title))
-        pdf.set_author(AGENCY_LINES[1])
+        pdf.set_author(f"{AGENCY_LINES[1]} (synthetic data)")
         pdf.set_creator("taxvault")
         pdf.set_line_width(0.6)
         self.pdf = pdf
@@ -152,12 +153,44 @@ class _Canvas:
         """Place ``text`` so it ends at ``x_right``."""
         self.text(x_right - text_width(text, style, size), y, text, style, size)
 
-    def fit(self, x: float, y: float, text: str, width: float, style: str = "", size: float = BODY_SIZE) -> None:
-        """Place ``text`` in ``width`` points, shrinking the font if it would not fit (never clipping)."""
+    def fit(
+        self,
+        x: float,
+        y: float,
+        text: str,
+        width: float,
+        style: str = "",
+        size: float = BODY_SIZE,
+        min_size: float = 7.0,
+        leading: float = 12.0,
+    ) -> int:
+        """Place ``text`` within ``width`` points; returns the number of lines used.
+
+        Too wide at ``size``, it is set smaller, down to ``min_size``; too wide
+        even then, it wraps at ``min_size`` onto lines ``leading`` apart. Never
+        clipped, never outside the margins.
+        """
+        w = text_width(text, style, size)
+        if w <= width:
+            self.text(x, y, text, style, size)
+            return 1
+        # fpdf2 writes sizes with two decimals: round down so the printed text is not wider than measured.
+        shrunk = math.floor(size * width / w * 100) / 100
+        if shrunk >= min_size:
+            self.text(x, y, text, style, shrunk)
+            return 1
+        lines = wrap(text, width, style, min_size)
+        for i, line in enumerate(lines):
+            self.text(x, y + i * leading, line, style, min_size)
+        return len(lines)
+
+    def right_fit(self, x_right: float, y: float, text: str, width: float, style: str = "", size: float = 9.0) -> None:
+        """Right-align ``text`` at ``x_right`` within ``width`` points, set smaller if wider (amounts in columns)."""
         w = text_width(text, style, size)
         if w > width:
-            size = max(4.0, size * width / w)
-        self.text(x, y, text, style, size)
+            size = math.floor(size * width / w * 100) / 100
+            w = text_width(text, style, size)
+        self.text(x_right - w, y, text, style, size)
 
     def rule(self, x1: float, x2: float, y: float) -> None:
         self.pdf.line(x1, y, x2, y)
@@ -192,15 +225,16 @@ class _Canvas:
         pdf = self.pdf
         pages = pdf.page
         ident = printable(f"{self.template.code_label} | Notice number {doc.notice_number} | {doc.masked_tin}")
+        # Notice numbers are at most 40 characters: at 4 pt the line always fits on one line.
         for n in range(1, pages + 1):
             pdf.page = n
             self.font = None
             if n > 1:
-                self.fit(LEFT, TOP + 10, ident, RIGHT - LEFT - 80, "B", 9)
+                self.fit(LEFT, TOP + 10, ident, RIGHT - LEFT - 80, "B", 9, min_size=4.0)
                 self.right(RIGHT, TOP + 10, f"Page {n} of {pages}", "", 9)
                 self.rule(LEFT, RIGHT, TOP + 16)
             self.rule(LEFT, RIGHT, FOOTER_Y - 10)
-            self.fit(LEFT, FOOTER_Y, SYNTHETIC_MARK, RIGHT - LEFT - 80, "", 7)
+            self.text(LEFT, FOOTER_Y, SYNTHETIC_MARK, "", 7)
             self.right(RIGHT, FOOTER_Y, f"Page {n} of {pages}", "", 7)
         pdf.page = pages
 
@@ -234,32 +268,35 @@ def _header(c: _Canvas, doc: NoticeDocument, values: dict[str, str]) -> None:
         ("Notice number", printable(doc.notice_number)),
         (TIN_LABELS[doc.tin_type], doc.masked_tin),
     )
-    for i, (label, value) in enumerate(rows):
-        ry = y + i * 12
+    ry = y
+    for label, value in rows:
         c.text(label_x, ry, label, "", 9)
-        c.fit(value_x, ry, value, RIGHT - value_x, "B", 9)
-    c.rule(label_x, RIGHT, y + len(rows) * 12 - 6)
+        ry += 12 * c.fit(value_x, ry, value, RIGHT - value_x, "B", 9)
+    c.rule(label_x, RIGHT, ry - 6)
 
     # Name and address, where a window envelope shows them.
+    address_w = label_x - 12 - LEFT
     ay = 150.0
-    c.fit(LEFT, ay, printable(doc.taxpayer_name), 260, "B", 10)
-    for i, line in enumerate(doc.address_lines):
-        c.fit(LEFT, ay + (i + 1) * 12, printable(line), 260, "", 10)
+    ay += 12 * c.fit(LEFT, ay, printable(doc.taxpayer_name), address_w, "B", 10)
+    for line in doc.address_lines:
+        ay += 12 * c.fit(LEFT, ay, printable(line), address_w, "", 10)
 
     # The amount and the deadline, boxed.
-    bx, by, bw, bh = 336.0, 132.0, RIGHT - 336.0, 72.0
+    bx, by, bh = 336.0, max(132.0, ry), 72.0
+    bw = RIGHT - bx
     c.pdf.rect(bx, by, bw, bh)
-    c.text(bx + 8, by + 16, t.amount_label.format(**values), "", 9)
+    c.fit(bx + 8, by + 16, t.amount_label.format(**values), bw - 16, "", 9)
     c.fit(bx + 8, by + 34, values["amount_due"], bw - 16, "B", 16)
-    c.text(bx + 8, by + 52, t.deadline_label.format(**values), "", 9)
+    c.fit(bx + 8, by + 52, t.deadline_label.format(**values), bw - 16, "", 9)
     c.fit(bx + 8, by + 65, values["respond_by"], bw - 16, "B", 11)
 
-    c.y = max(by + bh, ay + 12 * len(doc.address_lines)) + 24
+    c.y = max(by + bh, ay) + 24
 
 
 def _unreported_table(c: _Canvas, doc: NoticeDocument) -> None:
     cols_right = (396.0, 477.0, RIGHT)
-    form_x, payer_w = 254.0, 190.0
+    form_x, payer_w, form_w = 254.0, 190.0, 60.0
+    amount_w = 75.0  # columns are 81 pt apart; a larger amount is set smaller, never overlapping
 
     def column_heads() -> None:
         c.y += LINE
@@ -274,18 +311,24 @@ def _unreported_table(c: _Canvas, doc: NoticeDocument) -> None:
     column_heads()
     total = 0
     for item in doc.unreported:
-        # A long payer name wraps (80 characters at most: a few lines) rather than shrinking unreadably.
+        # Long payer names and form codes wrap (their lengths are bounded) rather than shrink unreadably.
         names = wrap(printable(item.payer_name), payer_w, "", 9)
-        if c.need(LINE * len(names) + 1):
+        forms = wrap(printable(item.form), form_w, "", 9)
+        rows = max(len(names), len(forms))
+        if c.need(LINE * rows + 1):
             column_heads()
         c.y += LINE + 1
-        c.fit(form_x, c.y, printable(item.form), 56, "", 9)
+        c.text(LEFT, c.y, names[0], "", 9)  # first, so the text reads payer, form, amounts
+        c.text(form_x, c.y, forms[0], "", 9)
         amounts = (item.reported_by_payer_cents, item.reported_on_return_cents, item.difference_cents)
         for x, cents in zip(cols_right, amounts, strict=True):
-            c.right(x, c.y, format_money(cents), "", 9)
-        for i, name in enumerate(names):
-            c.fit(LEFT, c.y + i * LINE, name, payer_w, "", 9)
-        c.y += LINE * (len(names) - 1)
+            c.right_fit(x, c.y, format_money(cents), amount_w, "", 9)
+        for i in range(1, rows):
+            if i < len(names):
+                c.text(LEFT, c.y + i * LINE, names[i], "", 9)
+            if i < len(forms):
+                c.text(form_x, c.y + i * LINE, forms[i], "", 9)
+        c.y += LINE * (rows - 1)
         total += item.difference_cents
     c.need(2 * LINE)
     c.rule(LEFT, RIGHT, c.y + 4)
