@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from taxvault.access.policy import ContextFacts, PolicyDecision, PolicyEngine, ResourceFacts
-from taxvault.access.principals import load_caller
+from taxvault.access.principals import UnknownPrincipal, load_caller
 from taxvault.audit import AuditEvent, AuditLog, Decision
 from taxvault.ledger import adjustments
 from taxvault.ledger.accruals import module_terms
@@ -83,7 +83,10 @@ def _job_source(conn: Connection, on: dt.date, now: dt.datetime) -> int:
 def _decide(
     policies: PolicyEngine, conn: Connection, principal: str, action: str, kind: str, dataset: str
 ) -> Callable[[str, bool, bool], PolicyDecision]:
-    facts = load_caller(conn, principal).facts
+    try:
+        facts = load_caller(conn, principal).facts
+    except UnknownPrincipal:
+        raise CycleError(f"the job principal {principal} is not an active principal of this store") from None
 
     def decide(ref: str, restricted: bool, employee: bool) -> PolicyDecision:
         resource = ResourceFacts(ref, kind, dataset, True, restricted, employee)
