@@ -14,7 +14,8 @@ from sqlalchemy.engine import Engine
 
 from taxvault.ledger.cycle import run_cycle
 from taxvault.ledger.tables import ledger_adjustments
-from taxvault.store.tables import principals, transactions
+from taxvault.store.bulk import reset_sequences
+from taxvault.store.tables import notices, principals, sources, transactions
 
 TP = "tp"
 
@@ -23,6 +24,7 @@ TP = "tp"
 def world(db_engine: Engine) -> Iterator[World]:
     w = make_world(db_engine)
     with db_engine.begin() as conn:  # cw-alice and cw-bob report to mgr-carol
+        reset_sequences(conn, [sources, transactions, notices])  # the world inserts explicit ids
         conn.execute(
             principals.update().where(principals.c.id.in_(["cw-alice", "cw-bob"])).values(manager_id="mgr-carol")
         )
