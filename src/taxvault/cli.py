@@ -17,6 +17,8 @@ from taxvault.access.cli import principals, token_app
 from taxvault.audit.cli import app as audit_app
 from taxvault.config import get_settings
 from taxvault.ingest.cli import ingest
+from taxvault.ledger.cli import app as cycle_app
+from taxvault.notices.cli import app as notices_app
 from taxvault.store import make_engine
 from taxvault.store.migrate import pending_heads, table_counts, upgrade
 from taxvault.store.registry import all_metadata
@@ -34,6 +36,8 @@ app.command()(synth)
 app.command()(ingest)
 app.add_typer(audit_app, name="audit")
 app.add_typer(token_app, name="token")
+app.add_typer(cycle_app, name="cycle")
+app.add_typer(notices_app, name="notices")
 app.command()(principals)
 
 console = Console()

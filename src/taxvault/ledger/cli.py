@@ -1,0 +1,142 @@
+"""``taxvault cycle ...``: run the posting cycle, work the unpostable queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from taxvault.access.gate import Target
+from taxvault.access.local import LocalAccessError, local_access, local_gate
+from taxvault.access.resources import Resource
+from taxvault.api.problems import Problem
+from taxvault.audit import AuditLog
+from taxvault.ledger.accruals import AccrualError
+from taxvault.ledger.adjustments import AdjustmentError, resolve_unpostable
+from taxvault.ledger.cycle import CycleError, run_cycle
+from taxvault.ledger.tables import ledger_unpostables
+from taxvault.store import make_engine
+from taxvault.store.tables import sources
+
+app = typer.Typer(help="The posting cycle: postings, notices, the unpostable queue.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(1)
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter("give the date as YYYY-MM-DD") from None
+
+
+@app.command("run")
+def run(
+    date: str = typer.Option(..., "--date", help="The cycle date (YYYY-MM-DD)."),
+    underreporter: bool = typer.Option(True, "--cp2000/--no-cp2000", help="Also issue CP2000 under-reporter notices."),
+) -> None:
+    """Post pending adjustments and issue the notices due on DATE (as sys-posting and sys-notices)."""
+    on = _date(date)
+    engine = make_engine()
+    try:
+        with AuditLog(engine) as log:
+            report = run_cycle(engine, on, audit=log, underreporter=underreporter)
+    except CycleError as exc:
+        raise _fail(str(exc)) from None
+    except AccrualError as exc:
+        raise _fail(f"accruals cannot be computed for {on.isoformat()}: {type(exc).__name__} {exc}") from None
+    except sa.exc.SQLAlchemyError:
+        raise _fail("the store is not initialised or not reachable: run `taxvault init`") from None
+    table = Table("what", "count", title=f"posting cycle {on.isoformat()}")
+    table.add_row("posted", str(report.posted))
+    table.add_row("unpostable", str(report.unpostable))
+    for kind, n in sorted(report.notices.items()):
+        table.add_row(f"notice {kind}", str(n))
+    table.add_row("denied by policy", str(report.denied))
+    table.add_row("audit events", str(report.audit_events))
+    console.print(table)
+
+
+@app.command("unpostables")
+def unpostables(
+    module: str = typer.Option(..., "--module", help="Opaque module id."),
+    who: str = typer.Option(..., "--as", help="The principal acting (the Gate decides)."),
+    purpose: str = typer.Option(..., "--purpose", help="Purpose of use (e.g. collection)."),
+) -> None:
+    """List the open unpostables of a module (through the Gate, audited)."""
+    engine = make_engine()
+
+    def fetch(conn: sa.Connection, t: Target) -> dict[str, object]:
+        u = ledger_unpostables.c
+        rows = conn.execute(
+            sa.select(u.id, u.tc, u.amount_cents, u.posted_date, u.unpostable_code, u.reason)
+            .where(u.module_id == t.module_id, u.status == "open")
+            .order_by(u.id)
+        )
+        return {"items": [dict(r._mapping) for r in rows]}
+
+    try:
+        with local_gate(engine) as gate:
+            body = local_access(gate, who, Resource.MODULE_TRANSCRIPT, module, purpose).serve(
+                fetch, label="read_unpostables"
+            )
+    except (LocalAccessError, Problem) as exc:
+        raise _fail(str(exc.detail if isinstance(exc, Problem) else exc)) from None
+    table = Table("id", "tc", "amount (cents)", "date", "code", "reason", title="open unpostables")
+    for r in body["items"]:
+        table.add_row(str(r["id"]), str(r["tc"]), str(r["amount_cents"]), str(r["posted_date"]),
+                      r["unpostable_code"], r["reason"])  # fmt: skip
+    console.print(table)
+
+
+@app.command("resolve")
+def resolve(
+    unpostable_id: int = typer.Argument(..., help="The unpostable's id (see `taxvault cycle unpostables`)."),
+    module: str = typer.Option(..., "--module", help="Opaque module id the unpostable belongs to."),
+    action: str = typer.Option(..., "--action", help="repost (post again, dated --date) or void."),
+    date: str = typer.Option(..., "--date", help="Posting date of a repost (YYYY-MM-DD)."),
+    amount: int | None = typer.Option(None, "--amount-cents", help="Corrected signed amount for a repost."),
+    who: str = typer.Option(..., "--as", help="The principal acting (the Gate decides)."),
+    purpose: str = typer.Option(..., "--purpose", help="Purpose of use (e.g. collection)."),
+) -> None:
+    """Work an unpostable: repost it (corrected) or void it. Authorised and audited as an adjustment."""
+    if action not in ("repost", "void"):
+        raise _fail("--action is repost or void")
+    on = _date(date)
+    engine = make_engine()
+
+    def perform(conn: sa.Connection, t: Target) -> dict[str, object]:
+        u = ledger_unpostables.c
+        owner = conn.execute(sa.select(u.module_id).where(u.id == unpostable_id)).scalar_one_or_none()
+        if owner != t.module_id:
+            raise Problem(404, "no such unpostable on this module")
+        src = conn.execute(
+            sources.insert()
+            .values(kind="api", name=f"unpostable resolution by {who}", created_at=dt.datetime.now(dt.UTC))
+            .returning(sources.c.id)
+        ).scalar_one()
+        result = resolve_unpostable(
+            conn, unpostable_id, action=action, by=who, on=on, source_id=int(src), amount_cents=amount
+        )
+        return {"posted": bool(result and result.posted)}
+
+    try:
+        with local_gate(engine) as gate:
+            access = local_access(gate, who, Resource.MODULE_TRANSCRIPT, module, purpose)
+            done = access.write(abs(amount or 0), perform, ["unpostable", "tc", "amount_cents"], "adjust")
+    except (LocalAccessError, AdjustmentError) as exc:
+        raise _fail(str(exc)) from None
+    except Problem as exc:
+        raise _fail(str(exc.detail)) from None
+    if action == "void":
+        console.print("voided")
+    else:
+        console.print("reposted: posted" if done["posted"] else "reposted: unpostable again (see the queue)")

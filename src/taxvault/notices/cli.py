@@ -1,0 +1,84 @@
+"""``taxvault notices ...``: list a module's notices and save one as PDF (through the Gate, audited)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from taxvault.access.gate import REF_PATTERN
+from taxvault.access.local import LocalAccessError, local_access, local_gate
+from taxvault.access.resources import Resource
+from taxvault.api.problems import Problem
+from taxvault.notices import service
+from taxvault.store import make_engine
+
+app = typer.Typer(help="Notices: list them, download them.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(1)
+
+
+@app.command("list")
+def list_notices(
+    module: str = typer.Option(..., "--module", help="Opaque module id."),
+    who: str = typer.Option(..., "--as", help="The principal acting (the Gate decides)."),
+    purpose: str = typer.Option(..., "--purpose", help="Purpose of use (e.g. collection)."),
+) -> None:
+    """The module's notices, oldest first."""
+    engine = make_engine()
+    try:
+        with local_gate(engine) as gate:
+            body = local_access(gate, who, Resource.NOTICES, module, purpose).serve(
+                lambda conn, t: service.notice_list(conn, t.module_id or 0)
+            )
+    except LocalAccessError as exc:
+        raise _fail(str(exc)) from None
+    except Problem as exc:
+        raise _fail(str(exc.detail)) from None
+    table = Table("id", "type", "issued", "respond by", "amount due", title="notices")
+    for n in body["items"]:
+        table.add_row(
+            n["id"], n["notice_type"], n["issued_date"], n["respond_by"] or "", _dollars(n["amount_due_cents"])
+        )
+    console.print(table)
+
+
+def _dollars(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}${whole:,}.{part:02d}"
+
+
+@app.command("pdf")
+def pdf(
+    notice: str = typer.Argument(..., help="Opaque notice id (see `taxvault notices list`)."),
+    module: str = typer.Option(..., "--module", help="Opaque module id."),
+    out: Path = typer.Option(..., "--out", help="Where to write the PDF."),
+    who: str = typer.Option(..., "--as", help="The principal acting (the Gate decides)."),
+    purpose: str = typer.Option(..., "--purpose", help="Purpose of use (e.g. collection)."),
+) -> None:
+    """Save a notice as PDF."""
+    import re
+
+    if not re.match(REF_PATTERN, notice):
+        raise _fail("that is not a notice id")
+    engine = make_engine()
+    try:
+        with local_gate(engine) as gate:
+            body = local_access(gate, who, Resource.NOTICES, module, purpose).serve_bytes(
+                lambda conn, t: service.notice_pdf(conn, t.module_id or 0, notice),
+                ["notice_pdf", "name", "address", "tin:masked", "amount_due_cents"],
+            )
+    except LocalAccessError as exc:
+        raise _fail(str(exc)) from None
+    except Problem as exc:
+        raise _fail(str(exc.detail)) from None
+    out.write_bytes(body)
+    console.print(f"wrote {out} ({len(body):,} bytes)")
