@@ -247,6 +247,13 @@ def test_invalid_documents_are_refused_without_the_tin(case: str, changes: dict[
         assert form not in message
 
 
+def test_opaque_ids_holding_the_digits_apart_are_accepted() -> None:
+    doc = make(notice_number="n9a1b2c3d4e5f6g7h8")  # the TIN's digits, but not a TIN
+    assert "Notice number n9a1b2c3d4e5f6g7h8" in pdf_text(render_pdf(doc)).splitlines()
+    with pytest.raises(NoticeError, match="notice_number contains"):
+        make(notice_number="REF 912.34.5678")
+
+
 def test_unknown_notice_type_is_refused() -> None:
     with pytest.raises(NoticeError, match="notice_type"):
         make(notice_type="CP99")  # type: ignore[arg-type]
@@ -340,6 +347,8 @@ def test_long_cp2000_continues_on_more_pages() -> None:
         assert f"PAYER {i:02d} HOLDINGS" in text
     _assert_inside_and_apart(pdf)
     assert "Amount due $2,119.14" in text.splitlines()
+    footers = [r for r in placed_runs(pdf) if r.text.startswith("Synthetic data")]
+    assert [(r.page, r.size, r.font) for r in footers] == [(n, 7.0, "/Helvetica") for n in range(1, pages + 1)]
 
 
 def test_templates_cover_every_type_and_use_known_fields() -> None:

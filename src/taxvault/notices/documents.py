@@ -177,7 +177,12 @@ class NoticeDocument:
         self._check_no_tin_printed()
 
     def _check_no_tin_printed(self) -> None:
-        """Refuse a document whose printed free text contains the full TIN (digits in any punctuation)."""
+        """Refuse a document whose printed free text contains the full TIN, however it is punctuated.
+
+        Only separators a written TIN uses (blank, hyphen, dot, slash) are
+        removed before looking; letters are kept, so an opaque id such as
+        ``n9a1b2...`` is not mistaken for a TIN whose digits it happens to hold.
+        """
         printed = [
             ("notice_number", self.notice_number),
             ("taxpayer_name", self.taxpayer_name),
@@ -187,7 +192,7 @@ class NoticeDocument:
             *((f"unreported[{i}].form", item.form) for i, item in enumerate(self.unreported)),
         ]
         for name, text in printed:
-            if self.tin in _NON_DIGITS.sub("", text):
+            if self.tin in _TIN_SEPARATORS.sub("", text):
                 raise NoticeError(f"{name} contains the taxpayer's TIN, which a notice prints only masked")
 
     @property
@@ -196,7 +201,7 @@ class NoticeDocument:
         return mask_tin(self.tin, self.tin_type)
 
 
-_NON_DIGITS = re.compile(r"\D")
+_TIN_SEPARATORS = re.compile(r"[\s\-./]")
 
 
 def mask_tin(tin: str, tin_type: str) -> str:

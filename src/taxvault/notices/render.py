@@ -228,6 +228,10 @@ class _Canvas:
         # Notice numbers are at most 40 characters: at 4 pt the line always fits on one line.
         for n in range(1, pages + 1):
             pdf.page = n
+            # fpdf2 tracks "font already set" for the page being written, not per page: select a
+            # throwaway size (selection emits nothing until text is drawn) so the next real font
+            # is always written into this page's content.
+            pdf.set_font("helvetica", "", 1)
             self.font = None
             if n > 1:
                 self.fit(LEFT, TOP + 10, ident, RIGHT - LEFT - 80, "B", 9, min_size=4.0)
