@@ -184,3 +184,12 @@ def test_accruals_and_notice_pdf_through_the_api(world: World) -> None:
         f"/v1/modules/{module_ref(TP)}/notices/{notice['id']}/pdf", headers=world.headers("cw-gina", "collection")
     )
     assert other.status_code == 403
+
+
+def test_transcript_with_accruals_as_of_a_date(world: World) -> None:
+    h = world.headers("cw-alice", "collection")
+    plain = world.client.get(f"/v1/modules/{module_ref(TP)}/transcript", headers=h).json()
+    assert plain["accruals"] is None
+    dated = world.client.get(f"/v1/modules/{module_ref(TP)}/transcript?as_of=2026-03-31", headers=h).json()
+    alone = world.client.get(f"/v1/modules/{module_ref(TP)}/accruals?as_of=2026-03-31", headers=h).json()
+    assert dated["accruals"]["payoff_cents"] == alone["payoff_cents"] > dated["balance_cents"] > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -67,9 +68,14 @@ def list_modules(
 
 
 @router.get("/modules/{module_id}/transcript", response_model=Transcript)
-def module_transcript(access: Annotated[Access, Depends(read(Resource.MODULE_TRANSCRIPT))]) -> Any:
-    """A module transcript (like IDRS TXMOD): transactions and balance."""
-    return access.serve(lambda conn, t: service.transcript(conn, t.module_id or 0))
+def module_transcript(
+    access: Annotated[Access, Depends(read(Resource.MODULE_TRANSCRIPT))],
+    as_of: Annotated[
+        dt.date | None, Query(description="Also compute penalties, interest and the payoff amount as of this date.")
+    ] = None,
+) -> Any:
+    """A module transcript (like IDRS TXMOD): transactions and balance; with ``as_of``, accruals and payoff."""
+    return access.serve(lambda conn, t: service.transcript(conn, t.module_id or 0, as_of=as_of))
 
 
 @router.get("/taxpayers/{taxpayer_id}/returns", response_model=ReturnPage)

@@ -82,10 +82,22 @@ class Transaction(BaseModel):
     reason_code: int | None = None
 
 
+class TranscriptAccruals(BaseModel):
+    """What settles the module on ``as_of``: unpaid tax, IRC 6651 penalties, IRC 6621 interest."""
+
+    as_of: str
+    tax_cents: int
+    penalty_ftf_cents: int
+    penalty_ftp_cents: int
+    interest_cents: int
+    payoff_cents: int
+
+
 class Transcript(Disclosed):
     module: ModuleHead
     transactions: list[Transaction]
     balance_cents: int
+    accruals: TranscriptAccruals | None = None
 
 
 class TaxReturn(BaseModel):

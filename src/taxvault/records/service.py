@@ -3,11 +3,14 @@ none commits, none checks access (the Gate did), none masks (the Gate will)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from taxvault.api.problems import Problem
+from taxvault.ledger.accruals import AccrualError, payoff
 from taxvault.store.tables import (
     case_subjects,
     cases,
@@ -109,8 +112,11 @@ _MODULE_TRANSACTIONS = (
 )
 
 
-def transcript(conn: Connection, module_id: int) -> Body:
-    """A module transcript (like IDRS TXMOD): the module, its transactions and balance."""
+def transcript(conn: Connection, module_id: int, *, as_of: dt.date | None = None) -> Body:
+    """A module transcript (like IDRS TXMOD): the module, its transactions and balance.
+
+    With ``as_of``: also the accruals (IRC 6651 penalties, IRC 6621 interest) and the payoff
+    on that date, derived from the postings (never stored)."""
     m = conn.execute(_MODULE_HEAD, {"mid": module_id}).one()
     txs = [
         {
@@ -127,6 +133,22 @@ def transcript(conn: Connection, module_id: int) -> Body:
         "module": {"id": m.ref, "mft": m.mft, "tax_period": m.tax_period, "status": m.status},
         "transactions": txs,
         "balance_cents": sum(int(t["amount_cents"]) for t in txs),
+        "accruals": None if as_of is None else _accruals(conn, module_id, as_of),
+    }
+
+
+def _accruals(conn: Connection, module_id: int, as_of: dt.date) -> Body:
+    try:
+        p = payoff(conn, module_id, as_of)
+    except AccrualError as exc:
+        raise Problem(422, f"cannot compute accruals for that date: {type(exc).__name__}") from None
+    return {
+        "as_of": as_of.isoformat(),
+        "tax_cents": p.tax,
+        "penalty_ftf_cents": p.penalty_ftf,
+        "penalty_ftp_cents": p.penalty_ftp,
+        "interest_cents": p.interest,
+        "payoff_cents": p.total,
     }
 
 
