@@ -50,7 +50,10 @@ Rounding (the only points where fractions of a cent are dropped)
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import functools
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
@@ -129,12 +132,66 @@ MINIMUM_FTF_CENTS: dict[int, int] = {
 }
 
 
+RATES_FILE_ENV = "TAXVAULT_UNDERPAYMENT_RATES"
+"""A CSV the agency keeps (``quarter_start,percent,source`` per line) with the quarters
+published after this release: rates are data the agency maintains as the IRS
+publishes them each quarter, not code. Each line must start the quarter right after
+the previous one, so the table never has a gap."""
+
+
+class RateFileError(AccrualError):
+    """The agency's rate file is malformed (one clear line says where)."""
+
+
+@functools.cache
+def _agency_rates(path: str, mtime_ns: int) -> tuple[Rate, ...]:
+    del mtime_ns  # part of the cache key only: an edited file is read again
+    found: list[Rate] = []
+    expected = _next_quarter(UNDERPAYMENT_RATES[-1].start)
+    with open(path, encoding="utf-8", newline="") as fh:
+        for n, row in enumerate(csv.reader(fh), start=1):
+            if not row or row[0].startswith("#") or row[0] == "quarter_start":
+                continue
+            try:
+                start = dt.date.fromisoformat(row[0].strip())
+                percent = int(row[1])
+                source = row[2].strip()
+            except (ValueError, IndexError):
+                raise RateFileError(f"{path}:{n}: expected quarter_start,percent,source") from None
+            if start <= UNDERPAYMENT_RATES[-1].start:
+                continue  # a quarter the release already has: the release's value stands
+            if start != expected or not 0 <= percent <= 30 or not source:
+                raise RateFileError(f"{path}:{n}: expected the quarter starting {expected.isoformat()}, 0-30 percent")
+            found.append(Rate(start, percent, source))
+            expected = _next_quarter(start)
+    return tuple(found)
+
+
+def _next_quarter(start: dt.date) -> dt.date:
+    return add_months(start, 3)
+
+
+def published_rates() -> tuple[tuple[Rate, ...], dt.date]:
+    """The rate table (the release's plus the agency file's quarters) and the last day it covers."""
+    path = os.environ.get(RATES_FILE_ENV)
+    if not path:
+        return UNDERPAYMENT_RATES, RATES_KNOWN_UNTIL
+    try:
+        extra = _agency_rates(path, os.stat(path).st_mtime_ns)
+    except OSError:
+        raise RateFileError(f"{RATES_FILE_ENV} names a file that cannot be read") from None
+    if not extra:
+        return UNDERPAYMENT_RATES, RATES_KNOWN_UNTIL
+    return UNDERPAYMENT_RATES + extra, _next_quarter(extra[-1].start) - dt.timedelta(days=1)
+
+
 def underpayment_rate(day: dt.date) -> Rate:
     """The rate in force on ``day``."""
-    if day < UNDERPAYMENT_RATES[0].start or day > RATES_KNOWN_UNTIL:
+    rates, until = published_rates()
+    if day < rates[0].start or day > until:
         raise RateNotPublished(day.isoformat())
-    current = UNDERPAYMENT_RATES[0]
-    for r in UNDERPAYMENT_RATES:
+    current = rates[0]
+    for r in rates:
         if r.start <= day:
             current = r
     return current
@@ -209,8 +266,9 @@ def _events(posted: Iterable[Posted], due: dt.date, on: dt.date) -> dict[dt.date
 
 def _boundaries(start: dt.date, end: dt.date) -> list[dt.date]:
     """Days in (start, end] where a new rate or a new year begins (their eve closes a segment)."""
-    cuts = {r.start for r in UNDERPAYMENT_RATES} | {dt.date(y, 1, 1) for y in range(start.year, end.year + 2)}
-    cuts.add(RATES_KNOWN_UNTIL + dt.timedelta(days=1))  # so a day past the table is looked up, and refused
+    rates, until = published_rates()
+    cuts = {r.start for r in rates} | {dt.date(y, 1, 1) for y in range(start.year, end.year + 2)}
+    cuts.add(until + dt.timedelta(days=1))  # so a day past the table is looked up, and refused
     return sorted(c - dt.timedelta(days=1) for c in cuts if start < c - dt.timedelta(days=1) < end)
 
 
