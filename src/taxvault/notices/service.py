@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from taxvault.notices.documents import NoticeDocument, NoticeType
+from taxvault.notices.documents import NoticeDocument, NoticeError, NoticeType
 from taxvault.notices.issue import FORMS, module_facts
 from taxvault.notices.render import render_pdf
 from taxvault.notices.series import respond_by
@@ -59,21 +59,24 @@ def notice_pdf(conn: Connection, module_id: int, notice_ref: str) -> bytes | Non
         return bytes(row.pdf)
     facts = module_facts(conn, [module_id])[module_id]
     kind = NoticeType(row.notice_type)
-    doc = NoticeDocument(
-        notice_type=kind,
-        notice_number=row.ref,
-        notice_date=row.issued_date,
-        respond_by=row.respond_by or respond_by(kind, row.issued_date),
-        taxpayer_name=facts.name,
-        address_lines=facts.address_lines,
-        tin=facts.tin,
-        tin_type=facts.tin_type,
-        form=FORMS.get(facts.mft, str(facts.mft)),
-        tax_period=facts.tax_period,
-        tax_cents=int(row.tax_cents),
-        penalty_ftf_cents=int(row.penalty_cents),  # a loaded notice does not split its penalties
-        penalty_ftp_cents=0,
-        interest_cents=int(row.interest_cents),
-        amount_due_cents=int(row.amount_due_cents),
-    )
+    try:
+        doc = NoticeDocument(
+            notice_type=kind,
+            notice_number=row.ref,
+            notice_date=row.issued_date,
+            respond_by=row.respond_by or respond_by(kind, row.issued_date),
+            taxpayer_name=facts.name,
+            address_lines=facts.address_lines,
+            tin=facts.tin,
+            tin_type=facts.tin_type,
+            form=FORMS.get(facts.mft, str(facts.mft)),
+            tax_period=facts.tax_period,
+            tax_cents=int(row.tax_cents),
+            penalty_ftf_cents=int(row.penalty_cents),  # a loaded notice does not split its penalties
+            penalty_ftp_cents=0,
+            interest_cents=int(row.interest_cents),
+            amount_due_cents=int(row.amount_due_cents),
+        )
+    except NoticeError:
+        return None  # a loaded notice whose record cannot make a valid document (e.g. nothing due)
     return render_pdf(doc)
