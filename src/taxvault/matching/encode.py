@@ -1,0 +1,292 @@
+"""Privacy-preserving encodings of person fields, keyed per matching agreement.
+
+Two agencies can link their records without either handing the other a name,
+a date of birth or a TIN: each side encodes its file with the agreement's key
+and only the encodings travel. Destroying the key (crypto-shredding) makes
+every encoding made with it unlinkable to anything again.
+
+What an encoded file holds, per canonical field (see :data:`DERIVED`):
+
+* **Exact tokens.** HMAC-SHA256 under the key, with a domain label per column
+  so that equal values in different columns give unrelated tokens. The TIN
+  column holds the full hex token (:func:`token`), so a partner's TIN token
+  can be looked up directly; every other token is kept as its first 60 bits in
+  a BIGINT, small and quick to join (collisions among a few million distinct
+  values are vanishingly rare: about n^2 / 2^61). Derived values are tokenised
+  too: the canonical given name (nicknames resolved before encoding, BOB ->
+  ROBERT), surname parts (for hyphenated and double surnames), the first three
+  letters of the surname (for blocking), the year, month and day of birth
+  (month and day share one domain so a day/month swap is visible), and the
+  first three ZIP digits.
+* **Keyed Bloom filters (CLKs)** for names, streets and TINs: every
+  character bigram of the padded value sets :data:`CLK_K` bits, chosen by an
+  HMAC of the bigram under the key, in a :data:`CLK_BITS`-bit filter stored as
+  four signed 64-bit integers (``<field>_clk0`` .. ``_clk3``). Two filters are
+  compared by their Dice coefficient ``2|a & b| / (|a| + |b|)``, which tracks
+  the bigram overlap of the underlying strings: a typo or a transposition
+  leaves most bits in common. Without the key the bit positions mean nothing;
+  known limits of CLKs (frequency analysis of very common values across a large
+  file) are why the key is per agreement and destroyed with it.
+
+Nothing in the output lets a raw value be read back without the key, and the
+same key always gives the same encoding (deterministic), which is what linkage
+needs. :func:`person_features` computes the same derived columns *in the clear*
+(no key): linkage in the clear and on encodings then use the same columns,
+blocking rules and comparison levels, and differ only in how fuzzy similarity
+is measured (Jaro-Winkler on strings versus Dice on filters).
+
+Everything runs in DuckDB SQL (HMAC built from its ``sha256``), column at a
+time; Python only computes the few thousand bigram bit masks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+from collections.abc import Sequence
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from taxvault.matching.fields import PERSON_FIELDS, canonical_given_names, check_fields, normalise_people
+
+CLK_BITS = 256
+CLK_WORDS = CLK_BITS // 64
+CLK_K = 12
+"""Bits set per bigram; with 6-12 bigrams a name fills about a quarter to a half of the filter."""
+
+CLK_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _"
+"""Normalised values use A-Z, 0-9 and space; ``_`` pads both ends."""
+
+DERIVED: dict[str, tuple[str, ...]] = {
+    "first_name": ("first_name", "first_name_canon"),
+    "last_name": ("last_name", "last_name_p1", "last_name_p2", "last_name_pre"),
+    "birth_date": ("birth_date", "birth_year", "birth_month", "birth_day"),
+    "tin": ("tin",),
+    "street_number": ("street_number",),
+    "street": ("street",),
+    "city": ("city",),
+    "postcode": ("postcode", "postcode3"),
+    "state": ("state",),
+}
+"""Per canonical field, the columns linkage uses (same names in the clear and encoded)."""
+
+FUZZY_FIELDS: tuple[str, ...] = ("first_name", "last_name", "tin", "street")
+"""Fields that also get a Bloom filter when encoded (compared by similarity, not only equality)."""
+
+_DOMAIN = {"birth_month": "birth_md", "birth_day": "birth_md", "last_name_p1": "last_name_part"}
+_DOMAIN["last_name_p2"] = "last_name_part"
+
+_SQL = {
+    "first_name": "first_name",
+    "first_name_canon": "first_name_canon",
+    "last_name": "last_name",
+    "last_name_p1": "split_part(last_name, ' ', 1)",
+    "last_name_p2": "CASE WHEN contains(last_name, ' ') THEN list_last(string_split(last_name, ' ')) END",
+    "last_name_pre": "substr(replace(last_name, ' ', ''), 1, 3)",
+    "birth_date": "birth_date",
+    "birth_year": "substr(birth_date, 1, 4)",
+    "birth_month": "substr(birth_date, 6, 2)",
+    "birth_day": "substr(birth_date, 9, 2)",
+    "tin": "tin",
+    "street_number": "street_number",
+    "street": "street",
+    "city": "city",
+    "postcode": "postcode",
+    "postcode3": "CASE WHEN length(postcode) >= 3 THEN substr(postcode, 1, 3) END",
+    "state": "state",
+}
+
+
+class EncodingError(ValueError):
+    """Encoding was asked for something it cannot do (no key, missing id column, unknown field)."""
+
+
+def token(value: str, key: bytes) -> str:
+    """HMAC-SHA256 keyed token (64 hex digits) of one normalised identifier, e.g. a TIN.
+
+    This is exactly the value in the ``tin`` column of :func:`encode_people`
+    (given the normalised TIN: digits only).
+    """
+    _check_key(key)
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def domain_token(domain: str, value: str, key: bytes) -> int:
+    """The 60-bit integer token of ``value`` in a column ``domain`` (what the SQL computes; for tests)."""
+    digest = hmac.new(key, f"{domain}\x1f{value}".encode(), hashlib.sha256).hexdigest()
+    return int(digest[:15], 16)
+
+
+def clk_columns(field: str) -> list[str]:
+    """Names of the Bloom-filter words of an encoded fuzzy field."""
+    return [f"{field}_clk{i}" for i in range(CLK_WORDS)]
+
+
+def feature_columns(fields: Sequence[str], *, encoded: bool) -> list[str]:
+    """The columns :func:`person_features` / :func:`encode_people` produce for ``fields`` (id excluded)."""
+    cols: list[str] = []
+    for f in fields:
+        cols.extend(DERIVED[f])
+        if encoded and f in FUZZY_FIELDS:
+            cols.extend(clk_columns(f))
+    return cols
+
+
+def _check_key(key: bytes) -> None:
+    if not isinstance(key, bytes | bytearray) or len(key) < 16:
+        raise EncodingError("an encoding key must be at least 16 bytes")
+
+
+def _pads(key: bytes) -> tuple[str, str]:
+    block = hashlib.sha256(key).digest() if len(key) > 64 else key
+    block = block.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in block).hex(), bytes(b ^ 0x5C for b in block).hex()
+
+
+def _signed(words: np.ndarray) -> list[int]:
+    return [int(x) for x in words.astype(np.uint64).view(np.int64)]
+
+
+def _clk_masks(key: bytes, fields: Sequence[str]) -> pa.Table:
+    """Per (field, bigram): the CLK_K bits it sets, as CLK_WORDS signed 64-bit words."""
+    rows: dict[str, list[object]] = {"domain": [], "gram": []}
+    words: list[list[int]] = []
+    for field in fields:
+        for a, b in itertools.product(CLK_ALPHABET, repeat=2):
+            gram = a + b
+            digest = hmac.new(key, f"clk\x1f{field}\x1f{gram}".encode(), hashlib.sha256).digest()
+            bits = np.frombuffer(digest, dtype=">u2")[:CLK_K].astype(np.int64) % CLK_BITS
+            w = np.zeros(CLK_WORDS, dtype=np.uint64)
+            for bit in bits.tolist():
+                w[bit // 64] |= np.uint64(1) << np.uint64(bit % 64)
+            rows["domain"].append(field)
+            rows["gram"].append(gram)
+            words.append(_signed(w))
+    cols: dict[str, object] = dict(rows)
+    for i in range(CLK_WORDS):
+        cols[f"m{i}"] = pa.array([w[i] for w in words], pa.int64())
+    return pa.table(cols)
+
+
+def _connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def person_features(
+    table: pa.Table,
+    fields: Sequence[str],
+    *,
+    key: bytes | None = None,
+    id_column: str = "id",
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pa.Table:
+    """Normalise and derive the linkage columns of ``fields``; tokenise them and add CLKs when ``key`` is given.
+
+    The id column comes through unchanged, first. Without a key the derived
+    columns are normalised strings (for linkage in the clear); with a key they
+    are tokens and Bloom filters only.
+    """
+    check_fields(fields)
+    if id_column not in table.column_names:
+        raise EncodingError(f"table has no id column {id_column!r}")
+    missing = [f for f in fields if f not in table.column_names]
+    if missing:
+        raise EncodingError(f"table has no column(s) for field(s) {missing}")
+    if key is not None:
+        _check_key(key)
+    ordered = [f for f in PERSON_FIELDS if f in fields]
+    # The id column is renamed so that no name taken from a file ever reaches SQL text.
+    base = normalise_people(table.select([id_column, *ordered]).rename_columns(["__tv_id", *ordered]), ordered)
+    if "first_name" in ordered:
+        base = base.append_column("first_name_canon", canonical_given_names(base.column("first_name")))
+    own = con is None
+    con = con or _connect()
+    try:
+        con.register("__tv_base", base)
+        derived = [f"{_SQL[c]} AS {c}" for f in ordered for c in DERIVED[f]]
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __tv_feat AS SELECT __tv_id, {', '.join(derived)} FROM __tv_base"  # noqa: S608
+        )
+        con.unregister("__tv_base")
+        if key is None:
+            selects = ["__tv_id", *(c for f in ordered for c in DERIVED[f])]
+            out = con.sql(f"SELECT {', '.join(selects)} FROM __tv_feat").to_arrow_table()  # noqa: S608
+        else:
+            out = _encode_sql(con, key, ordered)
+        return out.rename_columns([id_column, *out.column_names[1:]])
+    finally:
+        con.execute("DROP TABLE IF EXISTS __tv_feat")
+        if own:
+            con.close()
+
+
+def _encode_sql(con: duckdb.DuckDBPyConnection, key: bytes, fields: Sequence[str]) -> pa.Table:
+    """Tokens and CLKs of ``__tv_feat`` (SQL text holds only our own column names and hex key pads)."""
+    ipad, opad = _pads(key)
+
+    def hmac_hex(msg_sql: str) -> str:
+        return f"sha256(unhex('{opad}') || unhex(sha256(unhex('{ipad}') || encode({msg_sql}))))"
+
+    selects = ["f.__tv_id"]
+    joins: list[str] = []
+    fuzzy = [f for f in fields if f in FUZZY_FIELDS]
+    if fuzzy:
+        con.register("__tv_masks", _clk_masks(key, fuzzy))
+    for f in fields:
+        for c in DERIVED[f]:
+            if c == "tin":
+                selects.append(f"{hmac_hex('f.tin')} AS tin")
+            else:
+                domain = _DOMAIN.get(c, c)
+                msg = f"'{domain}' || chr(31) || f.{c}"
+                selects.append(f"('0x' || substr({hmac_hex(msg)}, 1, 15))::BIGINT AS {c}")
+        if f in fuzzy:
+            words = ", ".join(f"bit_or(m.m{i}) AS w{i}" for i in range(CLK_WORDS))
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE __tv_clk_{f} AS "  # noqa: S608
+                f"SELECT g.s, {words} FROM ("
+                f"  SELECT s, unnest(list_transform(range(1, length(s) + 2),"
+                f"         lambda i: substr('_' || s || '_', i, 2))) AS gram"
+                f"  FROM (SELECT DISTINCT {f} AS s FROM __tv_feat WHERE {f} IS NOT NULL)"
+                f") g JOIN __tv_masks m ON m.domain = '{f}' AND m.gram = g.gram GROUP BY g.s"
+            )
+            joins.append(f"LEFT JOIN __tv_clk_{f} AS k_{f} ON k_{f}.s = f.{f}")
+            selects.extend(f"k_{f}.w{i} AS {f}_clk{i}" for i in range(CLK_WORDS))
+    try:
+        sql = f"SELECT {', '.join(selects)} FROM __tv_feat AS f {' '.join(joins)}"  # noqa: S608
+        return con.sql(sql).to_arrow_table()
+    finally:
+        for f in fuzzy:
+            con.execute(f"DROP TABLE IF EXISTS __tv_clk_{f}")
+        if fuzzy:
+            con.unregister("__tv_masks")
+
+
+def encode_people(table: pa.Table, key: bytes, fields: Sequence[str], *, id_column: str = "id") -> pa.Table:
+    """Encode the named canonical fields of ``table`` under ``key``: id column + encoded columns only.
+
+    No raw value, and nothing from which one can be read without the key, is in
+    the output. Deterministic for the same key. See the module docstring for
+    the columns.
+    """
+    _check_key(key)
+    return person_features(table, fields, key=key, id_column=id_column)
+
+
+def dice(a: Sequence[int], b: Sequence[int]) -> float:
+    """Dice coefficient of two CLKs given as their signed 64-bit words (the SQL computes the same)."""
+    wa = np.array(a, dtype=np.int64).view(np.uint64)
+    wb = np.array(b, dtype=np.int64).view(np.uint64)
+
+    def popcount(x: np.ndarray) -> int:
+        return int(sum(bin(int(v)).count("1") for v in x))
+
+    total = popcount(wa) + popcount(wb)
+    return 0.0 if total == 0 else 2.0 * popcount(wa & wb) / total

@@ -1,0 +1,616 @@
+"""Probabilistic record linkage of two person files (Splink; DuckDB by default, Spark at scale).
+
+How a pair is decided, so a person reviewing a match can follow it:
+
+1. **Features.** Both files are normalised and the same derived columns are
+   computed for each (:data:`taxvault.matching.encode.DERIVED`): in the clear
+   they are normalised strings; encoded (:func:`~taxvault.matching.encode.encode_people`)
+   they are keyed tokens and Bloom filters. Blocking rules and comparison
+   levels refer to the same column names either way.
+2. **Blocking** keeps the comparisons to candidates that agree on something
+   exact (:data:`BLOCKING_RULES`): the TIN; the date of birth and the canonical
+   given name; the date of birth and the first three letters of the surname;
+   given name, surname and birth year; postcode and street number. A true
+   pair is compared when any one of these survives the errors in it, so a
+   record has to be wrong in several places at once to escape all five.
+3. **Scoring** (Fellegi-Sunter): each field falls into one comparison level
+   (exact, nickname, close, two of three date parts, different, missing ...);
+   each level carries a Bayes factor m/u, the ratio of how often true pairs and
+   random pairs land there. The product of the factors and the prior odds is
+   the match weight and the match probability. The factors are returned per
+   pair as ``bf_<field>``: above 1 the field argues for the match, below 1
+   against, 1 when it is missing.
+4. **Training** is unsupervised: u from random pairs (seeded), m by
+   expectation maximisation on pairs blocked on the TIN and, separately, on
+   date of birth and given name (each session estimates the fields it did not
+   block on), the prior from deterministic rules at an assumed recall.
+5. **Threshold and one-to-one.** Pairs at or above ``threshold`` are kept, then
+   resolved greedily: the most probable pair wins, its two records leave the
+   pool, and so on (ties broken by row order, so the result is
+   deterministic). The greedy order is computed in rounds with numpy: every
+   pair that is the best remaining pair for both its left and its right record
+   is accepted in the same round; this gives exactly the sequential greedy result.
+
+In the clear, names, streets and cities are compared by Jaro-Winkler and TINs by
+Damerau-Levenshtein distance; encoded, by the Dice coefficient of their Bloom
+filters. Everything else is equality of values or tokens, identical in both.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from taxvault.matching.encode import (
+    CLK_WORDS,
+    DERIVED,
+    EncodingError,
+    feature_columns,
+    person_features,
+)
+from taxvault.matching.fields import PERSON_FIELDS, FieldError, check_fields
+
+logger = logging.getLogger(__name__)
+
+Backend = Literal["duckdb", "spark"]
+
+BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
+    ("tin",),
+    ("birth_date", "first_name_canon"),
+    ("birth_date", "last_name_pre"),
+    ("first_name_canon", "last_name", "birth_year"),
+    ("postcode", "street_number"),
+)
+"""Candidate pairs agree exactly on all the columns of at least one rule (tokens when encoded)."""
+
+FALLBACK_BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
+    ("last_name",),
+    ("first_name_canon",),
+    ("birth_date",),
+    ("postcode",),
+    ("street",),
+    ("city",),
+)
+"""Used only when none of :data:`BLOCKING_RULES` is possible with the fields given."""
+
+# Similarity thresholds of the "close" levels: (high, medium), clear and encoded.
+JARO_WINKLER = {"high": 0.92, "mid": 0.80}
+DICE = {"high": 0.80, "mid": 0.62}
+TIN_DICE = 0.62
+JW_FUNCTION = {"duckdb": "jaro_winkler_similarity", "spark": "jaro_winkler"}
+"""Jaro-Winkler similarity per SQL dialect (on Spark, from Splink's UDF jar)."""
+
+
+class LinkageError(Exception):
+    """Linkage cannot run on this input (bad mapping, missing columns, empty file, duplicate ids)."""
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    """The linked pairs and how they were found.
+
+    ``pairs``: ``left_id``, ``right_id``, ``match_probability`` (float64),
+    ``match_weight`` and ``bf_<field>`` per compared field (its Bayes factor),
+    one-to-one unless asked otherwise, ordered by ``left_id``.
+    """
+
+    pairs: pa.Table
+    pairs_compared: int
+    threshold: float
+    fields: tuple[str, ...] = ()
+    backend: str = "duckdb"
+    encoded: bool = False
+    candidates_above_threshold: int = 0
+    seconds: Mapping[str, float] = field(default_factory=dict)
+
+
+# --- comparisons ------------------------------------------------------------------
+
+
+def _null(col: str) -> dict[str, Any]:
+    return {
+        "sql_condition": f"{col}_l IS NULL OR {col}_r IS NULL",
+        "label_for_charts": "missing",
+        "is_null_level": True,
+    }
+
+
+def _level(sql: str, label: str) -> dict[str, Any]:
+    return {"sql_condition": sql, "label_for_charts": label}
+
+
+def _eq(col: str) -> str:
+    return f"{col}_l = {col}_r"
+
+
+def _dice_sql(f: str, threshold: float) -> str:
+    words = range(CLK_WORDS)
+    inter = " + ".join(f"CAST(bit_count({f}_clk{i}_l & {f}_clk{i}_r) AS INTEGER)" for i in words)
+    total = " + ".join([f"CAST(bit_count({f}_clk{i}_{s}) AS INTEGER)" for s in "lr" for i in words])
+    return f"2 * ({inter}) >= {threshold} * ({total})"
+
+
+def _close(f: str, grade: str, encoded: bool, dialect: str) -> dict[str, Any]:
+    if encoded:
+        return _level(_dice_sql(f, DICE[grade]), f"dice >= {DICE[grade]}")
+    return _level(f"{JW_FUNCTION[dialect]}({f}_l, {f}_r) >= {JARO_WINKLER[grade]}", f"jw >= {JARO_WINKLER[grade]}")
+
+
+def _else() -> dict[str, Any]:
+    return {"sql_condition": "ELSE", "label_for_charts": "different"}
+
+
+ADDRESS_FIELDS: tuple[str, ...] = ("street_number", "street", "city", "postcode", "state")
+"""Compared jointly as one ``address`` comparison (see :func:`comparisons`)."""
+
+
+def comparison_names(fields: Sequence[str]) -> tuple[str, ...]:
+    """The comparisons made for ``fields``: person fields by name, address fields as one ``address``."""
+    names = [f for f in PERSON_FIELDS if f in fields and f not in ADDRESS_FIELDS]
+    if any(f in fields for f in ADDRESS_FIELDS):
+        names.append("address")
+    return tuple(names)
+
+
+def _address_levels(fields: Sequence[str], encoded: bool, dialect: str) -> list[dict[str, Any]]:
+    """Levels of the joint address comparison, from the address fields available.
+
+    Why joint: the parts of an address are not independent evidence. People
+    who share a street number and a street almost always share the postcode,
+    city and state too (households, moves within a city), so multiplying five
+    separate factors would count one fact five times and let any two members of
+    a household look like the same person.
+    """
+    have = set(fields)
+    num, street = "street_number" in have, "street" in have
+    pc, city, state = "postcode" in have, "city" in have, "state" in have
+    cols = [c for c in ADDRESS_FIELDS if c in have]
+    null = " AND ".join(f"{c}_l IS NULL" for c in cols)
+    null_r = " AND ".join(f"{c}_r IS NULL" for c in cols)
+    levels: list[dict[str, Any]] = [
+        {"sql_condition": f"({null}) OR ({null_r})", "label_for_charts": "missing", "is_null_level": True}
+    ]
+    if pc:
+        place = _eq("postcode")
+    elif city:
+        place = f"{_eq('city')} AND {_eq('state')}" if state else _eq("city")
+    else:
+        place = _eq("state") if state else ""
+    area = ([_eq("postcode3")] if pc else []) + ([_eq("city")] if city else [])
+    area_sql = "(" + " OR ".join(area) + ")" if area else ""
+    house = ([_eq("street_number")] if num else []) + ([_eq("street")] if street else [])
+    if house and place:
+        levels.append(_level(" AND ".join([*house, place]), "same address"))
+    if num and street:
+        close = _close("street", "high", encoded, dialect)["sql_condition"]
+        cond = f"{_eq('street_number')} AND ({_eq('street')} OR {close})"
+        levels.append(_level(f"{cond} AND {area_sql}" if area_sql else cond, "same address, one part differs"))
+    if street and place:
+        levels.append(_level(f"{_eq('street')} AND {place}", "same street, other number"))
+    if pc:
+        levels.append(_level(_eq("postcode"), "same postcode"))
+    if area_sql:
+        levels.append(_level(area_sql, "same city or ZIP area"))
+    if state:
+        levels.append(_level(_eq("state"), "same state"))
+    levels.append(_else())
+    return levels
+
+
+def comparisons(fields: Sequence[str], *, encoded: bool, dialect: str = "duckdb") -> list[dict[str, Any]]:
+    """Splink comparison dicts named as in :func:`comparison_names` (so each factor is ``bf_<name>``)."""
+    out: list[dict[str, Any]] = []
+    for f in comparison_names(fields):
+        if f == "address":
+            out.append(
+                {
+                    "output_column_name": f,
+                    "comparison_levels": _address_levels(fields, encoded, dialect),
+                    "comparison_description": f,
+                }
+            )
+            continue
+        levels: list[dict[str, Any]] = [_null(f), _level(_eq(f), "exact")]
+        if f == "first_name":
+            levels += [
+                _level(_eq("first_name_canon"), "same given name (nickname)"),
+                _close(f, "high", encoded, dialect),
+                _close(f, "mid", encoded, dialect),
+            ]
+        elif f == "last_name":
+            parts = " OR ".join(f"last_name_{a}_l = last_name_{b}_r" for a in ("p1", "p2") for b in ("p1", "p2"))
+            levels += [
+                _level(parts, "a surname part in common"),
+                _close(f, "high", encoded, dialect),
+                _close(f, "mid", encoded, dialect),
+            ]
+        elif f == "birth_date":
+            swapped = f"{_eq('birth_year')} AND birth_month_l = birth_day_r AND birth_day_l = birth_month_r"
+            y, m, d = _eq("birth_year"), _eq("birth_month"), _eq("birth_day")
+            levels += [
+                _level(swapped, "day and month swapped"),
+                _level(f"({y} AND {m}) OR ({y} AND {d}) OR ({m} AND {d})", "two of year, month, day"),
+            ]
+        elif f == "tin":
+            near = _dice_sql("tin", TIN_DICE) if encoded else "damerau_levenshtein(tin_l, tin_r) <= 1"
+            levels.append(_level(near, "one digit or one transposition apart"))
+        levels.append(_else())
+        out.append({"output_column_name": f, "comparison_levels": levels, "comparison_description": f})
+    return out
+
+
+def blocking_rules(fields: Sequence[str]) -> list[tuple[str, ...]]:
+    """The rules of :data:`BLOCKING_RULES` the fields allow (else the fallback rules); never empty."""
+    available = {c for f in fields for c in DERIVED[f]}
+    rules = [r for r in BLOCKING_RULES if set(r) <= available]
+    if not rules:
+        rules = [r for r in FALLBACK_BLOCKING_RULES if set(r) <= available]
+    if not rules:
+        raise LinkageError(
+            "no blocking rule is possible with these fields; map at least one name, date or address field"
+        )
+    return rules
+
+
+# --- inputs -----------------------------------------------------------------------
+
+
+def _prepare(
+    table: pa.Table, fields: Sequence[str], encoded: bool, side: str, id_column: str
+) -> tuple[pa.Table, pa.Array]:
+    """(the Splink input: unique_id row number + feature columns, the original ids)."""
+    if id_column not in table.column_names:
+        raise LinkageError(f"{side} table has no id column {id_column!r}")
+    if table.num_rows == 0:
+        raise LinkageError(f"{side} table is empty")
+    ids = table.column(id_column).combine_chunks()
+    if ids.null_count:
+        raise LinkageError(f"{side} table has records without an id")
+    if pc.count_distinct(ids).as_py() != len(ids):
+        raise LinkageError(f"{side} table has duplicate ids")
+    if encoded:
+        needed = feature_columns(fields, encoded=True)
+        missing = [c for c in needed if c not in table.column_names]
+        if missing:
+            raise LinkageError(
+                f"{side} table lacks encoded column(s) {missing[:5]}; encode it with encode_people for these fields"
+            )
+        if any(pa.types.is_string(table.schema.field(c).type) for c in needed if c != "tin"):
+            raise LinkageError(f"{side} table holds text where tokens are expected; is it really encoded?")
+        feats = table.select(needed)
+    else:
+        try:
+            feats = person_features(table, fields, id_column=id_column).drop_columns([id_column])
+        except (EncodingError, FieldError) as exc:
+            raise LinkageError(f"{side} table: {exc}") from exc
+    feats = feats.add_column(0, "unique_id", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    return feats, ids
+
+
+def _duckdb_connection(threads: int | None, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+# --- one-to-one -------------------------------------------------------------------
+
+
+def greedy_one_to_one(left: np.ndarray, right: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    """Indexes of the pairs kept by greedy one-to-one resolution (highest probability first).
+
+    Equivalent to: sort by probability (descending; ties by left then right),
+    walk the list, keep a pair when neither of its records is taken yet. Done
+    in rounds: a pair that is the first remaining pair of both its records is
+    kept; pairs touching a kept record are dropped; repeat.
+    """
+    n = len(probability)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort((right, left, -probability))
+    lo, ro = left[order], right[order]
+    _, li = np.unique(lo, return_inverse=True)
+    _, ri = np.unique(ro, return_inverse=True)
+    used_l = np.zeros(int(li.max()) + 1, dtype=bool)
+    used_r = np.zeros(int(ri.max()) + 1, dtype=bool)
+    alive = np.arange(n)
+    kept: list[np.ndarray] = []
+    while alive.size:
+        la, ra = li[alive], ri[alive]
+        first_l = np.zeros(alive.size, dtype=bool)
+        first_l[np.unique(la, return_index=True)[1]] = True
+        first_r = np.zeros(alive.size, dtype=bool)
+        first_r[np.unique(ra, return_index=True)[1]] = True
+        win = alive[first_l & first_r]
+        kept.append(win)
+        used_l[li[win]] = True
+        used_r[ri[win]] = True
+        alive = alive[~used_l[la] & ~used_r[ra]]
+    return np.sort(order[np.concatenate(kept)])
+
+
+# --- linking ----------------------------------------------------------------------
+
+
+def link(
+    left: pa.Table,
+    right: pa.Table,
+    fields: Sequence[str],
+    *,
+    encoded: bool,
+    threshold: float = 0.9,
+    backend: Backend = "duckdb",
+    one_to_one: bool = True,
+    seed: int = 0,
+    id_column: str = "id",
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    spark: Any = None,
+    u_max_pairs: float | None = None,
+) -> LinkResult:
+    """Link two person tables (``id`` + canonical fields, raw; or both from ``encode_people`` with one key).
+
+    ``fields`` are the canonical fields to compare (both tables must have
+    them). Pairs with ``match_probability >= threshold`` are returned, resolved
+    one-to-one unless ``one_to_one`` is False. ``seed`` fixes the random
+    sampling of training. ``backend="spark"`` runs the same model on Spark
+    (``spark``: a SparkSession, else a quiet local one). ``threads`` and
+    ``memory_limit`` tune DuckDB.
+    """
+    try:
+        check_fields(fields)
+    except FieldError as exc:
+        raise LinkageError(str(exc)) from exc
+    if not fields:
+        raise LinkageError("no fields to compare")
+    if not 0.0 < threshold < 1.0:
+        raise LinkageError("threshold must be strictly between 0 and 1")
+    ordered = tuple(f for f in PERSON_FIELDS if f in fields)
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    left_in, left_ids = _prepare(left, ordered, encoded, "left", id_column)
+    right_in, right_ids = _prepare(right, ordered, encoded, "right", id_column)
+    seconds["features"] = time.perf_counter() - t0
+
+    if backend == "duckdb":
+        from splink import DuckDBAPI
+
+        con = _duckdb_connection(threads, memory_limit)
+        db_api: Any = DuckDBAPI(connection=con)
+        run: _Run = _DuckRun(con)
+    elif backend == "spark":
+        from taxvault.matching.spark import spark_api
+
+        db_api, run = spark_api(spark)
+    else:
+        raise LinkageError(f"unknown backend {backend!r}")
+    try:
+        scored, compared = _splink(
+            db_api, run, left_in, right_in, ordered, encoded, threshold, seed, u_max_pairs, seconds, backend
+        )
+    finally:
+        run.close()
+
+    t0 = time.perf_counter()
+    li = scored.column("unique_id_l").to_numpy()
+    ri = scored.column("unique_id_r").to_numpy()
+    prob = scored.column("match_probability").to_numpy()
+    keep = greedy_one_to_one(li, ri, prob) if one_to_one else np.arange(len(prob))
+    scored = scored.take(pa.array(keep))
+    pairs = pa.table(
+        {
+            "left_id": left_ids.take(scored.column("unique_id_l")),
+            "right_id": right_ids.take(scored.column("unique_id_r")),
+            "match_probability": pc.cast(scored.column("match_probability"), pa.float64()),
+            "match_weight": pc.cast(scored.column("match_weight"), pa.float64()),
+            **{f"bf_{c}": pc.cast(scored.column(f"bf_{c}"), pa.float64()) for c in comparison_names(ordered)},
+        }
+    )
+    pairs = pairs.take(pc.sort_indices(scored.column("unique_id_l")))
+    seconds["resolve"] = time.perf_counter() - t0
+    return LinkResult(
+        pairs=pairs,
+        pairs_compared=compared,
+        threshold=threshold,
+        fields=ordered,
+        backend=backend,
+        encoded=encoded,
+        candidates_above_threshold=len(prob),
+        seconds=seconds,
+    )
+
+
+class _Run(Protocol):
+    def arrow(self, sql: str) -> pa.Table: ...
+
+    def close(self) -> None: ...
+
+
+class _DuckRun:
+    """Backend hooks for DuckDB: run SQL to Arrow, release the connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def arrow(self, sql: str) -> pa.Table:
+        return self.con.sql(sql).to_arrow_table()
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _splink(
+    db_api: Any,
+    run: _Run,
+    left_in: pa.Table,
+    right_in: pa.Table,
+    fields: tuple[str, ...],
+    encoded: bool,
+    threshold: float,
+    seed: int,
+    u_max_pairs: float | None,
+    seconds: dict[str, float],
+    dialect: str,
+) -> tuple[pa.Table, int]:
+    from splink import Linker, SettingsCreator, block_on
+
+    rules = blocking_rules(fields)
+    settings = SettingsCreator(
+        link_type="link_only",
+        comparisons=comparisons(fields, encoded=encoded, dialect=dialect),  # type: ignore[arg-type]
+        blocking_rules_to_generate_predictions=[block_on(*r) for r in rules],
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=True,
+        max_iterations=20,
+    )
+    t0 = time.perf_counter()
+    tag = uuid.uuid4().hex[:8]
+    left_df = db_api.register(left_in, dataset_display_name="left_file", table_name=f"tv_left_{tag}")
+    right_df = db_api.register(right_in, dataset_display_name="right_file", table_name=f"tv_right_{tag}")
+    linker = Linker([left_df, right_df], settings, log_level=None)
+    seconds["register"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    _train(linker, fields, seed, u_max_pairs, left_in.num_rows, right_in.num_rows)
+    seconds["train"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    predictions = linker.inference.predict(warning_mode="never")
+    table = predictions.physical_name
+    compared = int(run.arrow(f"SELECT count(*) AS n FROM {table}").column("n")[0].as_py())  # noqa: S608
+    cols = ", ".join(
+        [
+            "unique_id_l",
+            "unique_id_r",
+            "match_probability",
+            "match_weight",
+            *(f"power(2.0, mw_{c}) AS bf_{c}" for c in comparison_names(fields)),
+        ]
+    )
+    scored = run.arrow(f"SELECT {cols} FROM {table} WHERE match_probability >= {float(threshold)!r}")  # noqa: S608
+    seconds["predict"] = time.perf_counter() - t0
+    linker.table_management.delete_tables_created_by_splink_from_db()  # type: ignore[no-untyped-call]
+    return scored, compared
+
+
+def _train(
+    linker: Any, fields: tuple[str, ...], seed: int, u_max_pairs: float | None, n_left: int, n_right: int
+) -> None:
+    from splink import block_on
+
+    have = set(fields)
+    deterministic = []
+    if "tin" in have:
+        deterministic.append(block_on("tin"))
+    if {"first_name", "last_name", "birth_date"} <= have:
+        deterministic.append(block_on("first_name_canon", "last_name", "birth_date"))
+    if deterministic:
+        linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.9)
+    max_pairs = u_max_pairs or float(min(max(n_left * n_right // 50, 1_000_000), 10_000_000))
+    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+    sessions: list[tuple[str, ...]] = []
+    if "tin" in have:
+        sessions.append(("tin",))
+    if {"birth_date", "first_name"} <= have:
+        sessions.append(("birth_date", "first_name_canon"))
+    elif "birth_date" in have:
+        sessions.append(("birth_date",))
+    if len(sessions) < 2 and {"first_name", "last_name"} <= have:
+        sessions.append(("first_name_canon", "last_name"))
+    for rule in sessions:
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
+
+
+# --- CSV --------------------------------------------------------------------------
+
+
+def _read_csv(path: Path, id_column: str, mapping: Mapping[str, str], side: str) -> pa.Table:
+    if not path.is_file():
+        raise LinkageError(f"{side} file not found: {path.name}")
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        header = next(csv.reader(fh), None)
+    if not header:
+        raise LinkageError(f"{side} file {path.name} is empty")
+    wanted = [id_column, *mapping.values()]
+    missing = sorted({c for c in wanted if c not in header})
+    if missing:
+        raise LinkageError(f"{side} file {path.name} has no column(s) {missing}")
+    columns = list(dict.fromkeys(wanted))
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding="utf-8-sig"),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=columns,
+                column_types=dict.fromkeys(columns, pa.string()),
+                strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise LinkageError(f"{side} file {path.name} is not a readable CSV") from exc
+    if table.num_rows == 0:
+        raise LinkageError(f"{side} file {path.name} has no records")
+    out = {"id": table.column(id_column)}
+    for f, col in mapping.items():
+        out[f] = table.column(col)
+    return pa.table(out)
+
+
+def link_csv(
+    left_csv: Path,
+    right_csv: Path,
+    *,
+    id_column: str,
+    left_map: Mapping[str, str],
+    right_map: Mapping[str, str],
+    out_csv: Path,
+    threshold: float = 0.9,
+    key: bytes | None = None,
+    right_id_column: str | None = None,
+    seed: int = 0,
+) -> LinkResult:
+    """Link two person CSV files whatever their column names; write ``left_id,right_id,match_probability``.
+
+    ``left_map`` / ``right_map`` map canonical fields to each file's columns;
+    fields mapped in both files are compared. With ``key`` both sides are first
+    encoded under it (linkage then sees tokens only). ``right_id_column``
+    defaults to ``id_column``.
+    """
+    for side, mapping in (("left", left_map), ("right", right_map)):
+        unknown = [f for f in mapping if f not in PERSON_FIELDS]
+        if unknown:
+            raise LinkageError(
+                f"{side} mapping names unknown field(s) {unknown}; expected some of {list(PERSON_FIELDS)}"
+            )
+    only_one = sorted(set(left_map) ^ set(right_map))
+    if only_one:
+        raise LinkageError(f"field(s) {only_one} are mapped for one file only; map them for both or neither")
+    fields = [f for f in PERSON_FIELDS if f in left_map]
+    if not fields:
+        raise LinkageError("no field is mapped")
+    left = _read_csv(Path(left_csv), id_column, left_map, "left")
+    right = _read_csv(Path(right_csv), right_id_column or id_column, right_map, "right")
+    if key is not None:
+        from taxvault.matching.encode import encode_people
+
+        left = encode_people(left, key, fields)
+        right = encode_people(right, key, fields)
+    result = link(left, right, fields, encoded=key is not None, threshold=threshold, seed=seed)
+    pacsv.write_csv(result.pairs.select(["left_id", "right_id", "match_probability"]), Path(out_csv))
+    return result

@@ -1,0 +1,84 @@
+"""The Spark backend of linkage: the same Splink model, run by Spark (local mode or a cluster).
+
+DuckDB links a few million records a side on one machine; past that, the same
+settings run on Spark through Splink's SparkAPI. :func:`local_spark` starts a
+quiet local session (no UI, few shuffle partitions, Splink's similarity UDF
+jar registered) for tests and single-machine runs; a cluster deployment passes
+its own SparkSession to :func:`taxvault.matching.linkage.link`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Any
+
+import pyarrow as pa
+
+_SESSION: Any = None
+
+
+class SparkUnavailableError(RuntimeError):
+    """Spark cannot start here (no Java runtime)."""
+
+
+def java_available() -> bool:
+    """True when a Java runtime is on the PATH (or JAVA_HOME), which pyspark needs."""
+    home = os.environ.get("JAVA_HOME")
+    return bool(shutil.which("java") or (home and os.path.exists(os.path.join(home, "bin", "java"))))
+
+
+def local_spark(cores: int = 2, shuffle_partitions: int = 4, driver_memory: str = "2g") -> Any:
+    """A process-wide local SparkSession (created once), quiet and small, with Splink's UDF jar."""
+    global _SESSION
+    if _SESSION is not None:
+        return _SESSION
+    if not java_available():
+        raise SparkUnavailableError("Spark needs a Java runtime; none was found on PATH or JAVA_HOME")
+    from pyspark.sql import SparkSession
+    from splink.backends.spark import similarity_jar_location
+
+    tmp = tempfile.mkdtemp(prefix="taxvault-spark-")
+    builder = (
+        SparkSession.builder.master(f"local[{cores}]")
+        .appName("taxvault-matching")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        .config("spark.default.parallelism", str(shuffle_partitions))
+        .config("spark.driver.memory", driver_memory)
+        .config("spark.jars", similarity_jar_location())
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.local.dir", tmp)
+        .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=ERROR")
+    )
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    session.sparkContext.setCheckpointDir(os.path.join(tmp, "checkpoints"))
+    _SESSION = session
+    return session
+
+
+class SparkRun:
+    """Backend hooks for Spark: run SQL to Arrow; nothing to close (the session is shared)."""
+
+    def __init__(self, spark: Any) -> None:
+        self.spark = spark
+
+    def arrow(self, sql: str) -> pa.Table:
+        result = self.spark.sql(sql).toArrow()
+        return result if isinstance(result, pa.Table) else pa.Table.from_batches(result)
+
+    def close(self) -> None:
+        return None
+
+
+def spark_api(spark: Any = None) -> tuple[Any, SparkRun]:
+    """(a Splink SparkAPI, its hooks) on ``spark`` or on :func:`local_spark`."""
+    from splink import SparkAPI
+
+    session = spark if spark is not None else local_spark()
+    api = SparkAPI(spark_session=session, break_lineage_method="persist")  # type: ignore[no-untyped-call]
+    return api, SparkRun(session)
