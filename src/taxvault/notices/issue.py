@@ -80,13 +80,19 @@ def _chunks(ids: Sequence[int], size: int = 900) -> Iterable[Sequence[int]]:
         yield ids[i : i + size]
 
 
+SERIES_MFTS = (30,)
+"""The CP14 series is the individual (IMF, Form 1040) series; business accounts get their
+own notices (CP161 and the BMF series), which are not modelled yet."""
+
+
 def owing_modules(conn: Connection, on: dt.date) -> list[int]:
-    """Modules whose posted balance as of ``on`` is at least the notice minimum."""
+    """IMF modules whose posted balance as of ``on`` is at least the notice minimum."""
     t = transactions.c
     total = sa.cast(sa.func.sum(t.amount_cents), sa.BigInteger)
     q = (
         sa.select(t.module_id)
-        .where(t.posted_date <= on)
+        .join(tax_modules, tax_modules.c.id == t.module_id)
+        .where(t.posted_date <= on, tax_modules.c.mft.in_(SERIES_MFTS))
         .group_by(t.module_id)
         .having(total >= MIN_BALANCE_CENTS)
         .order_by(t.module_id)
