@@ -70,7 +70,7 @@ matching_agreements = sa.Table(
     sa.CheckConstraint(_in("state", AGREEMENT_STATES), name="state"),
     sa.CheckConstraint("approver_id IS NULL OR approver_id <> created_by", name="second_person"),
     sa.CheckConstraint("renewed_by IS NULL OR renewed_by <> created_by", name="second_person_renewal"),
-    sa.CheckConstraint("state = 'draft' OR approver_id IS NOT NULL", name="approved"),
+    sa.CheckConstraint("state <> 'approved' OR approver_id IS NOT NULL", name="approved"),
     sa.CheckConstraint("ends_on > starts_on", name="ends_after_start"),
     sa.CheckConstraint("ends_on >= original_ends_on", name="renewal_extends"),
     sa.CheckConstraint("destroy_on >= ends_on", name="destroyed_after_end"),

@@ -48,7 +48,9 @@ def upgrade() -> None:
         sa.Column("destroyed_by", sa.String(length=40), nullable=True),
         sa.Column("destroyed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("destroyed_rows", sa.BigInteger(), nullable=True),
-        sa.CheckConstraint("state = 'draft' OR approver_id IS NOT NULL", name=op.f("ck_matching_agreements_approved")),
+        sa.CheckConstraint(
+            "state <> 'approved' OR approver_id IS NOT NULL", name=op.f("ck_matching_agreements_approved")
+        ),
         sa.CheckConstraint(
             "state IN ('draft', 'approved', 'revoked', 'destroyed')", name=op.f("ck_matching_agreements_state")
         ),

@@ -1,0 +1,281 @@
+"""One key per matching agreement, and crypto-shredding on its destruction date.
+
+Each approved agreement gets a random 32-byte key, kept like every other local secret
+(a 0600 file under ``<keys dir>/matching/``; production mounts a secret store there).
+Two keys are derived from it (HKDF-SHA256, one ``info`` per use, so neither use can be
+turned against the other):
+
+- the **linkage key**: keyed tokens (HMAC-SHA256) of identifiers and the keyed
+  privacy-preserving encodings of names, dates and addresses, on both sides;
+- the **payload key**: AES-256-GCM over every stored partner row and every lead's
+  partner evidence, bound to the agreement and the row's token (associated data), so
+  a sealed row cannot be moved to another agreement or record and still open.
+
+Destroying the key file (overwritten, synced, unlinked) makes every sealed byte of
+the agreement unreadable wherever it went (replicas, backups, exports): that is the
+destruction. The rows are deleted too, the agreement is marked ``destroyed`` and the
+destruction is an audit event (who, when, which agreement, how many rows), appended
+before anything is destroyed so that a failed append destroys nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy.engine import Engine
+
+from taxvault.access.resources import Resource
+from taxvault.audit import AuditEvent, AuditLog, Decision
+from taxvault.audit.errors import AuditError
+from taxvault.keys import keys_dir
+from taxvault.matching.agreements import Agreement, AgreementError, MatchingError, get_agreement
+from taxvault.matching.tables import matching_agreements, matching_leads, matching_partner_rows
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+_LINKAGE_INFO = b"taxvault matching linkage key v1"
+_PAYLOAD_INFO = b"taxvault matching payload key v1"
+SHRED_PURPOSE = "agreement_destruction"
+
+
+class AgreementKeyError(MatchingError):
+    """An agreement's key is missing, or a sealed value does not open with it."""
+
+
+class AgreementDestroyed(AgreementKeyError):
+    """The agreement's key was destroyed: nothing of its partner data can be read back."""
+
+
+class ShredError(MatchingError):
+    """A destruction that cannot happen (not due yet, or the audit append failed)."""
+
+
+def key_path(agreement_ref: str) -> Path:
+    """Where the agreement's key lives."""
+    if not agreement_ref.isalnum():
+        raise AgreementKeyError("an agreement reference is letters and digits only")
+    return keys_dir() / "matching" / f"agreement-{agreement_ref}.key"
+
+
+def has_key(agreement_ref: str) -> bool:
+    """Whether the agreement's key exists."""
+    return key_path(agreement_ref).exists()
+
+
+def create_key(agreement_ref: str) -> None:
+    """Create the agreement's random key (mode 0600) unless it exists."""
+    path = key_path(agreement_ref)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.token_bytes(KEY_BYTES))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _derive(master: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementKeys:
+    """The keys derived from one agreement's key."""
+
+    agreement_ref: str
+    linkage: bytes = field(repr=False)
+    _aead: AESGCM = field(repr=False)
+
+    def _aad(self, context: str) -> bytes:
+        return f"{self.agreement_ref}|{context}".encode()
+
+    def seal(self, plaintext: bytes, context: str) -> bytes:
+        """AES-GCM: nonce || ciphertext+tag, bound to the agreement and ``context``."""
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, plaintext, self._aad(context))
+
+    def open(self, sealed: bytes, context: str) -> bytes:
+        """The plaintext of :meth:`seal` (AgreementKeyError if it was not sealed so)."""
+        try:
+            return self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], self._aad(context))
+        except (InvalidTag, ValueError):
+            raise AgreementKeyError(
+                f"a sealed value does not open with the key of agreement {self.agreement_ref}"
+            ) from None
+
+
+def load_keys(agreement_ref: str) -> AgreementKeys:
+    """The agreement's derived keys (AgreementKeyError if its key does not exist)."""
+    path = key_path(agreement_ref)
+    try:
+        master = path.read_bytes()
+    except FileNotFoundError:
+        raise AgreementKeyError(f"agreement {agreement_ref} has no key (never imported into, or destroyed)") from None
+    if len(master) != KEY_BYTES:
+        raise AgreementKeyError(f"the key file of agreement {agreement_ref} is damaged")
+    return AgreementKeys(agreement_ref, _derive(master, _LINKAGE_INFO), AESGCM(_derive(master, _PAYLOAD_INFO)))
+
+
+def keys_for(agreement: Agreement) -> AgreementKeys:
+    """The keys of an agreement whose data may still be read (AgreementDestroyed after its destruction)."""
+    if agreement.state == "destroyed":
+        when = agreement.destroyed_at.date().isoformat() if agreement.destroyed_at else "its destruction date"
+        raise AgreementDestroyed(
+            f"agreement {agreement.ref} was destroyed on {when}: its key is gone and "
+            "nothing of the partner's data can be read back"
+        )
+    return load_keys(agreement.ref)
+
+
+def destroy_key(agreement_ref: str) -> bool:
+    """Overwrite the key file with random bytes, sync, unlink; True if there was one."""
+    path = key_path(agreement_ref)
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        size = max(os.fstat(fd).st_size, KEY_BYTES)
+        os.write(fd, secrets.token_bytes(size))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    path.unlink()
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return True
+
+
+# -- crypto-shredding -------------------------------------------------------------------------
+
+
+def check_can_shred(agreement: Agreement, today: dt.date) -> None:
+    """Raise unless ``agreement`` may be destroyed on ``today`` (its destruction date, or once revoked)."""
+    if agreement.state == "draft":
+        raise AgreementError(f"agreement {agreement.ref} is a draft: it holds nothing to destroy")
+    if agreement.state != "revoked" and today < agreement.destroy_on:
+        raise ShredError(f"agreement {agreement.ref} is destroyed on {agreement.destroy_on.isoformat()}, not before")
+
+
+@dataclass(frozen=True, slots=True)
+class ShredReport:
+    """What one destruction did."""
+
+    agreement_ref: str
+    partner_rows: int
+    lead_evidence: int
+    key_destroyed: bool
+    audit_leaf: int | None
+
+
+def shred_agreement(
+    engine: Engine,
+    agreement_ref: str,
+    *,
+    actor: str,
+    audit: AuditLog,
+    today: dt.date | None = None,
+    policy: str | None = None,
+    request_id: str | None = None,
+) -> ShredReport:
+    """Destroy the agreement's key and partner data (due on its destruction date, or once revoked).
+
+    Audit first (a failed append destroys nothing), then delete the rows and mark the
+    agreement destroyed in one transaction, then destroy the key. A crash between the
+    last two leaves a key of a destroyed agreement, which :func:`shred_due` sweeps.
+    """
+    now = dt.datetime.now(dt.UTC)
+    today = today or now.date()
+    with engine.connect() as conn:
+        agreement = get_agreement(conn, agreement_ref)
+        if agreement.state == "destroyed":
+            return ShredReport(agreement_ref, 0, 0, destroy_key(agreement_ref), None)
+        check_can_shred(agreement, today)
+        rows = int(
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(matching_partner_rows)
+                .where(matching_partner_rows.c.agreement_id == agreement.id)
+            ).scalar_one()
+        )
+        evidence = int(
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(matching_leads)
+                .where(matching_leads.c.agreement_id == agreement.id, matching_leads.c.evidence.is_not(None))
+            ).scalar_one()
+        )
+    event = AuditEvent.now(
+        principal=actor,
+        action=f"shred_agreement:{Resource.MATCHING_AGREEMENT.value}",
+        resource=agreement_ref,
+        decision=Decision.ALLOW,
+        request_id=request_id or uuid.uuid4().hex,
+        purpose=SHRED_PURPOSE,
+        policy=policy,
+        fields=("key", "matching_partner_rows", "matching_leads.evidence", f"rows={rows}", f"lead_evidence={evidence}"),
+    )
+    try:
+        leaf = audit.append(event)
+    except AuditError as exc:
+        raise ShredError(
+            f"agreement {agreement_ref}: the destruction could not be audited, nothing was destroyed"
+        ) from exc
+    with engine.begin() as conn:
+        conn.execute(matching_partner_rows.delete().where(matching_partner_rows.c.agreement_id == agreement.id))
+        conn.execute(
+            matching_leads.update()
+            .where(matching_leads.c.agreement_id == agreement.id, matching_leads.c.evidence.is_not(None))
+            .values(evidence=None)
+        )
+        conn.execute(
+            matching_agreements.update()
+            .where(matching_agreements.c.id == agreement.id)
+            .values(state="destroyed", destroyed_by=actor, destroyed_at=now, destroyed_rows=rows)
+        )
+    return ShredReport(agreement_ref, rows, evidence, destroy_key(agreement_ref), leaf)
+
+
+def shred_due(
+    engine: Engine,
+    *,
+    actor: str,
+    audit: AuditLog,
+    today: dt.date | None = None,
+    policy: str | None = None,
+    request_id: str | None = None,
+) -> list[ShredReport]:
+    """Destroy every agreement whose destruction date has come (and any key left of a destroyed one)."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    a = matching_agreements.c
+    with engine.connect() as conn:
+        due = [
+            r
+            for (r,) in conn.execute(
+                sa.select(a.ref)
+                .where(a.state.in_(("approved", "revoked")), a.destroy_on <= today)
+                .order_by(a.destroy_on, a.id)
+            )
+        ]
+        leftovers = [r for (r,) in conn.execute(sa.select(a.ref).where(a.state == "destroyed")) if has_key(r)]
+    reports = [
+        shred_agreement(engine, ref, actor=actor, audit=audit, today=today, policy=policy, request_id=request_id)
+        for ref in due
+    ]
+    reports.extend(ShredReport(ref, 0, 0, destroy_key(ref), None) for ref in leftovers)
+    return reports
