@@ -24,6 +24,7 @@ from taxvault.model.tax import (
     compute_returns,
     standard_deduction,
 )
+from taxvault.notices import underreporter
 from taxvault.notices.underreporter import (
     CATEGORIES,
     DEFAULT_TOLERANCE_CENTS,
@@ -595,3 +596,23 @@ def test_synthetic_population_under_reporters(db_engine: Engine) -> None:
         assert d.recomputed_tax_cents == tax
         assert d.proposed_increase_cents == tax - int(row.total_tax_cents) > 0
         assert d.module_id == int(row.module_id)
+
+
+def test_batches_give_the_same_answer(db_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    with db_engine.begin() as conn:
+        hb = HandBuilt(conn)
+        bank = hb.payer("Harbor Savings Bank")
+        modules = []
+        for k in range(5):
+            p = hb.person()
+            hb.info_return("1099-INT", p, bank, (k + 2) * 1_000_00)
+            modules.append(hb.filed_return(p, F.SINGLE, wages=70_000_00)[0])
+    with db_engine.connect() as conn:
+        whole = find_discrepancies(conn)
+        assert [d.module_id for d in whole] == modules
+        monkeypatch.setattr(underreporter, "_BATCH_MODULES", 2)
+        monkeypatch.setattr(underreporter, "_BATCH_MODULES_PG", 2)
+        monkeypatch.setattr(underreporter, "_RANGE_MODULES", 2)
+        assert len(list(match_returns(conn))) >= 3
+        assert find_discrepancies(conn) == whole
+        assert find_discrepancies(conn, module_ids=list(reversed(modules))) == whole
