@@ -82,9 +82,9 @@ wrong by an unknown amount. :func:`match_returns` exposes which returns those ar
 
 Tolerance
 ---------
-The IRS does not publish its AUR tolerances (the thresholds in IRM 4.19.3 are
-withheld as official use only), so :data:`DEFAULT_TOLERANCE_CENTS` is this
-project's choice: income left out must exceed $100, and the recomputed tax must
+The IRS does not publish its AUR tolerances (the public IRM 4.19.3 describes
+the matching but not the dollar thresholds), so :data:`DEFAULT_TOLERANCE_CENTS`
+is this project's choice: income left out must exceed $100, and the recomputed tax must
 exceed the filed tax.
 """
 
