@@ -61,6 +61,7 @@ _TAXPAYER_DATA = frozenset(
         Resource.NOTICES,
         Resource.RETURNS,
         Resource.INFORMATION_RETURNS,
+        Resource.MATCHING_LEAD,  # names a taxpayer a match found
     }
 )
 _LOCATOR = {
