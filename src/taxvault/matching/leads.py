@@ -243,7 +243,7 @@ def insert_findings(
     if not rows:
         return 0
     conn.execute(matching_leads.insert(), rows)
-    ids = dict(conn.execute(sa.select(_L.ref, _L.id).where(_L.ref.in_([r["ref"] for r in rows]))).tuples().all())
+    ids = dict(conn.execute(sa.select(_L.ref, _L.id).where(_L.ref.in_([r["ref"] for r in rows]))).all())
     conn.execute(
         matching_lead_events.insert(),
         [
@@ -367,6 +367,10 @@ def check_move(
     """Raise LeadError unless ``to`` is a move the due-process rules allow now."""
     if to not in TRANSITIONS:
         raise LeadError(f"unknown lead state {to!r} (states: {', '.join(TRANSITIONS)})")
+    if to == "notified" and lead.state == "new":
+        raise LeadError("no notice before a person has verified the lead")
+    if to == "contested" and lead.state in ("new", "verified"):
+        raise LeadError("a taxpayer contests the findings of a notice: notify her first")
     if to not in TRANSITIONS[lead.state]:
         raise LeadError(f"a {lead.state} lead cannot move to {to}")
     if note is not None and _TIN_IN_TEXT.search(note):
