@@ -159,3 +159,34 @@ def test_cycle_refuses_when_the_audit_log_cannot_append(world: tuple[Engine, Aud
     with engine.connect() as conn:
         after = conn.execute(sa.select(sa.func.count()).select_from(notices)).scalar_one()
     assert after == before, "no audit, no notices (fail closed)"
+
+
+def test_cp2000_for_under_reporters_once_with_the_recomputed_tax(world: tuple[Engine, AuditLog]) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    from taxvault.notices.documents import format_money
+    from taxvault.notices.underreporter import find_discrepancies
+
+    engine, log = world
+    day = _start(engine) + dt.timedelta(days=30)
+    with engine.connect() as conn:
+        found = {d.module_id: d for d in find_discrepancies(conn)}
+    assert found, "the synthetic population has under-reporters"
+    first = run_cycle(engine, day, audit=log)
+    assert first.notices.get("CP2000") == len(found)
+    again = run_cycle(engine, day + WEEK, audit=log)
+    assert "CP2000" not in again.notices, "one CP2000 per module"
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(notices).where(notices.c.notice_type == "CP2000")).all()
+    assert {r.module_id for r in rows} == set(found)
+    for r in rows[:5]:
+        d = found[r.module_id]
+        assert r.tax_cents == d.proposed_increase_cents > 0
+        assert r.amount_due_cents == r.tax_cents + r.interest_cents and r.penalty_cents == 0
+        text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(bytes(r.pdf))).pages)
+        assert format_money(d.proposed_increase_cents) in text
+        assert format_money(d.omitted_cents) in text or all(
+            format_money(i.reported_by_payers_cents) in text for i in d.items
+        )

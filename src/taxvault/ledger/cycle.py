@@ -136,7 +136,9 @@ def _plan_cp2000(conn: Connection, on: dt.date) -> list[issue.Planned]:
         if open_holds(posted):
             continue
         items = tuple(
-            UnreportedItem(i.payer_name, i.form, i.reported_by_payers_cents, i.reported_on_return_cents)
+            UnreportedItem(
+                i.payer_name or "Payer not on file", i.form, i.reported_by_payers_cents, i.reported_on_return_cents
+            )
             for i in d.items
         )
         payoff = issue.cp2000_payoff(d.proposed_increase_cents, terms, on)

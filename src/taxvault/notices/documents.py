@@ -94,7 +94,7 @@ class UnreportedItem:
         _check_text("payer_name", self.payer_name, 80)
         _check_text("form", self.form, 16)
         _check_cents("reported_by_payer_cents", self.reported_by_payer_cents)
-        _check_cents("reported_on_return_cents", self.reported_on_return_cents)
+        _check_cents("reported_on_return_cents", self.reported_on_return_cents, signed=True)  # a loss is < 0
 
     @property
     def difference_cents(self) -> int:
@@ -300,11 +300,11 @@ def _check_text(name: str, value: object, max_len: int) -> None:
         raise NoticeError(f"{name} is longer than {max_len} characters")
 
 
-def _check_cents(name: str, value: object) -> None:
+def _check_cents(name: str, value: object, *, signed: bool = False) -> None:
     if type(value) is not int:  # bool is an int subclass and float is never money
         raise NoticeError(f"{name} must be an integer number of cents")
-    if not 0 <= value <= MAX_CENTS:
-        raise NoticeError(f"{name} must be between 0 and {MAX_CENTS} cents")
+    if not (-MAX_CENTS if signed else 0) <= value <= MAX_CENTS:
+        raise NoticeError(f"{name} must be between {-MAX_CENTS if signed else 0} and {MAX_CENTS} cents")
 
 
 def _check_date(name: str, value: object) -> None:
