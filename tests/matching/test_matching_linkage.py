@@ -23,7 +23,7 @@ def test_clear_linkage_precision_and_recall_at_least_099() -> None:
 
 def test_encoded_linkage_within_001_f1_of_clear() -> None:
     _, _, truth = pair()
-    p_clear, r_clear, f1_clear = scores(clear_result(), truth)
+    _, _, f1_clear = scores(clear_result(), truth)
     precision, recall, f1 = scores(encoded_result(), truth)
     assert precision >= 0.99
     assert recall >= 0.99
@@ -63,8 +63,17 @@ def test_greedy_one_to_one_matches_sequential_greedy() -> None:
 
 def test_link_csv_with_other_column_names(tmp_path: Path) -> None:
     left, right, truth = partner_pair(1_500, 1_500, 0.6, 5)
-    lcols = {"first_name": "GivenName", "last_name": "Surname", "birth_date": "DOB", "tin": "SSN",
-             "street_number": "HouseNo", "street": "StreetName", "city": "Town", "postcode": "ZIP", "state": "St"}  # fmt: skip
+    lcols = {
+        "first_name": "GivenName",
+        "last_name": "Surname",
+        "birth_date": "DOB",
+        "tin": "SSN",
+        "street_number": "HouseNo",
+        "street": "StreetName",
+        "city": "Town",
+        "postcode": "ZIP",
+        "state": "St",
+    }
     rcols = {f: f"partner_{f}" for f in FIELDS}
     pacsv.write_csv(left.rename_columns(["person"] + [lcols[f] for f in FIELDS]), tmp_path / "l.csv")
     pacsv.write_csv(right.rename_columns(["person"] + [rcols[f] for f in FIELDS]), tmp_path / "r.csv")

@@ -56,6 +56,7 @@ import pyarrow.csv as pacsv
 from taxvault.matching.encode import (
     CLK_WORDS,
     DERIVED,
+    TIN_DELETIONS,
     EncodingError,
     feature_columns,
     person_features,
@@ -88,7 +89,6 @@ FALLBACK_BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
 # Similarity thresholds of the "close" levels: (high, medium), clear and encoded.
 JARO_WINKLER = {"high": 0.92, "mid": 0.80}
 DICE = {"high": 0.80, "mid": 0.62}
-TIN_DICE = 0.62
 JW_FUNCTION = {"duckdb": "jaro_winkler_similarity", "spark": "jaro_winkler"}
 """Jaro-Winkler similarity per SQL dialect (on Spark, from Splink's UDF jar)."""
 
@@ -140,6 +140,12 @@ def _dice_sql(f: str, threshold: float) -> str:
     inter = " + ".join(f"CAST(bit_count({f}_clk{i}_l & {f}_clk{i}_r) AS INTEGER)" for i in words)
     total = " + ".join([f"CAST(bit_count({f}_clk{i}_{s}) AS INTEGER)" for s in "lr" for i in words])
     return f"2 * ({inter}) >= {threshold} * ({total})"
+
+
+def _tin_near_sql() -> str:
+    """Some deletion variant shared at the same or an adjacent position (see encode.TIN_DELETIONS)."""
+    pairs = [(i, j) for i in range(TIN_DELETIONS) for j in range(TIN_DELETIONS) if abs(i - j) <= 1]
+    return "(" + " OR ".join(f"tin_del{i}_l = tin_del{j}_r" for i, j in pairs) + ")"
 
 
 def _close(f: str, grade: str, encoded: bool, dialect: str) -> dict[str, Any]:
@@ -244,7 +250,7 @@ def comparisons(fields: Sequence[str], *, encoded: bool, dialect: str = "duckdb"
                 _level(f"({y} AND {m}) OR ({y} AND {d}) OR ({m} AND {d})", "two of year, month, day"),
             ]
         elif f == "tin":
-            near = _dice_sql("tin", TIN_DICE) if encoded else "damerau_levenshtein(tin_l, tin_r) <= 1"
+            near = _tin_near_sql() if encoded else "damerau_levenshtein(tin_l, tin_r) <= 1"
             levels.append(_level(near, "one digit or one transposition apart"))
         levels.append(_else())
         out.append({"output_column_name": f, "comparison_levels": levels, "comparison_description": f})
@@ -301,6 +307,7 @@ def _prepare(
 
 def _duckdb_connection(threads: int | None, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:

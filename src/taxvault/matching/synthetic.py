@@ -48,6 +48,9 @@ of the (few) records an error touches.
 
 from __future__ import annotations
 
+import bisect
+import random
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -143,12 +146,14 @@ def people(n: int, seed: int) -> pa.Table:
     primary_age = rng.integers(20 * 365, 90 * 365, H)
     age = primary_age[hh].copy()
     age[spouse] = np.clip(age[spouse] + rng.normal(0, 3 * 365, int(spouse.sum())).astype(np.int64), 18 * 365, None)
-    kid_age = np.minimum(rng.integers(0, 26 * 365, n), np.maximum(primary_age[hh] - 18 * 365, 0))
+    kid_span = np.clip(primary_age[hh] - 18 * 365, 1, 26 * 365)  # at most 26, and born after the parent was 18
+    kid_age = (rng.random(n) * kid_span).astype(np.int64)
     age[child] = kid_age[child]
     twin = child & (pos >= 3) & (rng.random(n) < 0.08)  # shares the previous child's date of birth
-    idx = np.flatnonzero(twin)
-    prev_child = child[np.maximum(idx - 1, 0)]
-    age[idx[prev_child]] = age[idx[prev_child] - 1]
+    twin[1:] &= child[:-1] & ~twin[:-1]  # the previous person is a child, and not a twin already (no triplets)
+    twin[0] = False
+    twins = np.flatnonzero(twin)
+    age[twins] = age[twins - 1]
     birth = (ref - age.astype("timedelta64[D]")).astype("datetime64[D]")
 
     female = rng.random(n) < 0.5
@@ -157,6 +162,9 @@ def people(n: int, seed: int) -> pa.Table:
     m_first = pa.array(list(names.FIRST_NAMES_M), pa.string())
     fi = rng.choice(len(f_first), size=n, p=_zipf(len(f_first), 6.0))
     mi = rng.choice(len(m_first), size=n, p=_zipf(len(m_first), 6.0))
+    # Parents do not give twins the same name.
+    fi[twins] = (fi[twins - 1] + rng.integers(1, 20, len(twins))) % len(f_first)
+    mi[twins] = (mi[twins - 1] + rng.integers(1, 20, len(twins))) % len(m_first)
     first = pc.if_else(pa.array(female), f_first.take(pa.array(fi)), m_first.take(pa.array(mi)))
 
     pool, weights = _surname_pool()
@@ -205,12 +213,12 @@ def _str(values: NDArray[np.int64]) -> pa.Array:
 # --- string edits (only on the records an error touches) -------------------------
 
 
-def _typo(s: str, r: np.random.Generator, alphabet: str = _KEYBOARD) -> str:
+def _typo(s: str, r: random.Random, alphabet: str = _KEYBOARD) -> str:
     if not s:
         return s
-    i = int(r.integers(0, len(s)))
-    kind = int(r.integers(0, 4))
-    letter = alphabet[int(r.integers(0, len(alphabet)))]
+    i = r.randrange(0, len(s))
+    kind = r.randrange(0, 4)
+    letter = alphabet[r.randrange(0, len(alphabet))]
     if s[i].islower():
         letter = letter.lower()
     if kind == 0:  # substitution
@@ -225,20 +233,20 @@ def _typo(s: str, r: np.random.Generator, alphabet: str = _KEYBOARD) -> str:
     return s[:j] + s[j + 1] + s[j] + s[j + 2 :]
 
 
-def _digit_transpose(s: str, r: np.random.Generator, positions: list[int]) -> str:
+def _digit_transpose(s: str, r: random.Random, positions: list[int]) -> str:
     candidates = [p for p in positions if p + 1 < len(s) and s[p] != s[p + 1] and s[p].isdigit() and s[p + 1].isdigit()]
     if not candidates:
         return _digit_typo(s, r, positions)
-    p = candidates[int(r.integers(0, len(candidates)))]
+    p = candidates[r.randrange(0, len(candidates))]
     return s[:p] + s[p + 1] + s[p] + s[p + 2 :]
 
 
-def _digit_typo(s: str, r: np.random.Generator, positions: list[int]) -> str:
+def _digit_typo(s: str, r: random.Random, positions: list[int]) -> str:
     positions = [p for p in positions if p < len(s) and s[p].isdigit()]
     if not positions:
         return s
-    p = positions[int(r.integers(0, len(positions)))]
-    d = (int(s[p]) + int(r.integers(1, 10))) % 10
+    p = positions[r.randrange(0, len(positions))]
+    d = (int(s[p]) + r.randrange(1, 10)) % 10
     return s[:p] + str(d) + s[p + 1 :]
 
 
@@ -260,11 +268,14 @@ def corrupt(people: pa.Table, seed: int, *, rate: float = 0.3) -> pa.Table:
     p /= p.sum()
     pool, weights = _surname_pool()
     pool_list = pool.to_pylist()
-    cdf = np.cumsum(weights)
-    r = np.random.default_rng([seed, 7_003])
-    for row in np.flatnonzero(n_err).tolist():
-        chosen = r.choice(len(kinds), size=int(n_err[row]), replace=False, p=p)
-        for k in sorted(chosen.tolist()):
+    cdf = np.cumsum(weights).tolist()
+    rows = np.flatnonzero(n_err)
+    # Distinct kinds per record, drawn with the weights (Gumbel top-k: one vectorised draw for all rows).
+    keys = np.log(p)[None, :] + rng.gumbel(size=(len(rows), len(kinds)))
+    ranked = np.argsort(-keys, axis=1)
+    r = random.Random(seed * 1_000_003 + 7_003)
+    for row, order, count in zip(rows.tolist(), ranked.tolist(), n_err[rows].tolist(), strict=True):
+        for k in sorted(order[:count]):
             _apply(kinds[k], cols, row, r, pool_list, cdf)
 
     _format_noise(cols, rng, n)
@@ -281,12 +292,12 @@ def _apply(
     kind: str,
     cols: dict[str, list[str | None]],
     row: int,
-    r: np.random.Generator,
+    r: random.Random,
     surnames: list[str],
-    cdf: NDArray[np.float64],
+    cdf: list[float],
 ) -> None:
     def surname() -> str:
-        return surnames[min(int(np.searchsorted(cdf, r.random())), len(surnames) - 1)]
+        return surnames[min(bisect.bisect_left(cdf, r.random()), len(surnames) - 1)]
 
     def get(field: str) -> str | None:
         return cols[field][row]
@@ -299,7 +310,7 @@ def _apply(
         put("first_name", _typo(first, r))
     elif kind == "nickname" and first:
         nicks = _NICK_BY_NAME.get(first.upper())
-        put("first_name", nicks[int(r.integers(0, len(nicks)))].title() if nicks else _typo(first, r))
+        put("first_name", nicks[r.randrange(0, len(nicks))].title() if nicks else _typo(first, r))
     elif kind == "first_missing":
         put("first_name", None)
     elif kind == "last_typo" and last:
@@ -341,18 +352,21 @@ def _apply(
         put("postcode", _digit_typo(get("postcode") or "", r, [3, 4]))
 
 
-def _move(cols: dict[str, list[str | None]], row: int, r: np.random.Generator) -> None:
-    streets = [f"{s} {t}" for s in names.STREETS for t in names.STREET_TYPES]
-    cols["street_number"][row] = str(int(r.integers(1, 10_000)))
-    cols["street"][row] = streets[int(r.integers(0, len(streets)))]
+_STREETS = [f"{s} {t}" for s in names.STREETS for t in names.STREET_TYPES]
+
+
+def _move(cols: dict[str, list[str | None]], row: int, r: random.Random) -> None:
+    streets = _STREETS
+    cols["street_number"][row] = str(r.randrange(1, 10_000))
+    cols["street"][row] = streets[r.randrange(0, len(streets))]
     same_city = r.random() < 1 / 3 and cols["postcode"][row]
     if same_city:
         zip3 = (cols["postcode"][row] or "")[:3]
     else:
-        city, state, zip3 = names.CITIES[int(r.integers(0, len(names.CITIES)))]
+        city, state, zip3 = names.CITIES[r.randrange(0, len(names.CITIES))]
         cols["city"][row] = city
         cols["state"][row] = state
-    cols["postcode"][row] = f"{zip3}{int(r.integers(0, 100)):02d}"
+    cols["postcode"][row] = f"{zip3}{r.randrange(0, 100):02d}"
 
 
 def _format_noise(cols: dict[str, list[str | None]], rng: np.random.Generator, n: int) -> None:
