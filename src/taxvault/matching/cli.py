@@ -51,7 +51,7 @@ from taxvault.matching.agreements import (
     validate_terms,
 )
 from taxvault.matching.importer import import_partner_file, parse_mapping
-from taxvault.matching.keys import create_key, keys_for, shred_due
+from taxvault.matching.keys import create_key, keys_for, shred_agreement, shred_due
 from taxvault.matching.programs import SYNTHETIC_FILES, run_agreement
 from taxvault.matching.schemas import agreement_json
 from taxvault.store import make_engine
@@ -606,6 +606,31 @@ def shred_due_command(date: str | None = DateOption, as_: str = JobAsOption, as_
         )
 
 
+@app.command("shred")
+def shred_command(
+    agreement: str = typer.Argument(..., help="The agreement (revoked, or past its destruction date)."),
+    date: str | None = DateOption,
+    as_: str = JobAsOption,
+) -> None:
+    """Destroy one agreement's key and partner data now (a revoked one need not wait for its date)."""
+    with _door() as door:
+        caller, decision = _job(door, as_, "shred_agreement", agreement)
+        report = shred_agreement(
+            door.engine,
+            agreement,
+            actor=caller.id,
+            audit=door.audit,
+            today=_date(date),
+            policy=decision.policy_text,
+            request_id=door.request_id,
+        )
+    console.print(
+        f"destroyed agreement {report.agreement_ref}: key {'destroyed' if report.key_destroyed else 'absent'}, "
+        f"{report.partner_rows:,} partner rows, {report.lead_evidence:,} lead evidence",
+        highlight=False,
+    )
+
+
 @app.command("link")
 def link(
     left: Path = typer.Argument(..., help="Left CSV file."),
@@ -799,6 +824,7 @@ def synth_partner(
     truth: Path = typer.Option(..., "--truth", help="Where to keep the true links aside (.csv or .parquet)."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     rate: float = typer.Option(0.3, "--rate", min=0.0, max=1.0, help="Share of partner records with errors."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Make a synthetic partner file from the synthetic store, with realistic errors; the truth apart."""
     make = SYNTHETIC_FILES.get(program)
@@ -807,8 +833,16 @@ def synth_partner(
     with _door() as door:
         made = make(door.engine, seed=seed, rate=rate)
         made.write(out, truth)
+    if as_json:
+        _print_json({"rows": made.table.num_rows, "id_column": made.id_column, "mapping": made.mapping})
+        return
     console.print(
-        f"wrote {made.table.num_rows:,} partner rows to {out} and the truth to {truth}; "
-        f"import with --id-column {made.id_column} and " + " ".join(f"--map {f}={c}" for f, c in made.mapping.items()),
+        f"wrote {made.table.num_rows:,} partner rows to {out} and the truth apart to {truth}", highlight=False
+    )
+    console.print(
+        f"import with --id-column {made.id_column} and, for each field the agreement names on the partner "
+        "side, --map FIELD=COLUMN:",
         highlight=False,
     )
+    for f, c in made.mapping.items():
+        console.print(f"  --map {f}={c}", highlight=False)

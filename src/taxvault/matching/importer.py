@@ -373,6 +373,7 @@ def _prepare(
         if name == "employer_ein":
             values = [None if v is None else _encode.token(str(v), keys.linkage) for v in values]
         extras_cols[name] = values
+    report.rejections.sort(key=lambda r: (r.row, r.field))
     kept = [i for i in range(n) if keep[i]]
     tokens = [_encode.token(ids[i].strip(), keys.linkage) for i in kept]
     people = {f: pa.array([columns[f][i] for i in kept], pa.string()) for f in agreement.link_fields}
