@@ -199,7 +199,7 @@ def compute_returns(inp: ReturnInputs, year: int) -> dict[str, I64]:
 
     # Self-employment tax (Schedule SE), half deductible above the line.
     se_base = (np.maximum(business, 0) * 9235) // 10000
-    ss_room = np.maximum(_SS_WAGE_BASE[year] * 100 - inp.ss_wages, 0)
+    ss_room = np.maximum(_SS_WAGE_BASE[year] * 100 - _whole(inp.ss_wages), 0)  # Schedule SE 8a: whole dollars
     se_tax = (np.minimum(se_base, ss_room) * 124 + se_base * 29 + 500) // 1000
     se_tax = np.where(se_base < 40_000, 0, _whole(se_tax))
     agi = total_income - _whole(se_tax // 2)
