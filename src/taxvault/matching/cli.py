@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -107,6 +108,8 @@ class _Door:
 @contextmanager
 def _door() -> Iterator[_Door]:
     """Open the store (refusing an uninitialised one), the log and the Gate; errors become one line."""
+    # Splink's training chatter (levels not observed in a small file...) is not for the console.
+    logging.getLogger("splink").setLevel(logging.ERROR)
     try:
         engine = make_engine()
         if pending_heads(engine):

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from taxvault.access.gate import REF_PATTERN, Access, Target, read, write
 from taxvault.access.policy import PolicyDecision
 from taxvault.access.resources import Resource
-from taxvault.api.problems import PROBLEM_RESPONSES, Problem
+from taxvault.api.problems import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, ProblemDetail
 from taxvault.matching import leads as lead_service
 from taxvault.matching.agreements import (
     Agreement,
@@ -52,7 +52,11 @@ from taxvault.matching.schemas import (
     agreement_json,
 )
 
-router = APIRouter(prefix="/v1/matching", tags=["matching"], responses=PROBLEM_RESPONSES)
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **PROBLEM_RESPONSES,
+    409: {"model": ProblemDetail, "content": {PROBLEM_JSON: {}}, "description": "Conflict with the due-process rules"},
+}
+router = APIRouter(prefix="/v1/matching", tags=["matching"], responses=_RESPONSES)
 
 AgreementAccess = Annotated[Access, Depends(read(Resource.MATCHING_AGREEMENT))]
 AgreementWrite = Annotated[Access, Depends(write(Resource.MATCHING_AGREEMENT))]
@@ -144,17 +148,6 @@ def list_matching_agreements(
 def draft_matching_agreement(body: AgreementDraft, access: AgreementWrite) -> Any:
     """Record a draft agreement; nothing is matched until a second person approves it."""
     with _problems(conflict=422):
-        validate_terms(
-            program=body.program,
-            purpose=body.purpose,
-            legal_authority=body.legal_authority,
-            agency_fields=body.agency_fields,
-            partner_fields=body.partner_fields,
-            starts_on=body.starts_on,
-            ends_on=body.ends_on,
-            destroy_on=body.destroy_on,
-            threshold=body.threshold,
-        )
         ref = new_ref("a")
         target = Target(ref)
         decision = authorize(
@@ -165,6 +158,17 @@ def draft_matching_agreement(body: AgreementDraft, access: AgreementWrite) -> An
             target,
             access.purpose,
             request_id=access.request_id,
+        )
+        validate_terms(
+            program=body.program,
+            purpose=body.purpose,
+            legal_authority=body.legal_authority,
+            agency_fields=body.agency_fields,
+            partner_fields=body.partner_fields,
+            starts_on=body.starts_on,
+            ends_on=body.ends_on,
+            destroy_on=body.destroy_on,
+            threshold=body.threshold,
         )
         _record(access, "draft_agreement", ref, decision, _AGREEMENT_FIELDS)
         with access.gate.engine.begin() as conn:
