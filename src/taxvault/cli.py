@@ -18,6 +18,7 @@ from taxvault.audit.cli import app as audit_app
 from taxvault.config import get_settings
 from taxvault.ingest.cli import ingest
 from taxvault.ledger.cli import app as cycle_app
+from taxvault.matching.cli import app as match_app
 from taxvault.notices.cli import app as notices_app
 from taxvault.store import make_engine
 from taxvault.store.migrate import pending_heads, table_counts, upgrade
@@ -38,6 +39,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(token_app, name="token")
 app.add_typer(cycle_app, name="cycle")
 app.add_typer(notices_app, name="notices")
+app.add_typer(match_app, name="match")
 app.command()(principals)
 
 console = Console()
