@@ -516,9 +516,14 @@ def _splink(
     return scored, compared
 
 
+U_MAX_PAIRS = 3_000_000
+"""Random pairs sampled for the u probabilities (fewer for small inputs: a twentieth of all pairs)."""
+
+
 def _train(
     linker: Any, fields: tuple[str, ...], seed: int, u_max_pairs: float | None, n_left: int, n_right: int
 ) -> None:
+    """Prior from deterministic rules, u from random pairs, m by EM; then fill levels training never saw."""
     from splink import block_on
 
     have = set(fields)
@@ -529,8 +534,11 @@ def _train(
         deterministic.append(block_on("first_name_canon", "last_name", "birth_date"))
     if deterministic:
         linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.9)
-    max_pairs = u_max_pairs or float(min(max(n_left * n_right // 50, 1_000_000), 10_000_000))
-    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+    max_pairs = u_max_pairs or float(min(U_MAX_PAIRS, max(200_000, n_left * n_right // 20)))
+    # One chunk: levels as rare as "same address" never reach an early-stopping count anyway, and on Spark
+    # each extra chunk is a job of its own.
+    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed, num_chunks=1)
+    _fill_unobserved(linker, u=1.0 / max_pairs)
     sessions: list[tuple[str, ...]] = []
     if "tin" in have:
         sessions.append(("tin",))
@@ -540,8 +548,30 @@ def _train(
         sessions.append(("birth_date",))
     if len(sessions) < 2 and {"first_name", "last_name"} <= have:
         sessions.append(("first_name_canon", "last_name"))
+    if not sessions:
+        first = blocking_rules(fields)[0]
+        sessions.append(first)
     for rule in sessions:
         linker.training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
+    _fill_unobserved(linker, u=1.0 / max_pairs)
+
+
+def _fill_unobserved(linker: Any, *, u: float) -> None:
+    """Give levels that training never observed a deliberate value instead of Splink's generic default.
+
+    A level no sampled random pair fell into (e.g. "same address, one part
+    differs" among a few million pairs) gets u = 1 / pairs sampled: the most
+    its frequency can plausibly be. A level EM saw no match in gets m = u: a
+    factor of 1, neither for nor against. Splink otherwise falls back on
+    placeholder values (u about 1e-3) that made such levels count wrongly.
+    Splink exposes the trained levels only through the settings object.
+    """
+    for comparison in linker._settings_obj.comparisons:
+        for level in comparison._comparison_levels_excluding_null:
+            if not level._u_is_trained:
+                level.u_probability = u
+            if not level._m_is_trained:
+                level.m_probability = level.u_probability
 
 
 # --- CSV --------------------------------------------------------------------------

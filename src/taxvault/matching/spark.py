@@ -29,7 +29,7 @@ def java_available() -> bool:
     return bool(shutil.which("java") or (home and os.path.exists(os.path.join(home, "bin", "java"))))
 
 
-def local_spark(cores: int = 2, shuffle_partitions: int = 4, driver_memory: str = "2g") -> Any:
+def local_spark(cores: int = 2, shuffle_partitions: int = 2, driver_memory: str = "2g") -> Any:
     """A process-wide local SparkSession (created once), quiet and small, with Splink's UDF jar."""
     global _SESSION
     if _SESSION is not None:
@@ -51,7 +51,9 @@ def local_spark(cores: int = 2, shuffle_partitions: int = 4, driver_memory: str 
         .config("spark.jars", similarity_jar_location())
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.local.dir", tmp)
-        .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.sql.autoBroadcastJoinThreshold", str(64 * 1024 * 1024))
+        .config("spark.sql.codegen.wholeStage", "true")
         .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=ERROR")
     )
     session = builder.getOrCreate()
