@@ -110,3 +110,35 @@ def test_bad_inputs_raise_linkage_error_without_values(tmp_path: Path) -> None:
     with pytest.raises(LinkageError, match="no column"):
         link_csv(tmp_path / "l.csv", tmp_path / "l.csv", id_column="id", left_map={"tin": "SSN"},
                  right_map={"tin": "tin"}, out_csv=tmp_path / "o.csv")  # fmt: skip
+
+
+def test_same_seed_same_links_and_row_order_does_not_matter() -> None:
+    left, right, _ = partner_pair(2_000, 2_000, 0.6, 13)
+    first = link(left, right, FIELDS, encoded=False, seed=4)
+    again = link(left.take(np.arange(left.num_rows)[::-1]), right, FIELDS, encoded=False, seed=4)
+    assert first.pairs.equals(again.pairs)
+    assert first.pairs_compared == again.pairs_compared
+    assert first.pairs["left_id"].to_pylist() == sorted(first.pairs["left_id"].to_pylist())
+
+
+@pytest.mark.parametrize(
+    ("fields", "min_precision", "min_recall"),
+    [
+        (["first_name", "last_name", "birth_date", "tin"], 0.99, 0.98),
+        (["first_name", "last_name", "birth_date"], 0.98, 0.85),
+        (["first_name", "last_name", "birth_date", "postcode", "state"], 0.99, 0.9),
+    ],
+)
+def test_subsets_of_fields_link_without_code_changes(
+    fields: list[str], min_precision: float, min_recall: float
+) -> None:
+    left, right, truth = partner_pair(2_000, 2_000, 0.6, 17)
+    result = link(left.select(["id", *fields]), right.select(["id", *fields]), fields, encoded=False)
+    precision, recall, _ = scores(result, truth)
+    assert precision >= min_precision
+    assert recall >= min_recall
+    expected = [c for c in ("first_name", "last_name", "birth_date", "tin") if c in fields]
+    if "postcode" in fields:
+        expected.append("address")
+    assert list(result.comparisons) == expected
+    assert [c for c in result.pairs.column_names if c.startswith("bf_")] == [f"bf_{c}" for c in expected]

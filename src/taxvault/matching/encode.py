@@ -222,7 +222,7 @@ def person_features(
 ) -> pa.Table:
     """Normalise and derive the linkage columns of ``fields``; tokenise them and add CLKs when ``key`` is given.
 
-    The id column comes through unchanged, first. Without a key the derived
+    The id column comes through unchanged, first; rows keep their input order. Without a key the derived
     columns are normalised strings (for linkage in the clear); with a key they
     are tokens and Bloom filters only.
     """
@@ -237,6 +237,7 @@ def person_features(
     ordered = [f for f in PERSON_FIELDS if f in fields]
     # The id column is renamed so that no name taken from a file ever reaches SQL text.
     base = normalise_people(table.select([id_column, *ordered]).rename_columns(["__tv_id", *ordered]), ordered)
+    base = base.append_column("__tv_row", pa.array(np.arange(base.num_rows, dtype=np.int64)))
     if "first_name" in ordered:
         base = base.append_column("first_name_canon", canonical_given_names(base.column("first_name")))
     own = con is None
@@ -245,12 +246,13 @@ def person_features(
         con.register("__tv_base", base)
         derived = [f"{_SQL[c]} AS {c}" for f in ordered for c in DERIVED[f]]
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __tv_feat AS SELECT __tv_id, {', '.join(derived)} FROM __tv_base"  # noqa: S608
+            f"CREATE OR REPLACE TEMP TABLE __tv_feat AS SELECT __tv_row, __tv_id, {', '.join(derived)} "  # noqa: S608
+            "FROM __tv_base"
         )
         con.unregister("__tv_base")
         if key is None:
             selects = ["__tv_id", *(c for f in ordered for c in DERIVED[f])]
-            out = con.sql(f"SELECT {', '.join(selects)} FROM __tv_feat").to_arrow_table()  # noqa: S608
+            out = con.sql(f"SELECT {', '.join(selects)} FROM __tv_feat ORDER BY __tv_row").to_arrow_table()  # noqa: S608
         else:
             out = _encode_sql(con, key, ordered)
         return out.rename_columns([id_column, *out.column_names[1:]])
@@ -307,7 +309,7 @@ def _encode_sql(con: duckdb.DuckDBPyConnection, key: bytes, fields: Sequence[str
                 temp.append(f"__tv_clk_{f}")
                 joins.append(f"LEFT JOIN __tv_clk_{f} AS k_{f} ON k_{f}.s = f.{f}")
                 selects.extend(f"k_{f}.w{i} AS {f}_clk{i}" for i in range(CLK_WORDS))
-        sql = f"SELECT {', '.join(selects)} FROM __tv_feat AS f {' '.join(joins)}"  # noqa: S608
+        sql = f"SELECT {', '.join(selects)} FROM __tv_feat AS f {' '.join(joins)} ORDER BY f.__tv_row"  # noqa: S608
         return con.sql(sql).to_arrow_table()
     finally:
         for name in temp:

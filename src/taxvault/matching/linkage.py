@@ -13,17 +13,24 @@ How a pair is decided, so a person reviewing a match can follow it:
    given name, surname and birth year; postcode and street number. A true
    pair is compared when any one of these survives the errors in it, so a
    record has to be wrong in several places at once to escape all five.
-3. **Scoring** (Fellegi-Sunter): each field falls into one comparison level
+3. **Scoring** (Fellegi-Sunter): each comparison falls into one level
    (exact, nickname, close, two of three date parts, different, missing ...);
    each level carries a Bayes factor m/u, the ratio of how often true pairs and
    random pairs land there. The product of the factors and the prior odds is
    the match weight and the match probability. The factors are returned per
-   pair as ``bf_<field>``: above 1 the field argues for the match, below 1
-   against, 1 when it is missing.
+   pair as ``bf_<comparison>``: above 1 it argues for the match, below 1
+   against, 1 when a value is missing. The comparisons are ``first_name``,
+   ``last_name``, ``birth_date``, ``tin`` and one joint ``address`` for street
+   number, street, city, postcode and state (:func:`comparison_names`): the
+   parts of an address are not independent evidence (household members share
+   all of them), and scoring them as five factors let parents and children
+   link to each other.
 4. **Training** is unsupervised: u from random pairs (seeded), m by
    expectation maximisation on pairs blocked on the TIN and, separately, on
    date of birth and given name (each session estimates the fields it did not
-   block on), the prior from deterministic rules at an assumed recall.
+   block on), the prior from deterministic rules at an assumed recall of 90%.
+   A level that training never observes gets a deliberate value (see
+   :func:`_fill_unobserved`).
 5. **Threshold and one-to-one.** Pairs at or above ``threshold`` are kept, then
    resolved greedily: the most probable pair wins, its two records leave the
    pool, and so on (ties broken by row order, so the result is
@@ -31,18 +38,20 @@ How a pair is decided, so a person reviewing a match can follow it:
    pair that is the best remaining pair for both its left and its right record
    is accepted in the same round; this gives exactly the sequential greedy result.
 
-In the clear, names, streets and cities are compared by Jaro-Winkler and TINs by
-Damerau-Levenshtein distance; encoded, by the Dice coefficient of their Bloom
-filters. Everything else is equality of values or tokens, identical in both.
+In the clear, names and streets are compared by Jaro-Winkler and TINs by
+Damerau-Levenshtein distance; encoded, names and streets by the Dice
+coefficient of their Bloom filters and TINs by their deletion tokens.
+Everything else is equality of values or tokens, identical in both.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -76,15 +85,40 @@ BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
 )
 """Candidate pairs agree exactly on all the columns of at least one rule (tokens when encoded)."""
 
+SECONDARY_BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
+    ("first_name_canon", "last_name"),
+    ("last_name", "postcode"),
+    ("first_name_canon", "postcode"),
+    ("last_name", "birth_year"),
+    ("birth_date",),
+)
+"""Added when the fields allow fewer than two of :data:`BLOCKING_RULES` (e.g. a file with names and a ZIP only)."""
+
 FALLBACK_BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("last_name",),
     ("first_name_canon",),
-    ("birth_date",),
     ("postcode",),
     ("street",),
     ("city",),
+    ("state",),
 )
-"""Used only when none of :data:`BLOCKING_RULES` is possible with the fields given."""
+"""Used only when no multi-column rule is possible (a single weak field): expensive at scale."""
+
+EM_SESSIONS: tuple[tuple[str, ...], ...] = (
+    ("tin",),
+    ("birth_date", "first_name_canon"),
+    ("first_name_canon", "last_name"),
+    ("postcode", "street_number"),
+    ("birth_date",),
+    ("last_name",),
+    ("first_name_canon",),
+    ("postcode",),
+    ("state",),
+)
+"""Candidate blocking rules for EM, tried in order; one is used when it trains a comparison not trained yet."""
+
+EM_MAX_PAIRS = 2_000_000
+"""Blocked pairs per EM session at most (Splink samples records to stay near it)."""
 
 # Similarity thresholds of the "close" levels: (high, medium), clear and encoded.
 JARO_WINKLER = {"high": 0.92, "mid": 0.80}
@@ -102,14 +136,17 @@ class LinkResult:
     """The linked pairs and how they were found.
 
     ``pairs``: ``left_id``, ``right_id``, ``match_probability`` (float64),
-    ``match_weight`` and ``bf_<field>`` per compared field (its Bayes factor),
-    one-to-one unless asked otherwise, ordered by ``left_id``.
+    ``match_weight`` (log2 of the odds) and ``bf_<comparison>`` per comparison
+    in ``comparisons`` (its Bayes factor; the address fields share one,
+    ``bf_address``), one-to-one unless asked otherwise, ordered by ``left_id``.
+    ``pairs_compared`` counts the candidate pairs scored after blocking.
     """
 
     pairs: pa.Table
     pairs_compared: int
     threshold: float
     fields: tuple[str, ...] = ()
+    comparisons: tuple[str, ...] = ()
     backend: str = "duckdb"
     encoded: bool = False
     candidates_above_threshold: int = 0
@@ -223,7 +260,7 @@ def comparisons(fields: Sequence[str], *, encoded: bool, dialect: str = "duckdb"
             out.append(
                 {
                     "output_column_name": f,
-                    "comparison_levels": _address_levels(fields, encoded, dialect),
+                    "comparison_levels": _starting_m(_address_levels(fields, encoded, dialect)),
                     "comparison_description": f,
                 }
             )
@@ -253,14 +290,39 @@ def comparisons(fields: Sequence[str], *, encoded: bool, dialect: str = "duckdb"
             near = _tin_near_sql() if encoded else "damerau_levenshtein(tin_l, tin_r) <= 1"
             levels.append(_level(near, "one digit or one transposition apart"))
         levels.append(_else())
-        out.append({"output_column_name": f, "comparison_levels": levels, "comparison_description": f})
+        out.append({"output_column_name": f, "comparison_levels": _starting_m(levels), "comparison_description": f})
     return out
 
 
+def _starting_m(levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Starting m values: 90% exact, 9% spread over the partial levels, 1% different.
+
+    EM starts from these; a comparison no EM session can train (e.g. a TIN-only
+    linkage, where every session would block on the TIN) keeps them, which is
+    a reasonable prior rather than Splink's generic default.
+    """
+    scored = [lv for lv in levels if not lv.get("is_null_level")]
+    partial = scored[1:-1]
+    for i, lv in enumerate(scored):
+        if i == 0:
+            lv["m_probability"] = 0.90 if partial else 0.99
+        elif i == len(scored) - 1:
+            lv["m_probability"] = 0.01
+        else:
+            lv["m_probability"] = 0.09 / len(partial)
+    return levels
+
+
+def _available(fields: Sequence[str]) -> set[str]:
+    return {c for f in fields for c in DERIVED[f]}
+
+
 def blocking_rules(fields: Sequence[str]) -> list[tuple[str, ...]]:
-    """The rules of :data:`BLOCKING_RULES` the fields allow (else the fallback rules); never empty."""
-    available = {c for f in fields for c in DERIVED[f]}
+    """The rules of :data:`BLOCKING_RULES` the fields allow (topped up from the secondary, else fallback rules)."""
+    available = _available(fields)
     rules = [r for r in BLOCKING_RULES if set(r) <= available]
+    if len(rules) < 2:
+        rules += [r for r in SECONDARY_BLOCKING_RULES if set(r) <= available]
     if not rules:
         rules = [r for r in FALLBACK_BLOCKING_RULES if set(r) <= available]
     if not rules:
@@ -298,10 +360,16 @@ def _prepare(
         feats = table.select(needed)
     else:
         try:
-            feats = person_features(table, fields, id_column=id_column).drop_columns([id_column])
+            feats = person_features(table.select([id_column, *fields]), fields, id_column=id_column)
         except (EncodingError, FieldError) as exc:
             raise LinkageError(f"{side} table: {exc}") from exc
-    feats = feats.add_column(0, "unique_id", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+        ids = feats.column(id_column).combine_chunks()  # the ids of these rows, whatever their order
+        feats = feats.drop_columns([id_column])
+    # Row numbers follow the ids' sort order, so that sampling in training (which hashes unique_id) and
+    # the tie-breaking of one-to-one resolution do not depend on the order the file came in.
+    order = pc.sort_indices(ids)
+    feats, ids = feats.take(order), ids.take(order)
+    feats = feats.add_column(0, "unique_id", pa.array(np.arange(feats.num_rows, dtype=np.int64)))
     return feats, ids
 
 
@@ -407,12 +475,13 @@ def link(
         db_api, run = spark_api(spark)
     else:
         raise LinkageError(f"unknown backend {backend!r}")
-    try:
-        scored, compared = _splink(
-            db_api, run, left_in, right_in, ordered, encoded, threshold, seed, u_max_pairs, seconds, backend
-        )
-    finally:
-        run.close()
+    with _quiet_splink():
+        try:
+            scored, compared = _splink(
+                db_api, run, left_in, right_in, ordered, encoded, threshold, seed, u_max_pairs, seconds, backend
+            )
+        finally:
+            run.close()
 
     t0 = time.perf_counter()
     li = scored.column("unique_id_l").to_numpy()
@@ -429,18 +498,33 @@ def link(
             **{f"bf_{c}": pc.cast(scored.column(f"bf_{c}"), pa.float64()) for c in comparison_names(ordered)},
         }
     )
-    pairs = pairs.take(pc.sort_indices(scored.column("unique_id_l")))
+    pairs = pairs.take(pc.sort_indices(scored.column("unique_id_l")))  # = by left_id (row numbers follow ids)
     seconds["resolve"] = time.perf_counter() - t0
     return LinkResult(
         pairs=pairs,
         pairs_compared=compared,
         threshold=threshold,
         fields=ordered,
+        comparisons=comparison_names(ordered),
         backend=backend,
         encoded=encoded,
         candidates_above_threshold=len(prob),
         seconds=seconds,
     )
+
+
+@contextlib.contextmanager
+def _quiet_splink() -> Iterator[None]:
+    """Keep Splink's progress warnings off the console unless the application configured its logger."""
+    log = logging.getLogger("splink")
+    if log.handlers or log.level != logging.NOTSET:
+        yield
+        return
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(logging.NOTSET)
 
 
 class _Run(Protocol):
@@ -527,33 +611,53 @@ def _train(
     from splink import block_on
 
     have = set(fields)
-    deterministic = []
+    deterministic: list[Any] = []
     if "tin" in have:
         deterministic.append(block_on("tin"))
     if {"first_name", "last_name", "birth_date"} <= have:
         deterministic.append(block_on("first_name_canon", "last_name", "birth_date"))
-    if deterministic:
-        linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.9)
+    recall = 0.9
+    if not deterministic:  # records equal on every field: a few true pairs, almost never a false one
+        deterministic.append(block_on(*(DERIVED[f][0] for f in fields)))
+        recall = 0.6
+    linker.training.estimate_probability_two_random_records_match(deterministic, recall=recall)
     max_pairs = u_max_pairs or float(min(U_MAX_PAIRS, max(200_000, n_left * n_right // 20)))
     # One chunk: levels as rare as "same address" never reach an early-stopping count anyway, and on Spark
     # each extra chunk is a job of its own.
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed, num_chunks=1)
     _fill_unobserved(linker, u=1.0 / max_pairs)
-    sessions: list[tuple[str, ...]] = []
-    if "tin" in have:
-        sessions.append(("tin",))
-    if {"birth_date", "first_name"} <= have:
-        sessions.append(("birth_date", "first_name_canon"))
-    elif "birth_date" in have:
-        sessions.append(("birth_date",))
-    if len(sessions) < 2 and {"first_name", "last_name"} <= have:
-        sessions.append(("first_name_canon", "last_name"))
-    if not sessions:
-        first = blocking_rules(fields)[0]
-        sessions.append(first)
-    for rule in sessions:
-        linker.training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
+    for rule in em_sessions(fields):
+        weak = len(rule) == 1 and rule != ("tin",)  # one name, date or place: huge blocks at scale
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on(*rule), max_pairs=EM_MAX_PAIRS if weak else None
+        )
     _fill_unobserved(linker, u=1.0 / max_pairs)
+
+
+def em_sessions(fields: Sequence[str]) -> list[tuple[str, ...]]:
+    """EM blocking rules from :data:`EM_SESSIONS`: each trains at least one comparison no earlier one did.
+
+    A session estimates m for the comparisons that use none of its blocking
+    columns; a comparison every possible session blocks on keeps its starting m.
+    """
+    available = _available(fields)
+    uses = {c: _comparison_columns(c, fields) for c in comparison_names(fields)}
+    trained: set[str] = set()
+    sessions: list[tuple[str, ...]] = []
+    for rule in EM_SESSIONS:
+        if not set(rule) <= available:
+            continue
+        estimates = {c for c, cols in uses.items() if not cols & set(rule)}
+        if estimates - trained:
+            sessions.append(rule)
+            trained |= estimates
+    return sessions
+
+
+def _comparison_columns(name: str, fields: Sequence[str]) -> set[str]:
+    if name == "address":
+        return {c for f in fields if f in ADDRESS_FIELDS for c in DERIVED[f]}
+    return set(DERIVED[name])
 
 
 def _fill_unobserved(linker: Any, *, u: float) -> None:
