@@ -23,7 +23,6 @@ from taxvault.audit import AuditLog
 from taxvault.matching import agreements as ag
 from taxvault.matching import leads
 from taxvault.matching.keys import create_key, load_keys
-from taxvault.matching.router import router
 from taxvault.matching.tables import matching_leads, matching_runs
 from taxvault.store.tables import entities, principals
 from taxvault.synth.load import synthesize
@@ -162,7 +161,6 @@ def world(db_engine: Engine) -> Iterator[World]:
     agreement, refs, erefs = _seed_leads(db_engine)
     log = AuditLog(db_engine)
     app = create_app(db_engine, audit_log=log, rate_limiter=RateLimiter(1e6, 10**6))
-    app.include_router(router)
     client = TestClient(app, raise_server_exceptions=False)
     yield World(db_engine, client, log, {p: issue_token(p) for p in WHO}, agreement, refs, erefs)
     client.close()
