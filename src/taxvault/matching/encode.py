@@ -7,36 +7,43 @@ every encoding made with it unlinkable to anything again.
 
 What an encoded file holds, per canonical field (see :data:`DERIVED`):
 
-* **Exact tokens.** HMAC-SHA256 under the key, with a domain label per column
-  so that equal values in different columns give unrelated tokens. The TIN
-  column holds the full hex token (:func:`token`), so a partner's TIN token
-  can be looked up directly; every other token is kept as its first 60 bits in
-  a BIGINT, small and quick to join (collisions among a few million distinct
-  values are vanishingly rare: about n^2 / 2^61). Derived values are tokenised
-  too: the canonical given name (nicknames resolved before encoding, BOB ->
-  ROBERT), surname parts (for hyphenated and double surnames), the first three
-  letters of the surname (for blocking), the year, month and day of birth
-  (month and day share one domain so a day/month swap is visible), and the
-  first three ZIP digits.
-* **Keyed Bloom filters (CLKs)** for names, streets and TINs: every
-  character bigram of the padded value sets :data:`CLK_K` bits, chosen by an
-  HMAC of the bigram under the key, in a :data:`CLK_BITS`-bit filter stored as
-  four signed 64-bit integers (``<field>_clk0`` .. ``_clk3``). Two filters are
-  compared by their Dice coefficient ``2|a & b| / (|a| + |b|)``, which tracks
-  the bigram overlap of the underlying strings: a typo or a transposition
-  leaves most bits in common. Without the key the bit positions mean nothing;
-  known limits of CLKs (frequency analysis of very common values across a large
-  file) are why the key is per agreement and destroyed with it.
+* **The TIN token**: HMAC-SHA256 of the normalised TIN under the key, in full
+  hex (:func:`token`), so a partner's TIN token can be looked up directly.
+* **Other exact tokens**: for each derived column, SHA-256 of a secret subkey
+  of that column's domain (derived from the key by HMAC) followed by the value,
+  truncated to 60 bits in a BIGINT (:func:`domain_token`): keyed, unrelated
+  across columns, small and quick to join (collisions among a few million
+  distinct values: about n^2 / 2^61). Derived values are tokenised too: the
+  canonical given name (nicknames resolved before encoding, BOB -> ROBERT),
+  surname parts (for hyphenated and double surnames), the first three letters
+  of the surname (for blocking), the year, month and day of birth (month and
+  day share one domain so that a day/month swap is visible), the first three
+  ZIP digits.
+* **TIN deletion tokens** (``tin_del0`` .. ``tin_del8``, see
+  :data:`TIN_DELETIONS`): "one digit wrong or two digits swapped" by token
+  equality alone.
+* **Keyed Bloom filters (CLKs)** for first name, surname and street: every
+  character and every bigram of the padded value sets :data:`CLK_K` bits,
+  chosen by an HMAC of the q-gram under the key, in a :data:`CLK_BITS`-bit
+  filter stored as four signed 64-bit integers (``<field>_clk0`` .. ``_clk3``).
+  Two filters are compared by their Dice coefficient ``2|a & b| / (|a| + |b|)``,
+  which tracks the q-gram overlap of the underlying strings: a typo or a
+  transposition leaves most bits in common. Without the key the bit positions
+  mean nothing; the known limit of CLKs (frequency analysis of very common
+  values across a large file) is why the key is per agreement and destroyed
+  with it.
 
 Nothing in the output lets a raw value be read back without the key, and the
 same key always gives the same encoding (deterministic), which is what linkage
-needs. :func:`person_features` computes the same derived columns *in the clear*
-(no key): linkage in the clear and on encodings then use the same columns,
-blocking rules and comparison levels, and differ only in how fuzzy similarity
-is measured (Jaro-Winkler on strings versus Dice on filters).
+needs. Rows keep their input order. :func:`person_features` computes the same
+derived columns *in the clear* (no key): linkage in the clear and on encodings
+then use the same columns, blocking rules and comparison levels, and differ
+only in how near values are recognised (Jaro-Winkler and Damerau-Levenshtein
+on strings versus Dice on filters and deletion tokens).
 
 Everything runs in DuckDB SQL (HMAC built from its ``sha256``), column at a
-time; Python only computes the few thousand bigram bit masks.
+time; repeated values (names, dates, places) are hashed once per distinct
+value. Python only computes the few thousand q-gram bit masks.
 """
 
 from __future__ import annotations
