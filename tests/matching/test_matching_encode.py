@@ -55,6 +55,8 @@ def row(table: pa.Table, ident: str) -> dict[str, object]:
 def test_normalisation_removes_formatting_not_content() -> None:
     out = normalise_people(people_table(), FIELDS).to_pylist()
     assert [r["tin"] for r in out] == ["900123456", "900123465", "900123456", None]
+    dates = ["1980-03-07", "19800307", "3/7/1980", "03-07-1980", "3.7.1980", "1980-03-07T00:00:00", "7 March 1980"]
+    assert normalise_field("birth_date", pa.array(dates)).to_pylist() == ["1980-03-07"] * 6 + [None]
     assert [r["birth_date"] for r in out] == ["1980-03-07", "1980-07-03", "1980-03-07", None]
     assert [r["street"] for r in out] == ["OAK ST", "OAK ST", "ELM AVE", "MAIN ST"]
     assert [r["city"] for r in out] == ["ST PAUL", "ST PAUL", "AUSTIN", "BOISE"]

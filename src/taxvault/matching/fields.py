@@ -223,14 +223,14 @@ def _digits(arr: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _dates(arr: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
-    """ISO "YYYY-MM-DD" from ISO, compact YYYYMMDD, or US M/D/YYYY; anything else -> null."""
+    """ISO "YYYY-MM-DD" from ISO, compact YYYYMMDD, or US M/D/YYYY (or M-D-YYYY, M.D.YYYY); else null."""
     if isinstance(arr, pa.Array):
         arr = pa.chunked_array([arr])
     if pa.types.is_date(arr.type) or pa.types.is_timestamp(arr.type):
         return pc.strftime(pc.cast(arr, pa.timestamp("s")), format="%Y-%m-%d")
     a = pc.utf8_trim_whitespace(_as_text(arr))
     iso = pc.extract_regex(a, r"^(?P<y>[0-9]{4})-?(?P<m>[0-9]{2})-?(?P<d>[0-9]{2})(?:[T ].*)?$")
-    us = pc.extract_regex(a, r"^(?P<m>[0-9]{1,2})/(?P<d>[0-9]{1,2})/(?P<y>[0-9]{4})$")
+    us = pc.extract_regex(a, r"^(?P<m>[0-9]{1,2})[/.-](?P<d>[0-9]{1,2})[/.-](?P<y>[0-9]{4})$")
 
     def part(name: str, width: int) -> pa.ChunkedArray:
         first = pc.struct_field(iso, name)
