@@ -156,12 +156,13 @@ class Program:
     evaluate: Evaluate
 
 
-def _contributions(pair: Mapping[str, Any], fields: Sequence[str]) -> dict[str, float]:
+def _contributions(pair: Mapping[str, Any]) -> dict[str, float]:
+    """Each comparison's Bayes factor (``bf_<comparison>``: a field, or ``address`` for the address
+    fields scored together), so a person can see why the pair matched."""
     out: dict[str, float] = {}
-    for f in fields:
-        v = pair.get(f"bf_{f}")
-        if v is not None and math.isfinite(float(v)):
-            out[f] = float(v)
+    for name, v in pair.items():
+        if name.startswith("bf_") and v is not None and math.isfinite(float(v)):
+            out[name[3:]] = float(v)
     return out
 
 
@@ -218,7 +219,7 @@ def _death_findings(
                     finding_key=f"846:{ref}",
                     tax_year=period // 100,
                     probability=float(pair["match_probability"]),
-                    contributions=_contributions(pair, agreement.link_fields),
+                    contributions=_contributions(pair),
                     agency_facts={
                         "module_id": ref,
                         "refund_cents": sum(c for _, c in items),
@@ -294,7 +295,7 @@ def _wage_findings(
                     finding_key=f"wages:{year}",
                     tax_year=year,
                     probability=float(pair["match_probability"]),
-                    contributions=_contributions(pair, agreement.link_fields),
+                    contributions=_contributions(pair),
                     agency_facts={
                         "tax_year": year,
                         "w2_wages_cents": sum(own.values()),
