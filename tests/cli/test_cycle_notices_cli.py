@@ -69,3 +69,12 @@ def test_cycle_then_notices_list_and_pdf_through_the_gate(tmp_path: Path) -> Non
     assert denied.exit_code == 1 and "not authorized" in denied.output
     unknown = runner.invoke(app, ["notices", "list", "--module", module_ref, "--as", "nobody", "--purpose", "x_y"])
     assert unknown.exit_code == 1 and "no active principal" in unknown.output
+
+
+def test_a_date_past_the_rate_table_is_refused_before_anything_is_written() -> None:
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["synth", "--taxpayers", "200", "--seed", "4"]).exit_code == 0
+    late = runner.invoke(app, ["cycle", "run", "--date", "2099-01-04"])
+    assert late.exit_code == 1 and "TAXVAULT_UNDERPAYMENT_RATES" in late.output and "Traceback" not in late.output
+    ok = runner.invoke(app, ["cycle", "run", "--date", "2026-01-05"])
+    assert ok.exit_code == 0, ok.output

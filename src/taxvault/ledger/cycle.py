@@ -33,7 +33,7 @@ from taxvault.access.policy import ContextFacts, PolicyDecision, PolicyEngine, R
 from taxvault.access.principals import UnknownPrincipal, load_caller
 from taxvault.audit import AuditEvent, AuditLog, Decision
 from taxvault.ledger import adjustments
-from taxvault.ledger.accruals import module_terms
+from taxvault.ledger.accruals import RATES_FILE_ENV, module_terms, published_rates
 from taxvault.ledger.posting import LedgerError, load_posted, open_holds
 from taxvault.ledger.tables import cycle_runs, ledger_adjustments
 from taxvault.notices import issue
@@ -166,8 +166,16 @@ def run_cycle(
     now = now or dt.datetime.now(dt.UTC)
     report = CycleReport(on)
     run_tag = f"cycle-{on.isoformat()}-{secrets.token_hex(4)}"
+    _, rates_until = published_rates()
+    if on > rates_until:
+        raise CycleError(
+            f"no published underpayment rate covers {on.isoformat()} (the table ends {rates_until.isoformat()}): "
+            f"add the quarter to the file named by {RATES_FILE_ENV}"
+        )
     with engine.begin() as conn:
-        latest = conn.execute(sa.select(sa.func.max(cycle_runs.c.run_date))).scalar_one()
+        latest = conn.execute(
+            sa.select(sa.func.max(cycle_runs.c.run_date)).where(cycle_runs.c.finished_at.is_not(None))
+        ).scalar_one()
         if latest is not None and on < latest:
             raise CycleError(f"a cycle already ran for {latest.isoformat()}; runs may not go back in time")
         run_id = conn.execute(
