@@ -190,3 +190,19 @@ def test_cp2000_for_under_reporters_once_with_the_recomputed_tax(world: tuple[En
         assert format_money(d.omitted_cents) in text or all(
             format_money(i.reported_by_payers_cents) in text for i in d.items
         )
+
+
+def test_a_module_whose_accruals_cannot_be_computed_is_skipped_and_named(world: tuple[Engine, AuditLog]) -> None:
+    from ledger_seed import seed_module
+
+    engine, log = world
+    src = _source(engine)
+    with engine.begin() as conn:  # tax year 2021: interest from April 2022, before the rate table starts
+        old = seed_module(conn, src, tax_period=202112)
+        post(conn, old, Candidate(150, 500_000, dt.date(2022, 5, 2), "29211105000000", "returns"), source_id=src,
+             source_record=1)  # fmt: skip
+        old_ref = conn.execute(sa.select(tax_modules.c.ref).where(tax_modules.c.id == old)).scalar_one()
+    report = run_cycle(engine, _start(engine) + dt.timedelta(days=60), audit=log, underreporter=False)
+    assert (old_ref, "RateNotPublished") in report.skipped
+    assert report.notices_issued > 0, "the other modules still get their notices"
+    assert _series(engine, old) == []

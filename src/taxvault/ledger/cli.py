@@ -61,8 +61,11 @@ def run(
     for kind, n in sorted(report.notices.items()):
         table.add_row(f"notice {kind}", str(n))
     table.add_row("denied by policy", str(report.denied))
+    table.add_row("skipped (accruals not computable)", str(len(report.skipped)))
     table.add_row("audit events", str(report.audit_events))
     console.print(table)
+    for ref, why in report.skipped[:20]:
+        err.print(f"skipped module {ref}: {why}", highlight=False)
 
 
 @app.command("unpostables")

@@ -33,7 +33,7 @@ from taxvault.access.policy import ContextFacts, PolicyDecision, PolicyEngine, R
 from taxvault.access.principals import UnknownPrincipal, load_caller
 from taxvault.audit import AuditEvent, AuditLog, Decision
 from taxvault.ledger import adjustments
-from taxvault.ledger.accruals import RATES_FILE_ENV, module_terms, published_rates
+from taxvault.ledger.accruals import RATES_FILE_ENV, AccrualError, module_terms, published_rates
 from taxvault.ledger.posting import LedgerError, load_posted, open_holds
 from taxvault.ledger.tables import cycle_runs, ledger_adjustments
 from taxvault.notices import issue
@@ -65,6 +65,7 @@ class CycleReport:
     notices: dict[str, int] = field(default_factory=dict)
     denied: int = 0
     audit_events: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (module ref, why): accruals not computable
 
     @property
     def notices_issued(self) -> int:
@@ -113,7 +114,7 @@ def _module_flags(conn: Connection, module_ids: list[int]) -> dict[int, tuple[st
     return {mid: (f.module_ref, f.restricted, f.employee) for mid, f in facts.items()}
 
 
-def _plan_cp2000(conn: Connection, on: dt.date) -> list[issue.Planned]:
+def _plan_cp2000(conn: Connection, on: dt.date, skipped: list[tuple[str, str]]) -> list[issue.Planned]:
     from taxvault.notices.underreporter import find_discrepancies
 
     found = find_discrepancies(conn)
@@ -141,7 +142,11 @@ def _plan_cp2000(conn: Connection, on: dt.date) -> list[issue.Planned]:
             )
             for i in d.items
         )
-        payoff = issue.cp2000_payoff(d.proposed_increase_cents, terms, on)
+        try:
+            payoff = issue.cp2000_payoff(d.proposed_increase_cents, terms, on)
+        except AccrualError as exc:
+            skipped.append((facts[d.module_id].module_ref, type(exc).__name__))
+            continue
         planned.append(issue.Planned(NoticeType.CP2000, facts[d.module_id], payoff, items, d.proposed_increase_cents))
     return planned
 
@@ -259,9 +264,9 @@ def _notice_phase(
     events: list[AuditEvent] = []
     with engine.connect() as conn:
         may_issue = _decide(policies, conn, NOTICE_PRINCIPAL, "issue_notice", "notices", "notices")
-        planned = issue.plan_balance_due(conn, on)
+        planned = issue.plan_balance_due(conn, on, report.skipped)
         if underreporter:
-            planned += _plan_cp2000(conn, on)
+            planned += _plan_cp2000(conn, on, report.skipped)
     allowed: list[issue.Planned] = []
     fields = ["name", "address", "tin:masked", "tax_period", "amount_due_cents", "notice_type"]
     for p in planned:

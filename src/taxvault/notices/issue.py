@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from taxvault.ledger.accruals import Payoff, Terms, accrue, module_terms
+from taxvault.ledger.accruals import AccrualError, Payoff, Terms, accrue, module_terms
 from taxvault.ledger.codes import HOLD_TC
 from taxvault.ledger.posting import Posted, load_posted, open_holds
 from taxvault.notices.documents import NoticeDocument, NoticeType, UnreportedItem
@@ -175,8 +175,14 @@ def _posted_as_of(posted: Sequence[Posted], on: dt.date) -> list[Posted]:
     return [p for p in posted if p.posted_date <= on]
 
 
-def plan_balance_due(conn: Connection, on: dt.date) -> list[Planned]:
-    """The balance-due notices due on ``on`` (CP14 ... LT11/L1058), with their payoff amounts."""
+def plan_balance_due(conn: Connection, on: dt.date, skipped: list[tuple[str, str]] | None = None) -> list[Planned]:
+    """The balance-due notices due on ``on`` (CP14 ... LT11/L1058), with their payoff amounts.
+
+    A module whose accruals cannot be computed is left out and named in ``skipped``
+    (module ref, reason) for a person to look at, rather than stopping every notice.
+    """
+    if skipped is None:
+        skipped = []
     candidates = owing_modules(conn, on)
     if not candidates:
         return []
@@ -200,7 +206,12 @@ def plan_balance_due(conn: Connection, on: dt.date) -> list[Planned]:
         )
         if kind is None:
             continue
-        planned.append(Planned(kind, f, accrue(posted, module_terms(conn, mid), on)))
+        try:
+            amounts = accrue(posted, module_terms(conn, mid), on)
+        except AccrualError as exc:  # e.g. a filing year whose minimum penalty is not in the table
+            skipped.append((f.module_ref, type(exc).__name__))
+            continue
+        planned.append(Planned(kind, f, amounts))
     return planned
 
 
