@@ -38,7 +38,7 @@ from taxvault.ledger.posting import LedgerError, load_posted, open_holds
 from taxvault.ledger.tables import cycle_runs, ledger_adjustments
 from taxvault.notices import issue
 from taxvault.notices.documents import NoticeType, UnreportedItem
-from taxvault.store.tables import notices, sources, tax_modules
+from taxvault.store.tables import entities, notices, sources, tax_modules
 
 POSTING_PRINCIPAL = "sys-posting"
 NOTICE_PRINCIPAL = "sys-notices"
@@ -110,8 +110,14 @@ def _event(principal: str, action: str, ref: str, decision: PolicyDecision, fiel
 
 
 def _module_flags(conn: Connection, module_ids: list[int]) -> dict[int, tuple[str, bool, bool]]:
-    facts = issue.module_facts(conn, module_ids)
-    return {mid: (f.module_ref, f.restricted, f.employee) for mid, f in facts.items()}
+    """Opaque ref and the policy flags of each module: what posting needs, and no name, address or TIN."""
+    m, e = tax_modules.c, entities.c
+    rows = conn.execute(
+        sa.select(m.id, m.ref, e.is_restricted, e.is_employee)
+        .join(entities, entities.c.id == m.entity_id)
+        .where(m.id.in_(module_ids))
+    )
+    return {int(r.id): (str(r.ref), bool(r.is_restricted), bool(r.is_employee)) for r in rows}
 
 
 def _plan_cp2000(conn: Connection, on: dt.date, skipped: list[tuple[str, str]]) -> list[issue.Planned]:

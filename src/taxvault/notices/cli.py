@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -65,8 +66,6 @@ def pdf(
     purpose: str = typer.Option(..., "--purpose", help="Purpose of use (e.g. collection)."),
 ) -> None:
     """Save a notice as PDF."""
-    import re
-
     if not re.match(REF_PATTERN, notice):
         raise _fail("that is not a notice id")
     engine = make_engine()
