@@ -43,8 +43,9 @@ SYNTHETIC_SSN_GROUPS = range(1, 50)
 SYNTHETIC_EIN_PREFIX = 0
 """Synthetic EINs: prefix 00, which the IRS never assigns."""
 
-_SSN_FORMAT = re.compile(r"^(\d{3})-?(\d{2})-?(\d{4})$")
-_EIN_FORMAT = re.compile(r"^(\d{2})-?(\d{7})$")
+# ASCII digits only: ``\d`` would also accept full-width and Arabic-Indic digits.
+_SSN_FORMAT = re.compile(r"^([0-9]{3})-?([0-9]{2})-?([0-9]{4})$")
+_EIN_FORMAT = re.compile(r"^([0-9]{2})-?([0-9]{7})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +249,7 @@ class InvalidMoney(InvalidValue):
     """An amount is not a whole number of cents."""
 
 
-_MONEY_TEXT = re.compile(r"^(-)?\$?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$")
+_MONEY_TEXT = re.compile(r"^(-)?\$?([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]{1,2}))?$")
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -26,7 +26,7 @@ class PageMeta(Disclosed):
 class LookupRequest(BaseModel):
     """A TIN look-up: the TIN travels in the body, never in a URL."""
 
-    tin: str = Field(pattern=r"^\d{9}$", description="Nine digits, no dashes.")
+    tin: str = Field(pattern=r"^[0-9]{9}$", description="Nine ASCII digits, no dashes.")
     tin_type: Literal["SSN", "ITIN", "EIN"] | None = None
 
 
