@@ -1,8 +1,13 @@
-"""Request ids and structured (JSON) request logs, as plain ASGI middleware (cheap).
+"""Request ids, body limits, no-store caching and JSON request logs, as plain ASGI middleware (cheap).
 
 Log lines carry the request id, method, path (opaque ids only), status, duration
 and principal. Anything in a path that looks like a TIN is redacted before it is
-logged, in case a client puts one where it does not belong.
+logged, in case a client puts one where it does not belong; opaque ids stay readable.
+
+Bodies over their limit (:mod:`taxvault.api.limits`) are answered 413 here, before
+any route reads, parses or authenticates them. Every ``/v1`` response, errors
+included, carries ``Cache-Control: no-store``: taxpayer data must not linger in a
+browser or proxy cache.
 """
 
 from __future__ import annotations
@@ -16,13 +21,26 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from taxvault.api.limits import BodyLimits, CountingReceive, declared_length
+
 access_log = logging.getLogger("taxvault.api.access")
-_TIN = re.compile(r"\d{3}-?\d{2}-?\d{4}|\d{2}-?\d{7}")
+# A TIN shape: nine digits as SSN (3-2-4) or EIN (2-7) groups, each separator one of
+# "-", "." or " " or none, and not part of a longer run of letters or digits (an opaque
+# id such as "ee9003512344f1a..." contains nine digits but is not a TIN). Any script's
+# digits count: a TIN in full-width digits is still a TIN.
+_TIN = re.compile(
+    r"(?<![^\W_])(?:\d{3}[-. ]?\d{2}[-. ]?\d{4}|\d{2}[-. ]?\d{7})(?![^\W_])",
+)
+# Client request ids are echoed and logged: refuse any that carries nine digits in a row
+# or in TIN grouping anywhere, whatever surrounds them.
+_DIGITS_IN_ID = re.compile(r"[0-9]{3}[-.]?[0-9]{2}[-.]?[0-9]{4}|[0-9]{2}[-.]?[0-9]{7}")
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_NO_STORE = ((b"cache-control", b"no-store"), (b"pragma", b"no-cache"))
+_TOO_LARGE_HEADERS = [(b"content-type", b"application/problem+json"), (b"connection", b"close")]
 
 
 def redact(text: str) -> str:
-    """Replace TIN-shaped digit runs by ``[redacted]``."""
+    """Replace TIN-shaped digit runs by ``[redacted]``; opaque ids and other numbers stay."""
     return _TIN.sub("[redacted]", text)
 
 
@@ -56,42 +74,74 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 
 class RequestContextMiddleware:
-    """Assigns a request id (``X-Request-ID``), times the request, logs one line."""
+    """Assigns a request id (``X-Request-ID``), caps the body, times the request, logs one line."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, body_limits: BodyLimits | None = None) -> None:
         self.app = app
+        self.body_limits = body_limits or BodyLimits.from_env()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         incoming = None
+        length: bytes | None = None
+        chunked = False
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
-                text = value.decode("latin-1")
-                if _INCOMING_ID.match(text) and not _TIN.search(text):
-                    incoming = text
-                break
+                if incoming is None:
+                    text = value.decode("latin-1")
+                    if _INCOMING_ID.match(text) and not _DIGITS_IN_ID.search(text):
+                        incoming = text
+            elif name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding":
+                chunked = True
         request_id = incoming or uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        path: str = scope.get("path", "")
+        no_store = path.startswith("/v1/")
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                if counter is not None and counter.exceeded:
+                    return  # the app's answer to an oversized body is replaced by our 413
+                response_started = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("ascii")))
+                if no_store:
+                    headers.extend(_NO_STORE)
                 review = state.get("break_glass_review")
                 if review is not None:
                     headers.append((b"break-glass", f"flagged; review={review}".encode("ascii")))
                 message["headers"] = headers
+            elif counter is not None and counter.exceeded and not response_started:
+                return
             await send(message)
 
+        counter: CountingReceive | None = None
         try:
-            await self.app(scope, receive, send_with_id)
+            limit = self.body_limits.limit_for(path)
+            declared = None if length is None else declared_length(length)
+            if declared is not None and declared > limit:
+                await self._too_large(scope, path, request_id, limit, send_with_id)
+                return
+            if declared is None and (chunked or length is not None or scope.get("method") not in ("GET", "HEAD")):
+                counter = CountingReceive(receive, limit)
+                receive = counter
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception:
+                if counter is None or not counter.exceeded or response_started:
+                    raise
+            if counter is not None and counter.exceeded and not response_started:
+                await self._too_large(scope, path, request_id, limit, send_with_id, counter)
         finally:
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(
@@ -99,9 +149,36 @@ class RequestContextMiddleware:
                     extra={
                         "request_id": request_id,
                         "method": scope.get("method"),
-                        "path": scope.get("path"),
+                        "path": path,
                         "status": status,
                         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                         "principal": state.get("principal"),
                     },
                 )
+
+    @staticmethod
+    async def _too_large(
+        scope: Scope,
+        path: str,
+        request_id: str,
+        limit: int,
+        send: Send,
+        counter: CountingReceive | None = None,
+    ) -> None:
+        """Answer 413 problem+json and close the connection (the rest of the body is never read)."""
+        if counter is not None:
+            counter.exceeded = False  # let send_with_id pass our own answer
+        body = json.dumps(
+            {
+                "type": "about:blank",
+                "title": "Content too large",
+                "status": 413,
+                "detail": f"the request body is larger than {limit} bytes",
+                "instance": redact(path),
+                "request_id": request_id,
+            },
+            separators=(",", ":"),
+        ).encode()
+        headers = [*_TOO_LARGE_HEADERS, (b"content-length", str(len(body)).encode("ascii"))]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
