@@ -7,6 +7,7 @@ and a non-zero exit; ``verify`` exits 1 when the log does not verify.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,8 @@ from taxvault.audit.errors import AuditError
 from taxvault.audit.export import export_log, verify_store
 from taxvault.audit.log import AuditLog
 from taxvault.audit.merkle import verify_consistency, verify_inclusion_hash
-from taxvault.audit.verifier import VerificationReport, VerifierInputError, verify_export
+from taxvault.audit.periodic import sth_interval_seconds
+from taxvault.audit.verifier import VerificationReport, VerifierInputError, read_trusted_heads, verify_export
 
 app = typer.Typer(
     help="The tamper-evident access log: signed tree heads, proofs, export, verification.",
@@ -41,7 +43,7 @@ def _log() -> Iterator[AuditLog]:
     try:
         log = AuditLog(make_engine())
         yield log
-    except (AuditError, VerifierInputError, OSError) as exc:
+    except (AuditError, VerifierInputError, OSError, ValueError) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(1) from None
     except SQLAlchemyError as exc:
@@ -56,15 +58,34 @@ def _print(obj: Any) -> None:
     out.print_json(json.dumps(obj))
 
 
+def append_witness(path: Path, head: dict[str, Any]) -> None:
+    """Append one head as a JSON line to an auditor's witness file (0600; its folder 0700 if created).
+
+    The witness lives outside the store: a head kept there still convicts a log
+    that was rewritten and re-signed afterwards (``audit verify --trusted-sth``).
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(head, sort_keys=True) + "\n")
+
+
 @app.command("sth")
 def sth_command(
     latest: Annotated[bool, typer.Option("--latest", help="Show the latest STH instead of issuing one.")] = False,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Also append the head as one JSON line to this witness file (kept by an auditor)."),
+    ] = None,
 ) -> None:
     """Issue (and store) a signed tree head for the current log, and print it."""
     with _log() as log:
         sth = log.latest_sth() if latest else log.sign_tree_head()
         if sth is None:
             raise AuditError("no signed tree head has been issued yet")
+        if out_file is not None:
+            append_witness(out_file, sth.to_json())
         _print(sth.to_json())
 
 
@@ -132,14 +153,36 @@ def verify_command(
     check_events: Annotated[
         bool, typer.Option("--check-events", help="Also check each event is canonical JSON.")
     ] = False,
+    trusted_sth: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--trusted-sth",
+            help="Heads kept outside the store (JSON, or JSON lines as `audit sth --out` writes); "
+            "fails unless the log still extends every one.",
+        ),
+    ] = None,
+    sth_interval: Annotated[
+        float | None,
+        typer.Option(
+            "--sth-interval",
+            help="Seconds an event may stay unsigned (default: TAXVAULT_AUDIT_STH_SECONDS, 1); 0: not checked.",
+        ),
+    ] = None,
 ) -> None:
-    """Verify the log from scratch: every STH signature and root, consistency, every event."""
+    """Verify the log from scratch: every stored hash, every STH signature and root, the unsigned tail."""
     run: Callable[[], VerificationReport]
     with _log() as log:
         pem = public_key.read_bytes() if public_key else None
+        trusted = [head for path in trusted_sth or [] for head in read_trusted_heads(path)]
+        interval = sth_interval_seconds() if sth_interval is None else sth_interval
+        tail = interval if interval > 0 else None
         if directory is not None:
-            run = lambda: verify_export(directory, pem, check_events=check_events)  # noqa: E731
+            run = lambda: verify_export(  # noqa: E731
+                directory, pem, check_events=check_events, trusted=trusted, sth_interval=tail
+            )
         else:
-            run = lambda: verify_store(log, pem, check_events=check_events)  # noqa: E731
+            run = lambda: verify_store(  # noqa: E731
+                log, pem, check_events=check_events, trusted=trusted, sth_interval=tail
+            )
         report = run()
     _report(report)

@@ -1,20 +1,22 @@
 """Export the stored log for the independent verifier, or feed the verifier from the store.
 
 The export is what oversight takes away: every event as stored, every STH with
-the consistency proof from the one before, the stored leaf hashes (hints that let
-the verifier name the exact edited index) and the public key. The format is
-described in :mod:`taxvault.audit.verifier`.
+the consistency proof from the one before, every stored hash (leaf hashes,
+subtree nodes, the tree state: the verifier recomputes each from the events and
+names the first index that differs) and the public key. The format is described
+in :mod:`taxvault.audit.verifier`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from taxvault.audit.errors import AuditError, AuditExportError
+from taxvault.audit import stored
+from taxvault.audit.errors import AuditError, AuditExportError, AuditKeyError
 from taxvault.audit.log import AuditLog
 from taxvault.audit.signing import SignedTreeHead, public_key_pem
 from taxvault.audit.storage import snapshot
@@ -83,7 +85,8 @@ def export_log(
     count = 0
     try:
         with snapshot(log.store.engine) as conn:
-            tree_size = log.store.state(conn).size
+            row = stored.tree_row(conn)
+            tree_size, frontier, root = row if row is not None else (0, b"", b"")
             with (directory / "events.tsv").open("wb") as fh:
                 for index, data in log.store.iter_events(conn):
                     fh.write(b"%d\t%s\n" % (index, data))
@@ -91,8 +94,20 @@ def export_log(
                     if progress is not None and count % 100_000 == 0:
                         progress(count)
             with (directory / "leaf_hashes.bin").open("wb") as fh:
-                for h in log.store.iter_leaf_hashes(conn):
+                for h in stored.iter_leaf_hashes(conn, stored.open_leaves(tree_size, frontier)):
                     fh.write(h)
+            layout, extra, node_hashes = stored.export_nodes(conn, count)
+            with (directory / "nodes.bin").open("wb") as fh:
+                for h in node_hashes:
+                    fh.write(h)
+        tree = {
+            "tree_size": tree_size,
+            "frontier": frontier.hex(),
+            "root_hash": root.hex(),
+            "nodes": layout,
+            "extra_nodes": extra,
+        }
+        (directory / "tree.json").write_text(json.dumps(tree, sort_keys=True) + "\n")
         with (directory / "sths.jsonl").open("w", encoding="utf-8") as fh:
             for sth in sths:
                 fh.write(json.dumps(_sth_json(sth), sort_keys=True) + "\n")
@@ -113,26 +128,54 @@ def export_log(
 
 
 def verify_store(
-    log: AuditLog, public_key_pem_bytes: bytes | None = None, *, check_events: bool = False
+    log: AuditLog,
+    public_key_pem_bytes: bytes | None = None,
+    *,
+    check_events: bool = False,
+    trusted: Sequence[ExportedSth] = (),
+    sth_interval: float | None = None,
 ) -> VerificationReport:
     """Run the independent verifier directly on the store (no export files).
 
-    The trusted key defaults to the local signing key's public half.
+    Everything is read in one snapshot (a head signed meanwhile is not mistaken for
+    truncation) and every stored hash is recomputed from the events: leaf hashes,
+    subtree nodes, the tree state, each STH's root and each ``trusted`` head's root,
+    never trusting a stored hash. The trusted key defaults to the local signing key's
+    public half; with no key at all, only a log without heads can verify.
+    ``sth_interval`` is the longest an event may stay unsigned (None: not checked).
     """
-    public = log.public_key() if public_key_pem_bytes is None else load_public_key(public_key_pem_bytes)
-    sths = _with_proofs(log, log.signed_tree_heads())
+    if public_key_pem_bytes is not None:
+        public = load_public_key(public_key_pem_bytes)
+    else:
+        try:
+            public = log.public_key()
+        except AuditKeyError:
+            public = None
     with snapshot(log.store.engine) as conn:
+        sths = [
+            ExportedSth(s.tree_size, s.timestamp_ms, s.root_hash, s.signature, s.key_id, None)
+            for s in log.store.sths(conn)
+        ]
+        tree, tail = stored.stored_tree(conn)
         events: Iterator[tuple[int, bytes]] = log.store.iter_events(conn)
 
         def hints() -> Iterable[bytes]:
-            return _hints_from(log)
+            return stored.iter_leaf_hashes(conn, tail)
 
-        return verify_log(events, sths, public, hints, check_events=check_events)
-
-
-def _hints_from(log: AuditLog) -> Iterator[bytes]:
-    with snapshot(log.store.engine) as conn:
-        yield from log.store.iter_leaf_hashes(conn)
+        report = verify_log(
+            events,
+            sths,
+            public,
+            hints,
+            check_events=check_events,
+            tree=tree,
+            trusted=trusted,
+            sth_interval=sth_interval,
+            check_proofs=False,  # every STH root is recomputed from the events instead
+        )
+    if public is None and not report.sths and report.events:
+        report.notes.append("no audit signing key: no tree head was ever signed")
+    return report
 
 
 def export_size(directory: Path) -> int:

@@ -17,21 +17,38 @@ level; a large export is split at chunk boundaries across one process per CPU,
 each running this same file isolated (``python -I verifier.py --hash-segment``),
 and the chunk roots are joined exactly as one pass would.
 
+4. every hash the store keeps, recomputed from the events: each stored leaf
+   hash, each stored subtree node (level 5 and up) and the tree state (size,
+   frontier, root); any difference fails and names the first leaf it covers;
+5. an unsigned tail: events past the newest STH, when that head is older than
+   the newest event by more than the signing interval (``--sth-interval``);
+6. heads an auditor kept outside the store (``--trusted-sth FILE``): each must
+   verify with the trusted key and the first ``tree_size`` events, recomputed,
+   must hash to its root (what a consistency proof establishes) or the log no
+   longer extends it.
+
 It names the first leaf index that does not verify. When only events were
-edited, the exported leaf hashes (hints, not trusted) still chain to the signed
-root and the index is exact; when hashes were rewritten too, the verifier can
-only say the damage starts after the last STH that still verifies.
+edited, the exported leaf hashes still chain to the signed root and the index is
+exact; when hashes were rewritten too, the verifier can only say the damage
+starts after the last STH that still verifies.
 
 Export layout (``taxvault audit export DIR``): ``manifest.json``; ``events.tsv``
 with one ``<leaf index>\\t<canonical event JSON>`` line per event (the JSON is
 the leaf, byte for byte); ``leaf_hashes.bin`` with 32 bytes per stored leaf hash;
 ``sths.jsonl`` sorted by tree size, each carrying ``consistency_from_previous``;
-``public_key.pem``.
+``public_key.pem``; ``tree.json`` (the stored tree state: ``tree_size``,
+``frontier`` hex, ``root_hash``, the node layout ``nodes`` as ``[level, count]``
+and ``extra_nodes``, stored nodes past the events); ``nodes.bin`` with, level by
+level from 5 up, ``count`` 32-byte hashes of subtrees ``0 .. count-1`` (a missing
+stored node is 32 zero bytes).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import datetime as dt
 import hashlib
 import itertools
 import json
@@ -64,8 +81,31 @@ _EVENT_KEYS = {
 }
 
 
+MIN_STORED_LEVEL = 5
+"""The store keeps every closed perfect subtree of this level and up (format constant)."""
+DEFAULT_STH_INTERVAL = 1.0
+"""Seconds within which every event must be covered by a signed tree head (the server's default)."""
+
+
 class VerifierInputError(ValueError):
     """The export is unreadable or malformed (as opposed to readable but not verifying)."""
+
+
+NodeReader = Callable[[int, int, int], bytes]
+"""``(level, first index, count)`` -> the stored hashes of those subtrees, concatenated
+(32 zero bytes for a missing one; short when the store has fewer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTree:
+    """The store's tree state (``audit_tree``), checked against the events; and its stored nodes."""
+
+    tree_size: int
+    frontier: bytes
+    root_hash: bytes
+    nodes: NodeReader | None = None
+    extra_nodes: Sequence[tuple[int, int]] = ()
+    leaf_hash_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +148,8 @@ class VerificationReport:
     sths: int = 0
     first_bad_index: int | None = None
     first_bad_sth: int | None = None
+    unsigned_tail: int | None = None
+    first_bad_trusted: int | None = None
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     verified_size: int = 0
@@ -120,6 +162,8 @@ class VerificationReport:
     def summary(self) -> str:
         """One line for people."""
         if self.ok:
+            if not self.events and not self.sths:
+                return "OK: the log is empty (no events, no signed tree heads)"
             return (
                 f"OK: {self.events} events, {self.sths} signed tree heads verified "
                 f"(events [0, {self.verified_size}) covered by a signature)"
@@ -129,6 +173,10 @@ class VerificationReport:
             where.append(f"first index that does not verify: {self.first_bad_index}")
         if self.first_bad_sth is not None:
             where.append(f"first bad STH: #{self.first_bad_sth}")
+        if self.unsigned_tail is not None:
+            where.append(f"unsigned tail of {self.unsigned_tail} events")
+        if self.first_bad_trusted is not None:
+            where.append(f"trusted head #{self.first_bad_trusted} not extended")
         return "FAILED: " + "; ".join(where) + f" ({len(self.problems)} problem(s))"
 
 
@@ -232,6 +280,10 @@ class _Segment:
     first_hint_mismatch: int | None = None
     first_malformed: int | None = None
     malformed_why: str = ""
+    first_node_mismatch: int | None = None
+    node_level: int = 0
+    node_where: str = ""
+    last_event: bytes | None = None
 
 
 _sha256 = hashlib.sha256
@@ -274,8 +326,13 @@ def _hash_segment(
     hints: Callable[[int, int], bytes] | None,
     check_events: bool,
     chunk_level: int,
+    nodes: NodeReader | None = None,
 ) -> _Segment:
-    """Hash chunk-aligned batches of (leaf indexes, 0x00 + event bytes) starting at position ``start``."""
+    """Hash chunk-aligned batches of (leaf indexes, 0x00 + event bytes) starting at position ``start``.
+
+    Stored leaf hashes (``hints``) and stored subtree nodes (``nodes``) up to the chunk
+    level are compared with the recomputed ones here; higher nodes in :func:`_conclude`.
+    """
     seg = _Segment(start)
     size = 1 << chunk_level
     n0 = start
@@ -301,6 +358,9 @@ def _hash_segment(
                     seg.first_malformed, seg.malformed_why = n0 + i, why
                     break
         levels = _tree_levels(leaves)
+        if nodes is not None and seg.first_node_mismatch is None:
+            _compare_nodes(seg, levels, n0, nodes)
+        seg.last_event = datas[-1][1:]
         if m == size:
             seg.roots.append(levels[chunk_level][0])
         for t in targets:
@@ -311,6 +371,27 @@ def _hash_segment(
             break
     seg.count = n0 - start
     return seg
+
+
+def _compare_nodes(seg: _Segment, levels: list[list[bytes]], n0: int, nodes: NodeReader) -> None:
+    """Compare the stored nodes of an aligned run starting at leaf ``n0`` with the recomputed ``levels``."""
+    for lv in range(MIN_STORED_LEVEL, len(levels)):
+        found = _first_node_mismatch(levels[lv], nodes(lv, n0 >> lv, len(levels[lv])))
+        if found is not None:
+            leaf = ((n0 >> lv) + found) << lv
+            if seg.first_node_mismatch is None or leaf < seg.first_node_mismatch:
+                seg.first_node_mismatch, seg.node_level = leaf, lv
+                seg.node_where = f"level {lv}, index {(n0 >> lv) + found}"
+
+
+def _first_node_mismatch(recomputed: list[bytes], stored: bytes) -> int | None:
+    """Position of the first stored hash that differs from the recomputed one (or is missing)."""
+    if not recomputed or stored == b"".join(recomputed):
+        return None
+    for i, h in enumerate(recomputed):
+        if stored[32 * i : 32 * i + 32] != h:
+            return i
+    return None  # pragma: no cover - the joined comparison said they differ
 
 
 def _rechunk(rows: Iterable[tuple[int, bytes]], chunk_level: int) -> Iterator[tuple[list[int | None], list[bytes]]]:
@@ -401,18 +482,43 @@ def _segment_of_file(
     targets: list[int],
     check: bool,
     level: int,
+    nodes_file: str | None = None,
+    layout: list[list[int]] | None = None,
 ) -> _Segment:
     """Hash the events of ``events.tsv`` from line ``first_line`` (at byte ``offset``); also run in workers."""
     chunks = _file_chunks(Path(events), offset, first_line, limit, level)
-    if hints is None:
-        return _hash_segment(chunks, first_line, targets, None, check, level)
-    with open(hints, "rb") as fh:
+    with contextlib.ExitStack() as stack:
+        read: Callable[[int, int], bytes] | None = None
+        if hints is not None:
+            fh = stack.enter_context(open(hints, "rb"))
 
-        def read(start: int, count: int) -> bytes:
-            fh.seek(32 * start)
-            return fh.read(32 * count)
+            def read(start: int, count: int) -> bytes:
+                fh.seek(32 * start)
+                return fh.read(32 * count)
 
-        return _hash_segment(chunks, first_line, targets, read, check, level)
+        reader = None
+        if nodes_file is not None and layout is not None:
+            reader = _node_file_reader(stack.enter_context(open(nodes_file, "rb")), layout)
+        return _hash_segment(chunks, first_line, targets, read, check, level, reader)
+
+
+def _node_file_reader(fh: Any, layout: list[list[int]]) -> NodeReader:
+    """Random access to ``nodes.bin`` laid out as ``[level, count]`` runs, level by level."""
+    where: dict[int, tuple[int, int]] = {}
+    offset = 0
+    for lv, count in layout:
+        where[int(lv)] = (offset, int(count))
+        offset += 32 * int(count)
+
+    def read(lv: int, first: int, count: int) -> bytes:
+        base, have = where.get(lv, (0, 0))
+        count = max(0, min(count, have - first))
+        if not count:
+            return b""
+        fh.seek(base + 32 * first)
+        return bytes(fh.read(32 * count))
+
+    return read
 
 
 def _line_offsets(path: Path, lines: list[int]) -> list[int]:
@@ -451,7 +557,13 @@ def _cpus() -> int:
 
 
 def _export_segments(
-    events: Path, hints: Path | None, targets: list[int], check: bool, workers: int, level: int
+    events: Path,
+    hints: Path | None,
+    targets: list[int],
+    check: bool,
+    workers: int,
+    level: int,
+    nodes: tuple[Path, list[list[int]]] | None = None,
 ) -> list[_Segment]:
     """Hash ``events.tsv``, split across ``workers`` processes at chunk boundaries when it is large.
 
@@ -459,6 +571,7 @@ def _export_segments(
     parts are joined at aligned subtree boundaries, so the result is the same as one pass.
     """
     hint_name = None if hints is None else str(hints)
+    node_args: list[Any] = [None, None] if nodes is None else [str(nodes[0]), nodes[1]]
     whole = str(events)
     size = events.stat().st_size
     splits: list[int] = []
@@ -474,14 +587,14 @@ def _export_segments(
                 offsets = _line_offsets(events, wanted)
                 splits = wanted[: len(offsets)]
     if not splits:
-        return [_segment_of_file(whole, hint_name, 0, 0, None, targets, check, level)]
+        return [_segment_of_file(whole, hint_name, 0, 0, None, targets, check, level, *node_args)]
     starts = [0, *splits]
     offsets = [0, *offsets]
     children = []
     try:
         for k in range(1, len(starts)):
             limit = starts[k + 1] - starts[k] if k + 1 < len(starts) else None
-            job = [whole, hint_name, offsets[k], starts[k], limit, targets, check, level]
+            job = [whole, hint_name, offsets[k], starts[k], limit, targets, check, level, *node_args]
             children.append(
                 subprocess.Popen(  # this file alone, isolated: stdlib + cryptography, no project code
                     [sys.executable, "-I", str(Path(__file__).resolve()), _SEGMENT_FLAG, json.dumps(job)],
@@ -489,7 +602,7 @@ def _export_segments(
                     stderr=subprocess.PIPE,
                 )
             )
-        segments = [_segment_of_file(whole, hint_name, 0, 0, starts[1], targets, check, level)]
+        segments = [_segment_of_file(whole, hint_name, 0, 0, starts[1], targets, check, level, *node_args)]
         for child in children:
             out, err = child.communicate()
             if child.returncode:
@@ -517,6 +630,10 @@ def _segment_to_json(seg: _Segment) -> dict[str, Any]:
         "first_hint_mismatch": seg.first_hint_mismatch,
         "first_malformed": seg.first_malformed,
         "malformed_why": seg.malformed_why,
+        "first_node_mismatch": seg.first_node_mismatch,
+        "node_level": seg.node_level,
+        "node_where": seg.node_where,
+        "last_event": None if seg.last_event is None else seg.last_event.hex(),
     }
 
 
@@ -531,6 +648,10 @@ def _segment_from_json(obj: dict[str, Any]) -> _Segment:
         first_hint_mismatch=obj["first_hint_mismatch"],
         first_malformed=obj["first_malformed"],
         malformed_why=str(obj["malformed_why"]),
+        first_node_mismatch=obj["first_node_mismatch"],
+        node_level=int(obj["node_level"]),
+        node_where=str(obj["node_where"]),
+        last_event=None if obj["last_event"] is None else bytes.fromhex(obj["last_event"]),
     )
 
 
@@ -545,6 +666,23 @@ def _segment_main(job: str) -> int:
     return 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Checks:
+    """What to check besides the log's own STHs (all optional)."""
+
+    tree: StoredTree | None = None
+    trusted: Sequence[ExportedSth] = ()
+    trusted_key: Ed25519PublicKey | None = None
+    sth_interval: float | None = DEFAULT_STH_INTERVAL
+
+    def targets(self, sth_sizes: Iterable[int]) -> list[int]:
+        """Every tree size whose recomputed root (and frontier) is needed."""
+        sizes = set(sth_sizes) | {t.tree_size for t in self.trusted}
+        if self.tree is not None:
+            sizes.add(self.tree.tree_size)
+        return sorted(s for s in sizes if s >= 0)
+
+
 def _conclude(
     report: VerificationReport,
     sths: Sequence[ExportedSth],
@@ -553,30 +691,52 @@ def _conclude(
     segments: Sequence[_Segment],
     leaf_hints: Callable[[], Iterable[bytes]] | None,
     chunk_level: int,
+    checks: _Checks | None = None,
 ) -> VerificationReport:
-    """Combine the segments' chunk roots into the root at every STH size, and judge."""
+    """Combine the segments' chunk roots into the root at every needed size, and judge."""
+    checks = checks or _Checks(sth_interval=None)
     n = sum(seg.count for seg in segments)
     report.events = n
 
     def first(attr: str) -> _Segment | None:
         return next((seg for seg in segments if getattr(seg, attr) is not None), None)
 
+    candidates: list[int | None] = []
     gap = first("first_gap")
-    if gap is not None:
+    if gap is not None and gap.first_gap is not None:
         report.problems.append(
             f"position {gap.first_gap} holds leaf index {gap.gap_index}: an event was deleted or inserted"
         )
+        candidates.append(gap.first_gap)
     bad = first("first_malformed")
-    if bad is not None:
+    if bad is not None and bad.first_malformed is not None:
         report.problems.append(f"event {bad.first_malformed} is {bad.malformed_why}")
+        candidates.append(bad.first_malformed)
     mismatch = first("first_hint_mismatch")
     first_hint_mismatch = None if mismatch is None else mismatch.first_hint_mismatch
+    if first_hint_mismatch is not None:
+        report.problems.append(
+            f"event {first_hint_mismatch} does not hash to its stored leaf hash: the event or the hash was changed"
+        )
+        candidates.append(first_hint_mismatch)
+    # A stored subtree over an event that no longer matches its leaf hash differs as a
+    # consequence: it names the index only when the leaves under it all match.
+    precise = [i for i in (None if gap is None else gap.first_gap, first_hint_mismatch) if i is not None]
+
+    def subtree_candidate(start: int, width: int) -> int | None:
+        return None if any(start <= i < start + width for i in precise) else start
+
+    node_bad = first("first_node_mismatch")
+    low_node = None
+    if node_bad is not None and node_bad.first_node_mismatch is not None:
+        low_node = (node_bad.first_node_mismatch, node_bad.node_level, node_bad.node_where)
 
     chunk_roots = [r for seg in segments for r in seg.roots]
     partial: dict[int, list[bytes]] = {}
     for seg in segments:
         partial.update(seg.partial)
     roots: dict[int, bytes] = {}
+    frontiers: dict[int, list[bytes]] = {}
     stack: list[tuple[int, bytes]] = []  # (level above the chunk level, hash), largest first
     done = 0
     for t in targets:
@@ -590,13 +750,14 @@ def _conclude(
                 lv += 1
             stack.append((lv, h))
             done += 1
-        roots[t] = _fold([h for _, h in stack] + partial.get(t, []))
+        frontiers[t] = [h for _, h in stack] + partial.get(t, [])
+        roots[t] = _fold(frontiers[t])
 
-    candidates: list[int] = []
-    if gap is not None and gap.first_gap is not None:
-        candidates.append(gap.first_gap)
-    if bad is not None and bad.first_malformed is not None:
-        candidates.append(bad.first_malformed)
+    if checks.tree is not None:
+        candidates += _check_tree(
+            report, checks.tree, n, (chunk_roots, chunk_level, low_node), frontiers, roots, subtree_candidate
+        )
+
     verified = 0
     first_failure: int | None = None
     for k in usable:
@@ -616,30 +777,170 @@ def _conclude(
         elif first_failure is None:
             verified = max(verified, sth.tree_size)
     report.verified_size = verified
-    if candidates:
-        report.first_bad_index = min(candidates)
+    candidates += _check_trusted(report, checks, n, roots)
+    if checks.sth_interval is not None:
+        last = next((seg.last_event for seg in reversed(segments) if seg.last_event is not None), None)
+        _check_tail(report, [sths[k] for k in usable], n, last, checks.sth_interval)
+    named = [i for i in candidates if i is not None]
+    if named:
+        report.first_bad_index = min(named)
     if n > verified and report.ok:
         report.notes.append(f"events [{verified}, {n}) are not yet covered by a signed tree head")
     return report
 
 
+def _check_tree(
+    report: VerificationReport,
+    tree: StoredTree,
+    n: int,
+    hashed: tuple[list[bytes], int, tuple[int, int, str] | None],
+    frontiers: dict[int, list[bytes]],
+    roots: dict[int, bytes],
+    subtree_candidate: Callable[[int, int], int | None],
+) -> list[int | None]:
+    """The stored tree state, leaf-hash count and nodes above the chunk level, against the events."""
+    found: list[int | None] = []
+    size = tree.tree_size
+    if tree.leaf_hash_count is not None and tree.leaf_hash_count != n:
+        report.problems.append(f"the store holds {tree.leaf_hash_count} leaf hashes for {n} events")
+        found.append(min(tree.leaf_hash_count, n))
+    if size != n:
+        report.problems.append(
+            f"the tree table says {size} events but the log holds {n}: the tree table disagrees with the events"
+        )
+        found.append(min(size, n))
+    if size in frontiers:
+        stored = [tree.frontier[i : i + 32] for i in range(0, 32 * bin(size).count("1"), 32)]
+        start = 0
+        sizes = [1 << lv for lv in range(size.bit_length() - 1, -1, -1) if size >> lv & 1]
+        for width, mine, theirs in zip(sizes, frontiers[size], stored, strict=True):
+            if mine != theirs:
+                report.problems.append(
+                    f"the tree table's frontier subtree [{start}, {start + width}) does not match the events"
+                )
+                found.append(subtree_candidate(start, width))
+                break
+            start += width
+        if len(tree.frontier) < 32 * len(sizes):
+            report.problems.append(f"the tree table's frontier is too short for a tree of {size} events")
+            found.append(start)
+        if roots[size] != tree.root_hash:
+            report.problems.append(f"the tree table's root does not match the events [0, {size})")
+    chunk_roots, chunk_level, node_bad = hashed  # node_bad: the first in-chunk node that differs
+    if tree.nodes is not None:
+        level, cur = chunk_level, chunk_roots
+        while len(cur) > 1:
+            cur = [_node(cur[i], cur[i + 1]) for i in range(0, len(cur) - 1, 2)]
+            level += 1
+            if level >= MIN_STORED_LEVEL:
+                at = _first_node_mismatch(cur, tree.nodes(level, 0, len(cur)))
+                if at is not None and (node_bad is None or at << level < node_bad[0]):
+                    node_bad = (at << level, level, f"level {level}, index {at}")
+    if node_bad is not None:  # the lowest-starting one, whatever the chunking found first
+        leaf, level, where = node_bad
+        report.problems.append(f"stored subtree node ({where}) does not match the events from {leaf}")
+        found.append(subtree_candidate(leaf, 1 << level))
+    extra = [(lv, ix) for lv, ix in tree.extra_nodes if lv < MIN_STORED_LEVEL or (ix + 1) << lv > n]
+    if extra:
+        lv, ix = extra[0]
+        report.problems.append(
+            f"stored subtree nodes lie past the log's {n} events (level {lv}, index {ix}): events were removed"
+        )
+        found.append(n)
+    return found
+
+
+def _check_trusted(report: VerificationReport, checks: _Checks, n: int, roots: dict[int, bytes]) -> list[int]:
+    """Each head the auditor kept must be signed by the trusted key and be a prefix of the recomputed log."""
+    found: list[int] = []
+    for j, head in enumerate(checks.trusted):
+        why = None
+        key = checks.trusted_key
+        if key is None:
+            why = "no public key to check its signature"
+        else:
+            try:
+                key.verify(head.signature, head.signed_message())
+            except InvalidSignature:
+                why = "its signature does not verify with the trusted key"
+        if why is None and head.tree_size > n:
+            why = f"the log holds only {n} events (it was truncated)"
+            found.append(n)
+        elif why is None and roots.get(head.tree_size) != head.root_hash:
+            why = f"the first {head.tree_size} events now hash to a different root (history was rewritten)"
+        if why is not None:
+            report.problems.append(f"trusted head #{j} (tree size {head.tree_size}) is not extended by the log: {why}")
+            if report.first_bad_trusted is None:
+                report.first_bad_trusted = j
+    if checks.trusted and report.first_bad_trusted is None:
+        report.notes.append(f"the log extends all {len(checks.trusted)} trusted head(s)")
+    return found
+
+
+def _event_time(data: bytes | None) -> float | None:
+    """Seconds since the epoch of a canonical event's ``time``, or None when unreadable."""
+    if data is None:
+        return None
+    try:
+        when = dt.datetime.strptime(json.loads(data)["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    except (ValueError, KeyError, TypeError):
+        return None
+    return when.replace(tzinfo=dt.UTC).timestamp()
+
+
+def _check_tail(
+    report: VerificationReport, heads: Sequence[ExportedSth], n: int, last_event: bytes | None, interval: float
+) -> None:
+    """Events past the newest authentic head, when that head is older than the newest event by > ``interval``."""
+    newest = max(heads, key=lambda h: (h.tree_size, h.timestamp_ms), default=None)
+    signed = 0 if newest is None else newest.tree_size
+    tail = n - signed
+    if tail <= 0:
+        return
+    when = _event_time(last_event)
+    if newest is None:
+        why = "no signed tree head covers any event"
+    elif when is None:
+        why = f"the newest event (index {n - 1}) has no readable time"
+    elif when - newest.timestamp_ms / 1000 > interval:
+        lag = when - newest.timestamp_ms / 1000
+        why = f"the newest signed tree head (size {signed}) is {lag:.3f} s older than the newest event (index {n - 1})"
+    else:
+        return
+    report.unsigned_tail = tail
+    report.problems.append(
+        f"unsigned tail of {tail} events: events [{signed}, {n}) are covered by no signed tree head "
+        f"and {why}, more than the {interval:g} s signing interval allows"
+        if newest is not None and when is not None
+        else f"unsigned tail of {tail} events: events [{signed}, {n}) are covered by no signed tree head ({why})"
+    )
+
+
 def verify_log(
     events: Iterable[tuple[int, bytes]],
     sths: Sequence[ExportedSth],
-    public_key: Ed25519PublicKey,
+    public_key: Ed25519PublicKey | None,
     leaf_hints: Callable[[], Iterable[bytes]] | None = None,
     *,
     check_events: bool = False,
     chunk_level: int = CHUNK_LEVEL,
+    tree: StoredTree | None = None,
+    trusted: Sequence[ExportedSth] = (),
+    sth_interval: float | None = None,
+    check_proofs: bool = True,
 ) -> VerificationReport:
     """Verify events (leaf index, canonical bytes) in order against signed tree heads.
 
-    ``leaf_hints`` gives the stored leaf hashes (untrusted) and is only used to name
-    the exact index of an edit; it may be called twice.
+    ``leaf_hints`` gives the stored leaf hashes; any that differs from the recomputed
+    one fails (and names the index). ``tree`` is the stored tree state and nodes,
+    ``trusted`` heads kept outside the store, ``sth_interval`` the longest an event may
+    stay unsigned (None: not checked). ``check_proofs`` checks the STHs' exported
+    consistency proofs (redundant when every STH root is recomputed from the events).
     """
     report = VerificationReport(sths=len(sths))
-    usable = _check_sths(sths, public_key, report)
-    targets = sorted({sths[k].tree_size for k in usable})
+    usable = _check_sths(sths, public_key, report, check_proofs=check_proofs)
+    checks = _Checks(tree, trusted, public_key, sth_interval)
+    targets = checks.targets(sths[k].tree_size for k in usable)
     reader: Callable[[int, int], bytes] | None = None
     if leaf_hints is not None:
         hint_iter = iter(leaf_hints())
@@ -647,14 +948,25 @@ def verify_log(
         def reader(_start: int, count: int) -> bytes:
             return b"".join(itertools.islice(hint_iter, count))
 
-    seg = _hash_segment(_rechunk(events, chunk_level), 0, targets, reader, check_events, chunk_level)
-    return _conclude(report, sths, usable, targets, [seg], leaf_hints, chunk_level)
+    nodes = None if tree is None else tree.nodes
+    seg = _hash_segment(_rechunk(events, chunk_level), 0, targets, reader, check_events, chunk_level, nodes)
+    return _conclude(report, sths, usable, targets, [seg], leaf_hints, chunk_level, checks)
 
 
-def _check_sths(sths: Sequence[ExportedSth], public_key: Ed25519PublicKey, report: VerificationReport) -> list[int]:
+def _check_sths(
+    sths: Sequence[ExportedSth],
+    public_key: Ed25519PublicKey | None,
+    report: VerificationReport,
+    *,
+    check_proofs: bool = True,
+) -> list[int]:
     """Check signatures, order and consistency; returns the positions of authentic STHs."""
     usable: list[int] = []
     for k, sth in enumerate(sths):
+        if public_key is None:
+            report.problems.append(f"STH #{k} (tree size {sth.tree_size}): no public key to check its signature")
+            report.first_bad_sth = k if report.first_bad_sth is None else report.first_bad_sth
+            continue
         try:
             public_key.verify(sth.signature, sth.signed_message())
         except InvalidSignature:
@@ -668,7 +980,7 @@ def _check_sths(sths: Sequence[ExportedSth], public_key: Ed25519PublicKey, repor
         if cur.tree_size < prev.tree_size:
             report.problems.append(f"STH #{k} is out of order (tree size {cur.tree_size} < {prev.tree_size})")
             continue
-        if k not in good or k - 1 not in good:
+        if not check_proofs or k not in good or k - 1 not in good:
             continue
         proof = cur.consistency_from_previous
         if proof is None or not verify_consistency(prev.tree_size, cur.tree_size, prev.root_hash, cur.root_hash, proof):
@@ -751,6 +1063,48 @@ def read_sths(path: Path) -> list[ExportedSth]:
     return out
 
 
+def read_trusted_heads(path: Path) -> list[ExportedSth]:
+    """Heads an auditor kept: one JSON object, a JSON list, or JSON lines (as ``audit sth --out`` writes)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VerifierInputError(f"cannot read trusted heads {path}: {exc}") from None
+    try:
+        whole = json.loads(text)
+        objs = whole if isinstance(whole, list) else [whole]
+    except ValueError:
+        try:
+            objs = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError as exc:
+            raise VerifierInputError(f"{path.name} is neither a JSON head nor JSON lines of heads: {exc}") from None
+    if not objs or not all(isinstance(o, dict) for o in objs):
+        raise VerifierInputError(f"{path.name} holds no signed tree head")
+    return [ExportedSth.from_json({**o, "consistency_from_previous": None}) for o in objs]
+
+
+def _read_stored_tree(
+    directory: Path, hints_path: Path
+) -> tuple[StoredTree | None, tuple[Path, list[list[int]]] | None]:
+    """The exported tree state and node layout (None for an export that predates them)."""
+    tree_path, nodes_path = directory / "tree.json", directory / "nodes.bin"
+    if not tree_path.exists() or not nodes_path.exists():
+        return None, None
+    try:
+        obj = json.loads(tree_path.read_bytes())
+        layout = [[int(lv), int(count)] for lv, count in obj["nodes"]]
+        extra = [(int(lv), int(ix)) for lv, ix in obj.get("extra_nodes", [])]
+        tree = StoredTree(
+            tree_size=int(obj["tree_size"]),
+            frontier=bytes.fromhex(obj["frontier"]),
+            root_hash=bytes.fromhex(obj["root_hash"]),
+            extra_nodes=extra,
+            leaf_hash_count=hints_path.stat().st_size // 32 if hints_path.exists() else 0,
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise VerifierInputError(f"{tree_path.name} is malformed: {exc}") from None
+    return tree, (nodes_path, layout)
+
+
 def verify_export(
     directory: Path,
     public_key_pem: bytes | None = None,
@@ -758,9 +1112,13 @@ def verify_export(
     check_events: bool = False,
     workers: int | None = None,
     chunk_level: int = CHUNK_LEVEL,
+    trusted: Sequence[ExportedSth] = (),
+    sth_interval: float | None = DEFAULT_STH_INTERVAL,
 ) -> VerificationReport:
     """Verify an export directory; ``public_key_pem`` is the trusted key (default: the exported one).
 
+    ``trusted`` are heads the auditor kept (the log must still extend each);
+    ``sth_interval`` the longest an event may stay unsigned (None: not checked).
     A large export is hashed by ``workers`` processes (default: one per usable CPU).
     """
     directory = Path(directory)
@@ -784,9 +1142,13 @@ def verify_export(
     if not events_path.exists():
         raise VerifierInputError(f"{directory} has no events.tsv")
     sths = read_sths(directory / "sths.jsonl")
+    tree, node_file = _read_stored_tree(directory, hints_path)
+    if tree is None:
+        notes.append("the export carries no tree state or nodes (tree.json, nodes.bin): those were not checked")
     report = VerificationReport(sths=len(sths))
     usable = _check_sths(sths, key, report)
-    targets = sorted({sths[k].tree_size for k in usable})
+    checks = _Checks(tree, trusted, key, sth_interval)
+    targets = checks.targets(sths[k].tree_size for k in usable)
     segments = _export_segments(
         events_path,
         hints_path if hints is not None else None,
@@ -794,25 +1156,50 @@ def verify_export(
         check_events,
         _cpus() if workers is None else workers,
         chunk_level,
+        node_file,
     )
-    _conclude(report, sths, usable, targets, segments, hints, chunk_level)
+    with contextlib.ExitStack() as stack:
+        if tree is not None and node_file is not None:
+            reader = _node_file_reader(stack.enter_context(node_file[0].open("rb")), node_file[1])
+            checks = _Checks(dataclasses.replace(tree, nodes=reader), trusted, key, sth_interval)
+        _conclude(report, sths, usable, targets, segments, hints, chunk_level, checks)
     report.notes[:0] = notes
     return report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python verifier.py DIR [--public-key KEY.pem] [--check-events]``; exit 0 when it verifies."""
+    """``python verifier.py DIR [--public-key KEY.pem] [--trusted-sth FILE] ...``; exit 0 when it verifies."""
     args_list = sys.argv[1:] if argv is None else list(argv)
     if len(args_list) == 2 and args_list[0] == _SEGMENT_FLAG:
         return _segment_main(args_list[1])
     parser = argparse.ArgumentParser(description="Verify an exported taxvault audit log from scratch.")
     parser.add_argument("directory", type=Path)
     parser.add_argument("--public-key", type=Path, help="trusted Ed25519 public key (PEM)")
+    parser.add_argument(
+        "--trusted-sth",
+        type=Path,
+        action="append",
+        default=[],
+        help="signed tree heads kept outside the store (JSON or JSON lines); the log must still extend each",
+    )
+    parser.add_argument(
+        "--sth-interval",
+        type=float,
+        default=DEFAULT_STH_INTERVAL,
+        help="seconds an event may stay unsigned (default %(default)s; 0 or less: not checked)",
+    )
     parser.add_argument("--check-events", action="store_true", help="also check every event is canonical JSON")
     args = parser.parse_args(args_list)
     try:
         pem = args.public_key.read_bytes() if args.public_key else None
-        report = verify_export(args.directory, pem, check_events=args.check_events)
+        trusted = [head for path in args.trusted_sth for head in read_trusted_heads(path)]
+        report = verify_export(
+            args.directory,
+            pem,
+            check_events=args.check_events,
+            trusted=trusted,
+            sth_interval=args.sth_interval if args.sth_interval > 0 else None,
+        )
     except (OSError, VerifierInputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
