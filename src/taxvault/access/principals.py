@@ -75,6 +75,7 @@ def load_caller(conn: Connection, principal_id: str) -> Caller:
             entities.c.city,
             entities.c.state,
             entities.c.zip,
+            entities.c.spouse_id,
         )
         .select_from(principals.outerjoin(entities, entities.c.id == principals.c.entity_id))
         .where(principals.c.id == principal_id)
@@ -88,6 +89,16 @@ def load_caller(conn: Connection, principal_id: str) -> Caller:
         )
     ):
         related[int(entity_id)] = str(relation)
+    if row.entity_id is not None:
+        # The store's own spouse link counts whether or not a relation was declared: the
+        # caller's spouse, and anyone who names the caller's entity as spouse.
+        spouses = {int(row.spouse_id)} if row.spouse_id is not None else set()
+        spouses.update(
+            int(e) for e in conn.execute(sa.select(entities.c.id).where(entities.c.spouse_id == row.entity_id)).scalars()
+        )
+        for spouse in spouses:
+            if related.get(spouse) != "self":
+                related[spouse] = "spouse"
     address = (row.address_line, row.city, row.state, row.zip) if row.entity_id is not None else None
     facts = PrincipalFacts(
         id=principal_id,

@@ -23,6 +23,7 @@ from taxvault.access.policy import PolicyEngine
 from taxvault.access.principals import Caller
 from taxvault.access.ratelimit import RateLimiter
 from taxvault.access.tokens import TokenConfig, TokenVerifier
+from taxvault.api.methods import guard_fixed_paths
 from taxvault.api.middleware import RequestContextMiddleware
 from taxvault.api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from taxvault.audit import AuditLog
@@ -141,4 +142,5 @@ def create_app(
         from taxvault.api.bench_routes import router as bench_router
 
         app.include_router(bench_router)
+    guard_fixed_paths(app)  # e.g. GET /v1/taxpayers/lookup: 405, not a 422 from /v1/taxpayers/{id}
     return app
