@@ -85,7 +85,12 @@ def test_bad_tokens_get_401(world: World, case: str) -> None:
     assert r.status_code == 401, (case, r.text)
     assert r.headers["content-type"].startswith("application/problem+json")
     assert "WWW-Authenticate" in r.headers
-    assert world.size() == before  # no identity, nothing decided
+    if case == "unknown-principal":  # our issuer signed it: the refusal of that subject is on the record
+        assert world.size() == before + 1
+        event = world.audit.event(before)
+        assert (event.decision, event.policy) == ("deny", "refused:principal-inactive-or-unknown")
+    else:
+        assert world.size() == before  # no identity, nothing decided
 
 
 def test_missing_token_gets_401(world: World) -> None:

@@ -1,50 +1,55 @@
-"""The Gate for the command line: a person's identity (``--as PRINCIPAL``) instead of a token.
+"""The door for the command line and for jobs: a named principal instead of a token.
 
-A CLI command that shows taxpayer data goes through the same Gate as the API:
+A CLI command that shows taxpayer data goes through the same door as the API:
 the same policies decide, the same masking applies, the same audit log records
-it. Only authentication differs: the operator names who acts, and the principal
-must exist and be active in the store.
+it. Only authentication differs: the operator names who acts (``--as``), and the
+principal must exist and be active in the store. Jobs act as named system
+principals (:meth:`taxvault.access.door.Door.system_session`).
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import SimpleNamespace
-from typing import cast
 
-from fastapi import Request
 from sqlalchemy.engine import Engine
 
-from taxvault.access.gate import Access, Gate
+from taxvault.access.door import Access, Door, new_request_id
 from taxvault.access.policy import PolicyEngine
-from taxvault.access.principals import UnknownPrincipal
-from taxvault.access.ratelimit import RateLimiter
 from taxvault.access.resources import Resource
-from taxvault.access.tokens import TokenConfig, TokenVerifier
 from taxvault.audit import AuditLog
 
 
-class LocalAccessError(Exception):
-    """The named principal cannot act (unknown or inactive)."""
-
-
 @contextmanager
-def local_gate(engine: Engine) -> Iterator[Gate]:
-    """A Gate over ``engine`` with its own audit log, closed on exit."""
+def local_door(engine: Engine, *, sign_on_exit: bool = True) -> Iterator[Door]:
+    """A door over ``engine`` with its own audit log, closed on exit.
+
+    With ``sign_on_exit`` a signed tree head covering what the command appended is
+    issued before the log closes, so a CLI session never leaves an unsigned tail.
+    """
     log = AuditLog(engine)
     try:
-        yield Gate(engine, log, PolicyEngine(), TokenVerifier(TokenConfig.from_env()), RateLimiter.from_env())
+        yield Door(engine, log, PolicyEngine())
     finally:
-        log.close()
+        try:
+            if sign_on_exit and log.tree_head().tree_size > _signed_size(log):
+                log.sign_tree_head()
+        finally:
+            log.close()
 
 
-def local_access(gate: Gate, principal_id: str, resource: Resource, ref: str, purpose: str) -> Access:
-    """An :class:`Access` for ``principal_id`` acting from the command line."""
-    try:
-        caller = gate.callers.get(principal_id)
-    except UnknownPrincipal:
-        raise LocalAccessError("no active principal with that id") from None
-    request = cast(Request, SimpleNamespace(state=SimpleNamespace(request_id="cli-" + secrets.token_hex(8))))
-    return Access(gate, request, caller, resource, ref, purpose, None)
+def _signed_size(log: AuditLog) -> int:
+    latest = log.latest_sth()
+    return latest.tree_size if latest is not None else 0
+
+
+def local_access(door: Door, principal_id: str, resource: Resource, ref: str, purpose: str) -> Access:
+    """An :class:`Access` for ``principal_id`` acting from the command line.
+
+    Raises :class:`taxvault.errors.Unauthenticated` for an unknown or inactive principal and
+    :class:`taxvault.errors.Invalid` for a malformed purpose (both audited).
+    """
+    rid = new_request_id("cli")
+    caller = door.caller(principal_id, request_id=rid)
+    session = door.session(caller, purpose, channel="cli", request_id=rid)
+    return Access(door, session, resource, ref)

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from taxvault.store.tins import SealedTin
+
 Record = dict[str, Any]
 
 
@@ -34,9 +36,11 @@ def year_only(value: Any) -> str | None:
 
 
 def full_text(value: Any) -> str | None:
-    """A value as text (dates in ISO 8601)."""
+    """A value as text (dates in ISO 8601); a sealed TIN decrypted (the only place one is)."""
     if value is None:
         return None
+    if isinstance(value, SealedTin):
+        return value.reveal()
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
@@ -114,9 +118,9 @@ class Disclosure:
     masked: set[str] = field(default_factory=set)
     withheld: set[str] = field(default_factory=set)
 
-    def audit_fields(self) -> list[str]:
-        """Field names for the audit event: masked ones marked ``name:masked``."""
-        return sorted({n + ":masked" if n in self.masked else n for n in self.disclosed})
+    def audit_fields(self, structural: frozenset[str] = frozenset()) -> list[str]:
+        """Field names for the audit event: masked ones marked ``name:masked``; structure left out."""
+        return sorted({n + ":masked" if n in self.masked else n for n in self.disclosed if n not in structural})
 
 
 def mask_record(record: Record, plan: MaskPlan, out: Disclosure, skip: Iterable[str] = ()) -> Record:
@@ -148,3 +152,19 @@ def mask_record(record: Record, plan: MaskPlan, out: Disclosure, skip: Iterable[
         if value is not None:
             out.disclosed.add(name)
     return result
+
+
+def mask_body(value: Any, plan: MaskPlan, out: Disclosure, *, structural: frozenset[str] = frozenset()) -> Any:
+    """Mask a whole response body (nested dicts and lists), recording what it disclosed."""
+    if isinstance(value, dict):
+        flat = {k: v for k, v in value.items() if not isinstance(v, dict | list) or k == "boxes"}
+        result = mask_record(flat, plan, out)
+        for k, v in value.items():
+            if k not in flat:
+                result[k] = mask_body(v, plan, out, structural=structural)
+                if k not in structural:
+                    out.disclosed.add(k)
+        return {k: result[k] for k in value}
+    if isinstance(value, list):
+        return [mask_body(v, plan, out, structural=structural) for v in value]
+    return value

@@ -83,20 +83,35 @@ def default_policy_dir() -> Path:
     return Path(str(resources.files("taxvault.access") / "policies"))
 
 
-def _policy_ids(text: str) -> list[str]:
-    """The ``@id`` of each static policy, in file order (Cedar numbers them policy0, policy1, ...)."""
+@dataclass(frozen=True, slots=True)
+class PolicyInfo:
+    """One static policy as written: its ``@id``, effect and other annotations."""
+
+    id: str
+    effect: str  # permit | forbid
+    annotations: dict[str, str]
+
+
+def _policy_infos(text: str) -> list[PolicyInfo]:
+    """Each static policy in file order (Cedar numbers them policy0, policy1, ...)."""
     doc = json.loads(cedarpy.policies_to_json_str(text))
     static = doc.get("staticPolicies", {})
-    ids: list[str] = []
+    infos: list[PolicyInfo] = []
     for n in range(len(static)):
-        annotations = static[f"policy{n}"].get("annotations") or {}
+        body = static[f"policy{n}"]
+        annotations = {str(k): str(v) for k, v in (body.get("annotations") or {}).items()}
         name = annotations.get("id")
         if not name:
             raise PolicyError(f"policy {n} has no @id annotation")
-        ids.append(str(name))
-    if len(set(ids)) != len(ids):
+        infos.append(PolicyInfo(name, str(body.get("effect", "")), annotations))
+    if len({i.id for i in infos}) != len(infos):
         raise PolicyError("two policies share an @id")
-    return ids
+    return infos
+
+
+def _policy_ids(text: str) -> list[str]:
+    """The ``@id`` of each static policy, in file order."""
+    return [i.id for i in _policy_infos(text)]
 
 
 class PolicyEngine:
@@ -120,7 +135,8 @@ class PolicyEngine:
         result = cedarpy.validate_policies(self.text, self._schema)
         if not result.validation_passed:
             raise PolicyError(f"the policies do not validate against the schema: {result.errors}")
-        self.ids = _policy_ids(self.text)
+        self.infos = _policy_infos(self.text)
+        self.ids = [i.id for i in self.infos]
         self.files = [f.name for f in files]
         self._cache: OrderedDict[tuple[Any, ...], PolicyDecision] = OrderedDict()
         self._cache_size = cache_size

@@ -11,36 +11,24 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from taxvault.access.http import PROBLEM_JSON, PROBLEM_RESPONSES, PROBLEM_TITLES, ProblemDetail
 from taxvault.api.middleware import redact
+from taxvault.errors import RateLimited, TaxvaultError, Unauthenticated
 
-PROBLEM_JSON = "application/problem+json"
-_TITLES = {
-    400: "Bad request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    422: "Unprocessable content",
-    429: "Too many requests",
-    500: "Internal server error",
-    503: "Service unavailable",
+__all__ = ["PROBLEM_JSON", "PROBLEM_RESPONSES", "Problem", "ProblemDetail", "install_problem_handlers"]
+
+_TITLES = PROBLEM_TITLES
+_TYPES = {
+    "denied": "urn:taxvault:problem:forbidden",
+    "unauthenticated": "about:blank",
+    "not-found": "about:blank",
+    "invalid": "urn:taxvault:problem:invalid",
+    "conflict": "urn:taxvault:problem:conflict",
+    "unavailable": "urn:taxvault:problem:unavailable",
+    "rate-limited": "about:blank",
 }
-
-
-class ProblemDetail(BaseModel):
-    """An RFC 9457 problem."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
-    instance: str | None = None
-    request_id: str | None = None
-    errors: list[dict[str, Any]] | None = None
 
 
 class Problem(Exception):
@@ -88,11 +76,15 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ProblemDetail, "content": {PROBLEM_JSON: {}}, "description": _TITLES[code]}
-    for code in (401, 403, 404, 422, 429, 503)
-}
-"""OpenAPI descriptions of the problems every protected route may return."""
+def error_headers(exc: TaxvaultError) -> dict[str, str]:
+    """The headers an error needs on HTTP (a challenge for 401, Retry-After for 429)."""
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, Unauthenticated):
+        if exc.code == "invalid_token":
+            return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        return {"WWW-Authenticate": 'Bearer realm="taxvault"'}
+    return {}
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -102,6 +94,17 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(
             request, exc.status, title=exc.title, detail=exc.detail, type_=exc.type, headers=exc.headers
+        )
+
+    @app.exception_handler(TaxvaultError)
+    async def _domain(request: Request, exc: TaxvaultError) -> JSONResponse:
+        detail = exc.message if exc.hint is None else f"{exc.message}. {exc.hint}"
+        return problem_response(
+            request,
+            exc.status,
+            detail=detail,
+            type_=_TYPES.get(exc.kind, "about:blank"),
+            headers=error_headers(exc) or None,
         )
 
     @app.exception_handler(StarletteHTTPException)

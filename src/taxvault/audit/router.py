@@ -10,14 +10,15 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
-from taxvault.access.gate import Access, Target, read
+from taxvault.access.door import Access, Target
+from taxvault.access.http import PROBLEM_RESPONSES, read
 from taxvault.access.resources import Resource
 from taxvault.access.tables import break_glass_reviews
-from taxvault.api.problems import PROBLEM_RESPONSES, Problem
 from taxvault.audit.access_report import access_report
 from taxvault.audit.errors import AuditProofError
 from taxvault.audit.event import AuditEvent
 from taxvault.audit.storage import LogStore
+from taxvault.errors import NotFound
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
@@ -117,7 +118,7 @@ AuditAccess = Annotated[Access, Depends(read(Resource.AUDIT_LOG))]
 
 
 def _log(access: Access) -> Any:
-    return access.gate.audit
+    return access.door.audit
 
 
 @router.get("/audit/sth", response_model=SignedTreeHeadOut, tags=["oversight"])
@@ -147,7 +148,7 @@ def inclusion_proof(
         try:
             return dict(_log(access).inclusion_proof(leaf_index, tree_size).to_json())
         except AuditProofError as exc:
-            raise Problem(404, str(exc)) from None
+            raise NotFound(str(exc)) from None
 
     return access.serve(fetch, action="read_audit")
 
@@ -160,7 +161,7 @@ def consistency_proof(access: AuditAccess, old_size: Size, new_size: Size | None
         try:
             return dict(_log(access).consistency_proof(old_size, new_size).to_json())
         except AuditProofError as exc:
-            raise Problem(404, str(exc)) from None
+            raise NotFound(str(exc)) from None
 
     return access.serve(fetch, action="read_audit")
 
@@ -227,7 +228,7 @@ def my_access_report(
 
     def fetch(conn: Connection, target: Target) -> dict[str, Any]:
         if target.entity_id is None:
-            raise Problem(404, "no taxpayer record is linked to this principal")
+            raise NotFound("no taxpayer record is linked to this principal")
         return access_report(
             conn, target.entity_id, target.ref, exclude_principal=access.caller.id, limit=limit, offset=offset
         )

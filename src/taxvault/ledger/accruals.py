@@ -62,6 +62,7 @@ from fractions import Fraction
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from taxvault.errors import Invalid
 from taxvault.ledger.codes import CODES, ORIGINAL_RETURN_TC, Kind
 from taxvault.ledger.posting import ModuleNotFound, Posted, load_posted
 from taxvault.store.tables import returns, tax_modules, transactions
@@ -73,6 +74,18 @@ class AccrualError(Exception):
 
 class RateNotPublished(AccrualError):
     """Interest is asked for a day whose quarterly rate is not in the table."""
+
+
+def accrual_invalid(exc: AccrualError) -> Invalid:
+    """The error a caller sees: why accruals cannot be computed, and the fix when there is one."""
+    hint = None
+    if isinstance(exc, RateNotPublished):
+        _, until = published_rates()
+        hint = (
+            f"the underpayment rate table ends on {until.isoformat()}: add the quarters the IRS has published "
+            f"since to the CSV named by {RATES_FILE_ENV} (quarter_start,percent,source)"
+        )
+    return Invalid(f"cannot compute accruals for that date: {type(exc).__name__}", code="accruals", hint=hint)
 
 
 class MinimumPenaltyUnknown(AccrualError):

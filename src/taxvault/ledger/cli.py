@@ -1,4 +1,4 @@
-"""``taxvault cycle ...``: run the posting cycle, work the unpostable queue."""
+"""``taxvault cycle ...``: work the unpostable queue (``cycle run`` is a job: :mod:`taxvault.jobs.cli`)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from taxvault.access.gate import Target
-from taxvault.access.local import LocalAccessError, local_access, local_gate
+from taxvault.access.door import Target
+from taxvault.access.local import local_access, local_door
 from taxvault.access.resources import Resource
-from taxvault.api.problems import Problem
-from taxvault.audit import AuditLog
-from taxvault.ledger.accruals import AccrualError
+from taxvault.errors import NotFound, TaxvaultError
 from taxvault.ledger.adjustments import AdjustmentError, resolve_unpostable
-from taxvault.ledger.cycle import CycleError, run_cycle
 from taxvault.ledger.tables import ledger_unpostables
 from taxvault.store import make_engine
 from taxvault.store.tables import sources
@@ -38,36 +35,6 @@ def _date(value: str) -> dt.date:
         raise typer.BadParameter("give the date as YYYY-MM-DD") from None
 
 
-@app.command("run")
-def run(
-    date: str = typer.Option(..., "--date", help="The cycle date (YYYY-MM-DD)."),
-    underreporter: bool = typer.Option(True, "--cp2000/--no-cp2000", help="Also issue CP2000 under-reporter notices."),
-) -> None:
-    """Post pending adjustments and issue the notices due on DATE (as sys-posting and sys-notices)."""
-    on = _date(date)
-    engine = make_engine()
-    try:
-        with AuditLog(engine) as log:
-            report = run_cycle(engine, on, audit=log, underreporter=underreporter)
-    except CycleError as exc:
-        raise _fail(str(exc)) from None
-    except AccrualError as exc:
-        raise _fail(f"accruals cannot be computed for {on.isoformat()}: {type(exc).__name__} {exc}") from None
-    except sa.exc.SQLAlchemyError:
-        raise _fail("the store is not initialised or not reachable: run `taxvault init`") from None
-    table = Table("what", "count", title=f"posting cycle {on.isoformat()}")
-    table.add_row("posted", str(report.posted))
-    table.add_row("unpostable", str(report.unpostable))
-    for kind, n in sorted(report.notices.items()):
-        table.add_row(f"notice {kind}", str(n))
-    table.add_row("denied by policy", str(report.denied))
-    table.add_row("skipped (accruals not computable)", str(len(report.skipped)))
-    table.add_row("audit events", str(report.audit_events))
-    console.print(table)
-    for ref, why in report.skipped[:20]:
-        err.print(f"skipped module {ref}: {why}", highlight=False)
-
-
 @app.command("unpostables")
 def unpostables(
     module: str = typer.Option(..., "--module", help="Opaque module id."),
@@ -87,12 +54,12 @@ def unpostables(
         return {"items": [dict(r._mapping) for r in rows]}
 
     try:
-        with local_gate(engine) as gate:
-            body = local_access(gate, who, Resource.MODULE_TRANSCRIPT, module, purpose).serve(
+        with local_door(engine) as door:
+            body = local_access(door, who, Resource.MODULE_TRANSCRIPT, module, purpose).serve(
                 fetch, label="read_unpostables"
             )
-    except (LocalAccessError, Problem) as exc:
-        raise _fail(str(exc.detail if isinstance(exc, Problem) else exc)) from None
+    except TaxvaultError as exc:
+        raise _fail(str(exc)) from None
     table = Table("id", "tc", "amount (cents)", "date", "code", "reason", title="open unpostables")
     for r in body["items"]:
         table.add_row(str(r["id"]), str(r["tc"]), str(r["amount_cents"]), str(r["posted_date"]),
@@ -120,7 +87,7 @@ def resolve(
         u = ledger_unpostables.c
         owner = conn.execute(sa.select(u.module_id).where(u.id == unpostable_id)).scalar_one_or_none()
         if owner != t.module_id:
-            raise Problem(404, "no such unpostable on this module")
+            raise NotFound("no such unpostable on this module")
         src = conn.execute(
             sources.insert()
             .values(kind="api", name=f"unpostable resolution by {who}", created_at=dt.datetime.now(dt.UTC))
@@ -132,13 +99,11 @@ def resolve(
         return {"posted": bool(result and result.posted)}
 
     try:
-        with local_gate(engine) as gate:
-            access = local_access(gate, who, Resource.MODULE_TRANSCRIPT, module, purpose)
+        with local_door(engine) as door:
+            access = local_access(door, who, Resource.MODULE_TRANSCRIPT, module, purpose)
             done = access.write(abs(amount or 0), perform, ["unpostable", "tc", "amount_cents"], "adjust")
-    except (LocalAccessError, AdjustmentError) as exc:
+    except (TaxvaultError, AdjustmentError) as exc:
         raise _fail(str(exc)) from None
-    except Problem as exc:
-        raise _fail(str(exc.detail)) from None
     if action == "void":
         console.print("voided")
     else:

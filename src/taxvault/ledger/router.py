@@ -14,11 +14,12 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy.engine import Connection
 
-from taxvault.access.gate import REF_PATTERN, Access, Target, read, write
+from taxvault.access.door import REF_PATTERN, Access, Target, WriteFacts
+from taxvault.access.http import PROBLEM_RESPONSES, read, write
 from taxvault.access.resources import Resource
-from taxvault.api.problems import PROBLEM_RESPONSES, Problem
+from taxvault.errors import Conflict, Denied, Invalid, NotFound, TaxvaultError
 from taxvault.ledger import adjustments
-from taxvault.ledger.accruals import AccrualError, payoff
+from taxvault.ledger.accruals import AccrualError, accrual_invalid, payoff
 from taxvault.ledger.schemas import Accruals, Adjustment, AdjustmentPage, AdjustmentRequest, Decision, UnpostablePage
 from taxvault.ledger.tables import ledger_unpostables
 
@@ -52,14 +53,14 @@ def _view(adj: adjustments.Adjustment, module_ref: str) -> dict[str, Any]:
     }
 
 
-def _problem(exc: adjustments.AdjustmentError) -> Problem:
+def _problem(exc: adjustments.AdjustmentError) -> TaxvaultError:
     if isinstance(exc, adjustments.AdjustmentNotFound):
-        return Problem(404, str(exc))
+        return NotFound(str(exc))
     if isinstance(exc, adjustments.SelfApproval):
-        return Problem(403, str(exc), type_="urn:taxvault:problem:forbidden")
+        return Denied(str(exc), code="forbidden")
     if isinstance(exc, adjustments.WrongState):
-        return Problem(409, str(exc))
-    return Problem(422, str(exc))
+        return Conflict(str(exc))
+    return Invalid(str(exc))
 
 
 @router.get("/modules/{module_id}/accruals", response_model=Accruals)
@@ -73,7 +74,7 @@ def module_accruals(
         try:
             p = payoff(conn, _module_id(t), as_of)
         except AccrualError as exc:
-            raise Problem(422, f"cannot compute accruals for that date: {type(exc).__name__}") from None
+            raise accrual_invalid(exc) from None
         return {
             "module_id": t.ref,
             "as_of": as_of.isoformat(),
@@ -127,16 +128,21 @@ def list_adjustments(access: Annotated[Access, Depends(read(Resource.MODULE_TRAN
 
 
 def _decide(access: Access, adjustment_id: str, approve: bool, note: str | None) -> dict[str, Any]:
-    with access.gate.engine.connect() as conn:
+    def facts(conn: Connection, target: Target) -> WriteFacts:
+        """Read inside the write's own transaction: the amount and who asked decide who may approve."""
         try:
             adj = adjustments.get(conn, adjustment_id)
         except adjustments.AdjustmentError as exc:
             raise _problem(exc) from None
-        manages = adjustments.manages(conn, access.caller.id, adj.requested_by)
+        if adj.module_id != target.module_id:
+            raise NotFound("no such adjustment on this module")
+        return WriteFacts(
+            abs(adj.amount_cents),
+            second_person=adj.requested_by != access.caller.id,
+            manages_requester=adjustments.manages(conn, access.caller.id, adj.requested_by),
+        )
 
     def perform(conn: Connection, target: Target) -> dict[str, Any]:
-        if adj.module_id != target.module_id:
-            raise Problem(404, "no such adjustment on this module")
         try:
             if approve:
                 done = adjustments.approve(conn, adjustment_id, approver=access.caller.id, note=note)
@@ -146,14 +152,7 @@ def _decide(access: Access, adjustment_id: str, approve: bool, note: str | None)
             raise _problem(exc) from None
         return _view(done, target.ref)
 
-    return access.write(
-        abs(adj.amount_cents),
-        perform,
-        ["adjustment", "tc", "amount_cents"],
-        "approve_adjustment",
-        second_person=adj.requested_by != access.caller.id,
-        manages_requester=manages,
-    )
+    return access.write(0, perform, ["adjustment", "tc", "amount_cents"], "approve_adjustment", facts=facts)
 
 
 @router.post("/modules/{module_id}/adjustments/{adjustment_id}/approve", response_model=Adjustment)

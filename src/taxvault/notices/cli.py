@@ -9,10 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from taxvault.access.gate import REF_PATTERN
-from taxvault.access.local import LocalAccessError, local_access, local_gate
+from taxvault.access.door import REF_PATTERN
+from taxvault.access.local import local_access, local_door
 from taxvault.access.resources import Resource
-from taxvault.api.problems import Problem
+from taxvault.errors import TaxvaultError
 from taxvault.notices import service
 from taxvault.store import make_engine
 
@@ -35,14 +35,12 @@ def list_notices(
     """The module's notices, oldest first."""
     engine = make_engine()
     try:
-        with local_gate(engine) as gate:
-            body = local_access(gate, who, Resource.NOTICES, module, purpose).serve(
+        with local_door(engine) as door:
+            body = local_access(door, who, Resource.NOTICES, module, purpose).serve(
                 lambda conn, t: service.notice_list(conn, t.module_id or 0)
             )
-    except LocalAccessError as exc:
+    except TaxvaultError as exc:
         raise _fail(str(exc)) from None
-    except Problem as exc:
-        raise _fail(str(exc.detail)) from None
     table = Table("id", "type", "issued", "respond by", "amount due", title="notices")
     for n in body["items"]:
         table.add_row(
@@ -70,14 +68,12 @@ def pdf(
         raise _fail("that is not a notice id")
     engine = make_engine()
     try:
-        with local_gate(engine) as gate:
-            body = local_access(gate, who, Resource.NOTICES, module, purpose).serve_bytes(
+        with local_door(engine) as door:
+            body = local_access(door, who, Resource.NOTICES, module, purpose).serve_bytes(
                 lambda conn, t: service.notice_pdf(conn, t.module_id or 0, notice),
                 ["notice_pdf", "name", "address", "tin:masked", "amount_due_cents"],
             )
-    except LocalAccessError as exc:
+    except TaxvaultError as exc:
         raise _fail(str(exc)) from None
-    except Problem as exc:
-        raise _fail(str(exc.detail)) from None
     out.write_bytes(body)
     console.print(f"wrote {out} ({len(body):,} bytes)")

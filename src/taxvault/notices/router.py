@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
-from taxvault.access.gate import REF_PATTERN, Access, Target, read
+from taxvault.access.door import REF_PATTERN, Access, Target
+from taxvault.access.http import PROBLEM_RESPONSES, read
 from taxvault.access.resources import Resource
-from taxvault.api.problems import PROBLEM_RESPONSES
 from taxvault.notices import service
 from taxvault.notices.schemas import NoticeList
 

@@ -7,9 +7,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from taxvault.access.gate import Access, Target, read
+from taxvault.access.door import Access, Target
+from taxvault.access.http import PROBLEM_RESPONSES, read
 from taxvault.access.resources import Resource
-from taxvault.api.problems import PROBLEM_RESPONSES, Problem
+from taxvault.errors import Denied, NotFound
 from taxvault.records import service
 from taxvault.records.schemas import (
     CasePage,
@@ -39,15 +40,14 @@ def lookup_taxpayer(
     body: LookupRequest, access: Annotated[Access, Depends(read(Resource.ENTITY, located_by="body"))]
 ) -> Any:
     """Find a taxpayer by TIN (in the body, never a URL); returns the opaque id if you may access it."""
-    with access.gate.engine.connect() as conn:
-        ref = service.entity_ref_by_tin(conn, body.tin, body.tin_type)
-    access.ref = ref or "unknown-tin"
     try:
-        return access.serve(lambda conn, t: service.entity_summary(conn, _entity_id(t)), label="lookup")
-    except Problem as exc:
-        if exc.status in (403, 404):
-            raise Problem(404, "no taxpayer you may access has that TIN") from None
-        raise
+        return access.serve(
+            lambda conn, t: service.entity_summary(conn, _entity_id(t)),
+            label="lookup",
+            find=lambda conn: service.entity_ref_by_tin(conn, body.tin, body.tin_type),
+        )
+    except (Denied, NotFound):
+        raise NotFound("no taxpayer you may access has that TIN") from None
 
 
 @router.get("/taxpayers/{taxpayer_id}", response_model=Taxpayer)

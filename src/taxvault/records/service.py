@@ -9,8 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from taxvault.api.problems import Problem
-from taxvault.ledger.accruals import AccrualError, payoff
+from taxvault.ledger.accruals import AccrualError, accrual_invalid, payoff
 from taxvault.store.tables import (
     case_subjects,
     cases,
@@ -20,6 +19,7 @@ from taxvault.store.tables import (
     tax_modules,
     transactions,
 )
+from taxvault.store.tins import aad, tin_vault
 
 Body = dict[str, Any]
 
@@ -27,7 +27,8 @@ _ENTITY_COLS = (
     entities.c.ref.label("id"),
     entities.c.kind,
     entities.c.tin_type,
-    entities.c.tin,
+    entities.c.tin_enc,
+    entities.c.tin_last4,
     entities.c.first_name,
     entities.c.middle_name,
     entities.c.last_name,
@@ -44,8 +45,8 @@ _ENTITY_COLS = (
 
 
 def entity_ref_by_tin(conn: Connection, tin: str, tin_type: str | None) -> str | None:
-    """The opaque id of the entity with ``tin`` (the TIN never leaves this function)."""
-    q = sa.select(entities.c.ref).where(entities.c.tin == tin)
+    """The opaque id of the entity with ``tin`` (the TIN never leaves this function): found by its keyed hash."""
+    q = sa.select(entities.c.ref).where(entities.c.tin_hash == tin_vault(conn).lookup_hash(tin))
     if tin_type:
         q = q.where(entities.c.tin_type == tin_type)
     row = conn.execute(q.limit(1)).first()
@@ -59,9 +60,14 @@ def entity_summary(conn: Connection, entity_id: int) -> Body:
 
 
 def entity(conn: Connection, entity_id: int) -> Body:
-    """One entity's identity record."""
+    """One entity's identity record. ``tin`` is sealed: masked text the door reveals only for a full disclosure."""
     row = conn.execute(sa.select(*_ENTITY_COLS).where(entities.c.id == entity_id)).one()
-    return dict(row._mapping)
+    sealed = tin_vault(conn).seal(conn, row.tin_enc, aad("entities", "tin", row.id), row.tin_last4)
+    return {
+        ("tin" if k == "tin_enc" else k): (sealed if k == "tin_enc" else v)
+        for k, v in row._mapping.items()
+        if k != "tin_last4"
+    }
 
 
 def _page(items: list[Body], limit: int, offset: int) -> Body:
@@ -141,7 +147,7 @@ def _accruals(conn: Connection, module_id: int, as_of: dt.date) -> Body:
     try:
         p = payoff(conn, module_id, as_of)
     except AccrualError as exc:
-        raise Problem(422, f"cannot compute accruals for that date: {type(exc).__name__}") from None
+        raise accrual_invalid(exc) from None
     return {
         "as_of": as_of.isoformat(),
         "tax_cents": p.tax,
@@ -178,9 +184,11 @@ def information_return_list(
         ir.ref.label("id"),
         ir.form,
         ir.tax_year,
-        ir.payer_tin,
+        ir.payer_tin_enc.label("payer_tin"),
+        ir.payer_tin_last4,
         ir.payer_tin_type,
-        ir.payee_tin,
+        ir.payee_tin_enc.label("payee_tin"),
+        ir.payee_tin_last4,
         ir.income_cents,
         ir.withholding_cents,
         ir.boxes,
@@ -191,8 +199,12 @@ def information_return_list(
         q = q.where(ir.form == form)
     q = q.order_by(ir.tax_year.desc(), ir.id).limit(limit + 1).offset(offset)
     items = []
+    vault = tin_vault(conn)
     for r in conn.execute(q):
         d = dict(r._mapping)
+        for side in ("payer_tin", "payee_tin"):  # sealed: the door reveals them only for a full disclosure
+            last4 = d.pop(f"{side}_last4")
+            d[side] = vault.seal(conn, d[side], aad("information_returns", side, r.id), last4)
         d["boxes"] = {str(k): int(v) for k, v in (d["boxes"] or {}).items()}
         items.append(d)
     return _page(items, limit, offset)
