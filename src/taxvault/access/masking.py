@@ -56,6 +56,13 @@ MASKS: dict[str, Callable[[Any], str | None]] = {
 }
 """Sensitive fields and their masked form."""
 
+SENSITIVE_MARK = "x-taxvault-sensitive"
+SENSITIVE: dict[str, object] = {SENSITIVE_MARK: True}
+"""``Field(json_schema_extra=SENSITIVE)`` marks a response field the door masks (a key of :data:`MASKS`).
+
+A test walks every response model of the API and holds the marks and :data:`MASKS` to each other,
+so a new sensitive field cannot reach a response unmasked and unmarked."""
+
 PURPOSE_NEEDS_FULL: dict[str, frozenset[str]] = {
     "examination": frozenset({"tin", "payer_tin", "payee_tin", "birth_date", "bank_account", "bank_routing"}),
     "collection": frozenset({"tin", "bank_account", "bank_routing"}),

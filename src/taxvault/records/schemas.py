@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from taxvault.access.masking import SENSITIVE
+
 
 class Disclosed(BaseModel):
     """Which fields of this response are masked, and which withheld (null) by the caller's scope."""
@@ -39,7 +41,7 @@ class Taxpayer(Disclosed):
     id: str
     kind: str
     tin_type: str
-    tin: str | None = Field(description="Last four unless the purpose needs the full TIN.")
+    tin: str | None = Field(description="Last four unless the purpose needs the full TIN.", json_schema_extra=SENSITIVE)
     first_name: str | None = None
     middle_name: str | None = None
     last_name: str | None = None
@@ -49,7 +51,9 @@ class Taxpayer(Disclosed):
     city: str | None = None
     state: str | None = None
     zip: str | None = None
-    birth_date: str | None = Field(None, description="Year only unless the purpose needs the date.")
+    birth_date: str | None = Field(
+        None, description="Year only unless the purpose needs the date.", json_schema_extra=SENSITIVE
+    )
     death_date: str | None = None
     is_deceased: bool
 
@@ -125,8 +129,8 @@ class TaxReturn(BaseModel):
     payments_cents: int | None = None
     refund_cents: int | None = None
     balance_due_cents: int | None = None
-    bank_routing: str | None = None
-    bank_account: str | None = None
+    bank_routing: str | None = Field(None, json_schema_extra=SENSITIVE)
+    bank_account: str | None = Field(None, json_schema_extra=SENSITIVE)
 
 
 class ReturnPage(PageMeta):
@@ -137,9 +141,9 @@ class InformationReturn(BaseModel):
     id: str
     form: str
     tax_year: int
-    payer_tin: str | None = None
+    payer_tin: str | None = Field(None, json_schema_extra=SENSITIVE)
     payer_tin_type: str
-    payee_tin: str | None = None
+    payee_tin: str | None = Field(None, json_schema_extra=SENSITIVE)
     income_cents: int | None = None
     withholding_cents: int | None = None
     boxes: dict[str, int] | None = None
