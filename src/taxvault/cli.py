@@ -16,6 +16,7 @@ from rich.table import Table
 from taxvault.access.cli import principals, token_app
 from taxvault.audit.cli import app as audit_app
 from taxvault.config import get_settings
+from taxvault.files import private_dir
 from taxvault.ingest.cli import ingest
 from taxvault.ledger.cli import app as cycle_app
 from taxvault.matching.cli import app as match_app
@@ -56,7 +57,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def init() -> None:
     """Create the store, or migrate it to the newest schema."""
     settings = get_settings()
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.var_dir, tighten=True)  # store, keys, exports: owner-only
     upgrade(make_engine())
     where = "embedded SQLite under " + str(settings.var_dir) if settings.is_embedded else "PostgreSQL"
     console.print(f"store ready ({where})")

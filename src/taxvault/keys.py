@@ -11,6 +11,7 @@ import secrets
 from pathlib import Path
 
 from taxvault.config import get_settings
+from taxvault.files import private_dir
 
 
 def keys_dir() -> Path:
@@ -27,7 +28,7 @@ def load_or_create_secret(name: str, nbytes: int = 32) -> bytes:
         if len(data) < 16:
             raise RuntimeError(f"key file {path.name} is too short to be a secret")
         return data
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(path.parent, tighten=True)
     data = secrets.token_bytes(nbytes)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:

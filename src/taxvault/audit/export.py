@@ -27,6 +27,7 @@ from taxvault.audit.verifier import (
     load_public_key,
     verify_log,
 )
+from taxvault.files import open_private, private_dir, write_private_bytes, write_private_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ def export_log(
     """Write the whole log to ``directory`` (created; must be empty); signs a fresh STH first if ``sign``."""
     directory = Path(directory)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)  # the export holds every access event: owner-only (0700, files 0600)
         if any(directory.iterdir()):
             raise AuditExportError(f"export directory {directory} is not empty")
     except OSError as exc:
@@ -87,17 +88,17 @@ def export_log(
         with snapshot(log.store.engine) as conn:
             row = stored.tree_row(conn)
             tree_size, frontier, root = row if row is not None else (0, b"", b"")
-            with (directory / "events.tsv").open("wb") as fh:
+            with open_private(directory / "events.tsv", "wb") as fh:
                 for index, data in log.store.iter_events(conn):
                     fh.write(b"%d\t%s\n" % (index, data))
                     count += 1
                     if progress is not None and count % 100_000 == 0:
                         progress(count)
-            with (directory / "leaf_hashes.bin").open("wb") as fh:
+            with open_private(directory / "leaf_hashes.bin", "wb") as fh:
                 for h in stored.iter_leaf_hashes(conn, stored.open_leaves(tree_size, frontier)):
                     fh.write(h)
             layout, extra, node_hashes = stored.export_nodes(conn, count)
-            with (directory / "nodes.bin").open("wb") as fh:
+            with open_private(directory / "nodes.bin", "wb") as fh:
                 for h in node_hashes:
                     fh.write(h)
         tree = {
@@ -107,11 +108,11 @@ def export_log(
             "nodes": layout,
             "extra_nodes": extra,
         }
-        (directory / "tree.json").write_text(json.dumps(tree, sort_keys=True) + "\n")
-        with (directory / "sths.jsonl").open("w", encoding="utf-8") as fh:
+        write_private_text(directory / "tree.json", json.dumps(tree, sort_keys=True) + "\n")
+        with open_private(directory / "sths.jsonl", "w", encoding="utf-8") as fh:
             for sth in sths:
                 fh.write(json.dumps(_sth_json(sth), sort_keys=True) + "\n")
-        (directory / "public_key.pem").write_bytes(public_key_pem(log.signer.public_key))
+        write_private_bytes(directory / "public_key.pem", public_key_pem(log.signer.public_key))
         manifest = {
             "format": EXPORT_FORMAT,
             "version": 1,
@@ -121,7 +122,7 @@ def export_log(
             "hashing": "RFC 9162 section 2.1, SHA-256",
             "signature": "Ed25519 over RFC 9162 TreeHeadDataV2",
         }
-        (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        write_private_text(directory / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     except OSError as exc:
         raise AuditExportError(f"cannot write the export to {directory}: {exc}") from None
     return ExportSummary(directory, count, len(sths), tree_size)

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from taxvault.audit.errors import AuditKeyError
 from taxvault.config import get_settings
+from taxvault.files import private_dir
 
 KEY_ENV = "TAXVAULT_AUDIT_KEY"
 KEY_FILE_NAME = "audit-ed25519.pem"
@@ -112,7 +113,7 @@ def _create_key(path: Path) -> Ed25519PrivateKey:
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(path.parent)  # 0700, and so is any missing parent (var/)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process created it first: use theirs
         return load_or_create_key(path, create=False)

@@ -36,6 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from taxvault.files import private_dir, write_private_bytes
 from taxvault.formats.efw2 import EmployeeInput, EmployerInput, SubmitterInput, write_efw2
 from taxvault.formats.pub1220 import PayeeInput, PayerInput, TransmitterInput, code_for_box, write_pub1220
 from taxvault.ingest.extracts import dollars, write_extract
@@ -80,7 +81,7 @@ RETURN_AMOUNTS = (
 def write_legacy(engine: Engine, directory: Path) -> dict[str, int]:
     """Write the store's population into ``directory``; returns {file path: data records}."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)  # legacy files carry clear TINs: 0600 in a 0700 folder
     written: dict[str, int] = {}
     with engine.connect() as conn:
         tins = _tin_by_entity(conn)
@@ -110,7 +111,7 @@ def write_legacy(engine: Engine, directory: Path) -> dict[str, int]:
 
 def _write(path: Path, data: bytes) -> None:
     tmp = path.with_suffix(path.suffix + ".part")
-    tmp.write_bytes(data)
+    write_private_bytes(tmp, data)
     tmp.replace(path)
 
 
