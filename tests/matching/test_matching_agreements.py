@@ -17,16 +17,19 @@ from typing import Any
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
+from matching_jobs import job
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from taxvault.access.policy import ContextFacts, PolicyEngine, PrincipalFacts, ResourceFacts
 from taxvault.access.resources import Resource
 from taxvault.audit import AuditLog
+from taxvault.jobs import matching as jm
 from taxvault.matching import agreements as ag
-from taxvault.matching import importer, linkage, programs
+from taxvault.matching import importer, linkage
 from taxvault.matching.keys import load_keys
 from taxvault.matching.tables import matching_agreements, matching_leads, matching_partner_rows, matching_runs
+from taxvault.synth import partners
 from taxvault.synth.load import synthesize
 
 PERSON = ["first_name", "last_name", "birth_date", "tin", "postcode"]
@@ -213,8 +216,8 @@ def test_policies_who_drafts_approves_runs_and_reads() -> None:
     assert _decide(_p("sys-notices", "system", "system notices"), "move_lead", lead)[0]
 
 
-def _partner_file(engine: Engine, tmp_path: Path) -> tuple[programs.PartnerFile, Path]:
-    made = programs.death_records(engine, seed=2, hidden=15, controls=5, strangers=20)
+def _partner_file(engine: Engine, tmp_path: Path) -> tuple[partners.PartnerFile, Path]:
+    made = partners.death_records(engine, seed=2, hidden=15, controls=5, strangers=20)
     path = tmp_path / "deaths.csv"
     made.write(path)
     return made, path
@@ -230,13 +233,11 @@ def test_a_run_without_an_approved_active_agreement_is_refused_and_audited(
     engine, log = store
     a = approved(engine)
     made, path = _partner_file(engine, tmp_path)
-    importer.import_partner_file(
-        engine,
+    jm.import_partner_file(
+        *job(engine, log),
         a.ref,
         path,
         id_column=made.id_column,
-        actor="sys-matching",
-        audit=log,
         mapping=made.mapping_for(a.partner_fields),
         today=IN_FORCE,
     )
@@ -251,20 +252,19 @@ def test_a_run_without_an_approved_active_agreement_is_refused_and_audited(
         when = day
     before = log.tree_head().tree_size
     with pytest.raises(ag.AgreementNotActive, match="only an approved agreement between its start and end"):
-        programs.run_agreement(engine, a.ref, actor="sys-matching", audit=log, today=when)
+        jm.run_agreement(*job(engine, log), a.ref, today=when)
     refused = log.event(before)
-    assert (refused.decision.value, refused.policy, refused.resource) == ("deny", "agreement-not-active", a.ref)
+    assert (refused.decision.value, refused.resource, refused.action) == ("deny", a.ref, "run_match:matching_agreement")
+    assert refused.policy == "matching-job|agreement-not-active"  # allowed by the policies, refused by the law
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(matching_runs)).scalar_one() == 0
         assert conn.execute(sa.select(sa.func.count()).select_from(matching_leads)).scalar_one() == 0
     with pytest.raises(ag.AgreementNotActive):
-        importer.import_partner_file(
-            engine,
+        jm.import_partner_file(
+            *job(engine, log),
             a.ref,
             path,
             id_column=made.id_column,
-            actor="sys-matching",
-            audit=log,
             mapping=made.mapping_for(a.partner_fields),
             today=when,
         )
@@ -273,8 +273,8 @@ def test_a_run_without_an_approved_active_agreement_is_refused_and_audited(
 def test_a_run_with_nothing_imported_is_refused(store: tuple[Engine, AuditLog]) -> None:
     engine, log = store
     a = approved(engine)
-    with pytest.raises(programs.RunError, match="no partner data was imported"):
-        programs.run_agreement(engine, a.ref, actor="sys-matching", audit=log, today=IN_FORCE)
+    with pytest.raises(jm.RunError, match="no partner data was imported"):
+        jm.run_agreement(*job(engine, log), a.ref, today=IN_FORCE)
 
 
 def test_the_mapping_may_name_only_the_agreements_partner_fields(
@@ -287,23 +287,24 @@ def test_the_mapping_may_name_only_the_agreements_partner_fields(
         partner_fields=["first_name", "last_name", "postcode", "death_date"],
     )
     made, path = _partner_file(engine, tmp_path)
-    args: dict[str, Any] = {"id_column": made.id_column, "actor": "sys-matching", "audit": log, "today": IN_FORCE}
+    args: dict[str, Any] = {"id_column": made.id_column, "today": IN_FORCE}
+    door, session = job(engine, log)
     with pytest.raises(importer.PartnerFileError, match="does not name on the partner side"):
-        importer.import_partner_file(
-            engine, a.ref, path, mapping=made.mapping_for([*a.partner_fields, "birth_date"]), **args
+        jm.import_partner_file(
+            door, session, a.ref, path, mapping=made.mapping_for([*a.partner_fields, "birth_date"]), **args
         )
     with pytest.raises(importer.PartnerFileError, match="names death_date: map each"):
-        importer.import_partner_file(
-            engine, a.ref, path, mapping=made.mapping_for(["first_name", "last_name", "postcode"]), **args
+        jm.import_partner_file(
+            door, session, a.ref, path, mapping=made.mapping_for(["first_name", "last_name", "postcode"]), **args
         )
     with pytest.raises(importer.PartnerFileError, match="no column 'NOPE'"):
-        importer.import_partner_file(
-            engine, a.ref, path, mapping={**made.mapping_for(a.partner_fields), "postcode": "NOPE"}, **args
+        jm.import_partner_file(
+            door, session, a.ref, path, mapping={**made.mapping_for(a.partner_fields), "postcode": "NOPE"}, **args
         )
-    report = importer.import_partner_file(engine, a.ref, path, mapping=made.mapping_for(a.partner_fields), **args)
+    report = jm.import_partner_file(door, session, a.ref, path, mapping=made.mapping_for(a.partner_fields), **args)
     assert report.rows_loaded == made.table.num_rows and report.rejected == 0
     with pytest.raises(importer.PartnerFileError, match="already imported"):
-        importer.import_partner_file(engine, a.ref, path, mapping=made.mapping_for(a.partner_fields), **args)
+        jm.import_partner_file(door, session, a.ref, path, mapping=made.mapping_for(a.partner_fields), **args)
 
 
 class _Spy:
@@ -332,13 +333,11 @@ def test_a_run_never_reads_a_field_its_agreement_does_not_name(
     a = approved(engine, agency_fields=[*named, "refunds_846"], partner_fields=[*named, "death_date"])
     made, path = _partner_file(engine, tmp_path)
     assert {"DOB", "SSN", "SEX"} <= set(made.table.column_names)  # the partner sent them anyway
-    importer.import_partner_file(
-        engine,
+    jm.import_partner_file(
+        *job(engine, log),
         a.ref,
         path,
         id_column=made.id_column,
-        actor="sys-matching",
-        audit=log,
         mapping=made.mapping_for(a.partner_fields),
         today=IN_FORCE,
     )
@@ -351,7 +350,7 @@ def test_a_run_never_reads_a_field_its_agreement_does_not_name(
 
     event.listen(engine, "before_cursor_execute", capture)
     try:
-        report = programs.run_agreement(engine, a.ref, actor="sys-matching", audit=log, today=IN_FORCE)
+        report = jm.run_agreement(*job(engine, log), a.ref, today=IN_FORCE)
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     assert report.fields_read == (
@@ -388,13 +387,11 @@ def test_sealed_rows_open_only_under_their_agreement_and_token(store: tuple[Engi
     engine, log = store
     a = approved(engine)
     made, path = _partner_file(engine, tmp_path)
-    importer.import_partner_file(
-        engine,
+    jm.import_partner_file(
+        *job(engine, log),
         a.ref,
         path,
         id_column=made.id_column,
-        actor="sys-matching",
-        audit=log,
         mapping=made.mapping_for(a.partner_fields),
         today=IN_FORCE,
     )
@@ -424,15 +421,13 @@ def test_partner_rows_that_cannot_be_used_are_rejected_by_row_and_field_never_by
     bad = table.set_column(table.column_names.index("DOD"), "DOD", pa.array(dod, pa.string()))
     bad = bad.set_column(bad.column_names.index(made.id_column), made.id_column, pa.array(ids, pa.string()))
     path = tmp_path / "bad.csv"
-    programs.PartnerFile(bad, made.truth, made.id_column, made.mapping, made.program).write(path)
+    partners.PartnerFile(bad, made.truth, made.id_column, made.mapping, made.program).write(path)
     caplog.set_level(logging.DEBUG)
-    report = importer.import_partner_file(
-        engine,
+    report = jm.import_partner_file(
+        *job(engine, log),
         a.ref,
         path,
         id_column=made.id_column,
-        actor="sys-matching",
-        audit=log,
         mapping=made.mapping_for(a.partner_fields),
         today=IN_FORCE,
     )

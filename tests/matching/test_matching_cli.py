@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow.csv as pacsv
 import pytest
-import sqlalchemy as sa
+from matching_jobs import clear_tins
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
@@ -19,7 +19,6 @@ from taxvault.matching.cli import app
 from taxvault.matching.synthetic import partner_pair
 from taxvault.store import make_engine
 from taxvault.store.migrate import upgrade
-from taxvault.store.tables import entities
 from taxvault.synth.load import synthesize
 
 runner = CliRunner()
@@ -255,8 +254,7 @@ def test_from_agreement_to_leads_to_destruction(store: Engine, tmp_path: Path) -
     after = json.loads(ok(["lead", lead, "--as", "E000009", "--json"]))
     assert after["evidence"] is None and after["evidence_destroyed"] is True and after["state"] == "verified"
     refused(["run", ref], "destroyed")
-    with store.connect() as conn:
-        tins = {t for (t,) in conn.execute(sa.select(entities.c.tin))}
+    tins = set(clear_tins(store).values())
     assert not [t for t in tins if any(t in out for out in outputs)]
 
 

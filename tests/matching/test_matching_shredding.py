@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from matching_jobs import job
 from sqlalchemy.engine import Engine
 
 from taxvault.audit import AuditAppendError, AuditLog
+from taxvault.errors import Unavailable
+from taxvault.jobs import matching as jm
 from taxvault.keys import keys_dir
 from taxvault.matching import agreements as ag
-from taxvault.matching import importer, leads, programs
+from taxvault.matching import importer, leads
 from taxvault.matching.keys import (
     AgreementDestroyed,
     AgreementKeyError,
@@ -26,16 +29,16 @@ from taxvault.matching.keys import (
     has_key,
     key_path,
     load_keys,
-    shred_agreement,
-    shred_due,
 )
 from taxvault.matching.tables import matching_leads, matching_partner_rows, matching_runs
 from taxvault.store.tables import entities
+from taxvault.synth import partners
 from taxvault.synth.load import synthesize
 
 PERSON = ["first_name", "last_name", "birth_date", "tin", "postcode"]
 IN_FORCE, DESTROY = dt.date(2026, 3, 1), dt.date(2027, 12, 31)
 JOB = "sys-matching"
+SHRED = jm.SHRED_PURPOSE
 
 
 @pytest.fixture
@@ -64,18 +67,16 @@ def approved(engine: Engine) -> ag.Agreement:
         return ag.approve_agreement(conn, a.ref, approver="eng-lead", now=dt.datetime(2025, 12, 1, tzinfo=dt.UTC))
 
 
-def imported(engine: Engine, log: AuditLog, tmp_path: Path) -> tuple[ag.Agreement, programs.PartnerFile]:
+def imported(engine: Engine, log: AuditLog, tmp_path: Path) -> tuple[ag.Agreement, partners.PartnerFile]:
     a = approved(engine)
-    made = programs.death_records(engine, seed=4, hidden=12, controls=4, strangers=25)
+    made = partners.death_records(engine, seed=4, hidden=12, controls=4, strangers=25)
     path = tmp_path / "deaths.csv"
     made.write(path)
-    importer.import_partner_file(
-        engine,
+    jm.import_partner_file(
+        *job(engine, log),
         a.ref,
         path,
         id_column=made.id_column,
-        actor=JOB,
-        audit=log,
         mapping=made.mapping_for(a.partner_fields),
         today=IN_FORCE,
     )
@@ -129,10 +130,10 @@ def test_after_destruction_nothing_of_the_partners_data_can_be_read_back(
     assert key_path(a.ref).stat().st_mode & 0o777 == 0o600
 
     with pytest.raises(ShredError, match="not before"):
-        shred_agreement(engine, a.ref, actor=JOB, audit=log, today=DESTROY - dt.timedelta(days=1))
-    assert shred_due(engine, actor=JOB, audit=log, today=DESTROY - dt.timedelta(days=1)) == []
+        jm.shred_agreement(*job(engine, log, SHRED), a.ref, today=DESTROY - dt.timedelta(days=1))
+    assert jm.shred_due(*job(engine, log, SHRED), today=DESTROY - dt.timedelta(days=1)) == []
     before = log.tree_head().tree_size
-    (report,) = shred_due(engine, actor=JOB, audit=log, today=DESTROY)
+    (report,) = jm.shred_due(*job(engine, log, SHRED), today=DESTROY)
 
     assert (report.partner_rows, report.lead_evidence, report.key_destroyed) == (len(stolen), 1, True)
     assert not key_path(a.ref).exists() and not any(keys_dir().glob(f"matching/*{a.ref}*"))
@@ -158,8 +159,8 @@ def test_after_destruction_nothing_of_the_partners_data_can_be_read_back(
     assert f"rows={len(stolen)}" in event.fields and "key" in event.fields
     # Nothing more can happen under it.
     with pytest.raises(ag.AgreementNotActive, match="destroyed"):
-        programs.run_agreement(engine, a.ref, actor=JOB, audit=log, today=IN_FORCE)
-    assert [r.partner_rows for r in shred_due(engine, actor=JOB, audit=log, today=DESTROY)] == []
+        jm.run_agreement(*job(engine, log), a.ref, today=IN_FORCE)
+    assert [r.partner_rows for r in jm.shred_due(*job(engine, log, SHRED), today=DESTROY)] == []
 
 
 def test_a_destruction_that_cannot_be_audited_destroys_nothing(
@@ -168,12 +169,12 @@ def test_a_destruction_that_cannot_be_audited_destroys_nothing(
     engine, log = store
     a, _ = imported(engine, log, tmp_path)
 
-    def down(event: object) -> int:
+    def down(*args: object) -> None:
         raise AuditAppendError("log is down")
 
-    monkeypatch.setattr(log, "append", down)
-    with pytest.raises(ShredError, match="could not be audited, nothing was destroyed"):
-        shred_agreement(engine, a.ref, actor=JOB, audit=log, today=DESTROY)
+    monkeypatch.setattr(log, "append_in", down)  # the append inside the destruction's transaction
+    with pytest.raises(Unavailable, match="could not be recorded; nothing was written"):
+        jm.shred_agreement(*job(engine, log, SHRED), a.ref, today=DESTROY)
     assert has_key(a.ref)
     with engine.connect() as conn:
         assert ag.get_agreement(conn, a.ref).state == "approved"
@@ -187,11 +188,11 @@ def test_a_revoked_agreement_may_be_destroyed_early_and_a_leftover_key_is_swept(
     a, _ = imported(engine, log, tmp_path)
     with engine.begin() as conn:
         ag.revoke_agreement(conn, a.ref, actor="E000000")
-    assert shred_due(engine, actor=JOB, audit=log, today=IN_FORCE) == []  # not due by date: kept for open leads
-    report = shred_agreement(engine, a.ref, actor=JOB, audit=log, today=IN_FORCE)  # but may go now
+    assert jm.shred_due(*job(engine, log, SHRED), today=IN_FORCE) == []  # not due by date: kept for open leads
+    report = jm.shred_agreement(*job(engine, log, SHRED), a.ref, today=IN_FORCE)  # but may go now
     assert report.key_destroyed and report.partner_rows > 0
     key_path(a.ref).write_bytes(b"\0" * 32)  # as if the process died between the commit and the key
-    (swept,) = shred_due(engine, actor=JOB, audit=log, today=IN_FORCE)
+    (swept,) = jm.shred_due(*job(engine, log, SHRED), today=IN_FORCE)
     assert swept.key_destroyed and not has_key(a.ref)
 
 

@@ -13,9 +13,10 @@ agreement is *active* depends on the day (``status``): ``pending`` before its st
 ``active`` from its start to its end (inclusive), ``expired`` after. Only an active
 agreement lets the matching job import, run or link anything.
 
-Who may act is decided at the front doors (API and CLI) by the Gate's policy engine;
-:func:`authorize` and :func:`audit` are the shared pieces both use, so a person acting
-through the CLI meets the same policies and leaves the same audit trail as through the API.
+Who may act is decided by the door (:mod:`taxvault.access.door`) for the API, the CLI
+and the matching job alike (:mod:`taxvault.matching.front`, :mod:`taxvault.jobs.matching`);
+this module only keeps the records and the law's rules. Its errors are the door's error
+tree (:mod:`taxvault.errors`), so every edge maps them the same way.
 """
 
 from __future__ import annotations
@@ -29,11 +30,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from taxvault.access.gate import Gate, Target
-from taxvault.access.policy import PolicyDecision
-from taxvault.access.principals import Caller
-from taxvault.access.resources import Resource
-from taxvault.audit import AuditEvent, Decision
+from taxvault.errors import Conflict, Denied, Invalid, NotFound, TaxvaultError
 from taxvault.matching.fields import PERSON_FIELDS
 from taxvault.matching.tables import matching_agreements
 from taxvault.store.tables import principals
@@ -45,24 +42,42 @@ DEFAULT_THRESHOLD = 0.9
 APPROVER_ROLES = frozenset({"grant_approver", "manager"})
 
 
-class MatchingError(Exception):
-    """Base of the matching domain's errors: messages are one clear line, never a TIN."""
+class MatchingError(TaxvaultError):
+    """Base of the matching domain's errors: messages are one clear line, never a TIN.
+
+    Each concrete error is also one of the error tree's kinds (Conflict, Invalid,
+    NotFound, Denied...), so the API and the CLI map it without knowing matching.
+    """
 
 
-class AgreementError(MatchingError):
-    """An agreement that the rules do not allow (bad dates, fields, approver...)."""
+class AgreementError(MatchingError, Conflict):
+    """A move the agreement's state or the law does not allow now (approve twice, renew late...)."""
+
+    status, kind = Conflict.status, Conflict.kind
 
 
-class AgreementNotFound(MatchingError):
+class AgreementTermsError(Invalid, AgreementError):
+    """Terms the law or the program refuse (bad dates, fields, threshold, partner): the input is wrong."""
+
+    status, kind = Invalid.status, Invalid.kind
+
+
+class AgreementNotFound(MatchingError, NotFound):
     """No agreement with that reference."""
 
+    status, kind = NotFound.status, NotFound.kind
 
-class AgreementNotActive(MatchingError):
+
+class AgreementNotActive(MatchingError, Conflict):
     """The agreement is not approved and in force today: nothing may be imported, run or linked."""
 
+    status, kind = Conflict.status, Conflict.kind
 
-class MatchingDenied(MatchingError):
+
+class MatchingDenied(MatchingError, Denied):
     """The policies do not let this principal do this (the attempt is audited)."""
+
+    status, kind = Denied.status, Denied.kind
 
 
 # -- what an agreement may name -------------------------------------------------------------
@@ -237,16 +252,16 @@ def _fields(side: str, names: Iterable[str], allowed: Iterable[str]) -> tuple[st
     for raw in names:
         name = raw.strip()
         if name not in allowed_set:
-            raise AgreementError(
+            raise AgreementTermsError(
                 f"{side} field {name!r} is not a data element this program may use (allowed: "
                 + ", ".join(sorted(allowed_set))
                 + ")"
             )
         if name in seen:
-            raise AgreementError(f"{side} field {name!r} is named twice")
+            raise AgreementTermsError(f"{side} field {name!r} is named twice")
         seen.append(name)
     if not seen:
-        raise AgreementError(f"the agreement names no {side} fields")
+        raise AgreementTermsError(f"the agreement names no {side} fields")
     return tuple(seen)
 
 
@@ -262,14 +277,14 @@ def validate_terms(
     destroy_on: dt.date,
     threshold: float,
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Check an agreement's terms; returns the (agency, partner) fields in order. Raises AgreementError."""
+    """Check an agreement's terms; returns the (agency, partner) fields in order. Raises AgreementTermsError."""
     spec = PROGRAMS.get(program)
     if spec is None:
-        raise AgreementError(f"unknown program {program!r} (known: {', '.join(sorted(PROGRAMS))})")
+        raise AgreementTermsError(f"unknown program {program!r} (known: {', '.join(sorted(PROGRAMS))})")
     if len(purpose.strip()) < 10:
-        raise AgreementError("the purpose must say why the match is done (at least 10 characters)")
+        raise AgreementTermsError("the purpose must say why the match is done (at least 10 characters)")
     if len(legal_authority.strip()) < 3:
-        raise AgreementError("the legal authority for the match is required")
+        raise AgreementTermsError("the legal authority for the match is required")
     agency = _fields("agency", agency_fields, (*PERSON_FIELDS, *spec.agency_required))
     partner = _fields("partner", partner_fields, (*PERSON_FIELDS, *spec.partner_required))
     for side, named, required in (
@@ -278,25 +293,25 @@ def validate_terms(
     ):
         missing = sorted(required - set(named))
         if missing:
-            raise AgreementError(f"program {program} needs the {side} fields {', '.join(missing)}")
+            raise AgreementTermsError(f"program {program} needs the {side} fields {', '.join(missing)}")
     people = set(PERSON_FIELDS)
     one_sided = sorted((set(agency) ^ set(partner)) & people)
     if one_sided:
-        raise AgreementError(
+        raise AgreementTermsError(
             "person fields are compared, so each is named on both sides or on neither: " + ", ".join(one_sided)
         )
     if not set(agency) & people:
-        raise AgreementError("the agreement names no person field to link on")
+        raise AgreementTermsError("the agreement names no person field to link on")
     if ends_on <= starts_on:
-        raise AgreementError("the agreement must end after it starts")
+        raise AgreementTermsError("the agreement must end after it starts")
     if ends_on > latest_end(starts_on):
-        raise AgreementError(
+        raise AgreementTermsError(
             f"an agreement runs at most {MAX_MONTHS} months: it must end by {latest_end(starts_on).isoformat()}"
         )
     if destroy_on < ends_on:
-        raise AgreementError("the destruction date cannot be before the agreement's end")
+        raise AgreementTermsError("the destruction date cannot be before the agreement's end")
     if not 0.0 < threshold < 1.0:
-        raise AgreementError("the match threshold is a probability strictly between 0 and 1")
+        raise AgreementTermsError("the match threshold is a probability strictly between 0 and 1")
     return agency, partner
 
 
@@ -349,10 +364,10 @@ def draft_agreement(
     )
     row = _principal(conn, partner_id)
     if row is None or row["kind"] != "partner" or not row["active"]:
-        raise AgreementError(f"{partner_id} is not an active partner principal")
+        raise AgreementTermsError(f"{partner_id} is not an active partner principal")
     creator = _principal(conn, created_by)
     if creator is None or not creator["active"]:
-        raise AgreementError(f"{created_by} is not an active principal")
+        raise AgreementTermsError(f"{created_by} is not an active principal")
     ref = ref or new_ref("a")
     conn.execute(
         matching_agreements.insert().values(
@@ -469,52 +484,3 @@ def revoke_agreement(conn: Connection, ref: str, *, actor: str, now: dt.datetime
         .values(state="revoked", revoked_by=actor, revoked_at=now or dt.datetime.now(dt.UTC))
     )
     return get_agreement(conn, ref)
-
-
-# -- who may act: the Gate's policies, at the API and at the CLI ------------------------------------
-
-
-def audit_event(
-    caller_id: str,
-    action: str,
-    resource: Resource,
-    target_ref: str,
-    decision: PolicyDecision,
-    *,
-    request_id: str,
-    purpose: str,
-    fields: Iterable[str] = (),
-) -> AuditEvent:
-    """The audit event of one matching action, in the Gate's shape (``action:resource``)."""
-    return AuditEvent.now(
-        principal=caller_id,
-        action=f"{action}:{resource.value}",
-        resource=target_ref,
-        decision=Decision.ALLOW if decision.allowed else Decision.DENY,
-        request_id=request_id,
-        purpose=purpose,
-        policy=decision.policy_text,
-        fields=fields,
-    )
-
-
-def authorize(
-    gate: Gate,
-    caller: Caller,
-    action: str,
-    resource: Resource,
-    target: Target,
-    purpose: str,
-    *,
-    request_id: str,
-    second_person: bool = True,
-) -> PolicyDecision:
-    """Ask the policies; a denial is audited and raised as :class:`MatchingDenied`."""
-    with gate.engine.connect() as conn:
-        decision, _ = gate.decide(conn, caller, action, resource, target, purpose, second_person=second_person)
-    if not decision.allowed:
-        gate.record(
-            audit_event(caller.id, action, resource, target.ref, decision, request_id=request_id, purpose=purpose)
-        )
-        raise MatchingDenied(f"{caller.id} may not {action.replace('_', ' ')} ({decision.policy_text})")
-    return decision

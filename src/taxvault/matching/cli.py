@@ -1,62 +1,44 @@
 """``taxvault match``: agreements, partner imports, runs, leads, destruction and ad-hoc linkage.
 
 Every command acts as a named principal (``--as``; runs, imports, linkage and
-destruction default to the matching job, ``sys-matching``) and meets the same Cedar
-policies as the API, through the Gate's decision function; every decision is
-audited. Errors are one line and a non-zero exit, never a traceback, and nothing
-printed carries a TIN (opaque ids and keyed tokens only).
+destruction default to the matching job, ``sys-matching``) through the same door as
+the API (:func:`taxvault.access.local.local_door`): the same policies decide, the same
+masking applies, the same audit log records it, and an unknown or inactive principal
+is refused (and the refusal audited). Errors are one line and a non-zero exit, never
+a traceback, and nothing printed carries a TIN (opaque ids and keyed tokens only).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
-import uuid
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 import typer
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import Engine
 
-from taxvault.access.gate import Gate, Target
-from taxvault.access.policy import PolicyDecision, PolicyEngine, PolicyError
-from taxvault.access.principals import Caller, UnknownPrincipal, load_caller
-from taxvault.access.ratelimit import RateLimiter
-from taxvault.access.resources import Resource
-from taxvault.access.tokens import TokenConfig, TokenVerifier, public_jwk
-from taxvault.api.problems import Problem
-from taxvault.audit import AuditLog
+from taxvault.access.door import Door, Session, new_request_id
+from taxvault.access.local import local_door
+from taxvault.access.policy import PolicyError
 from taxvault.audit.errors import AuditError
+from taxvault.errors import TaxvaultError, Unauthenticated
+from taxvault.jobs import matching as job
+from taxvault.matching import front
 from taxvault.matching import leads as lead_service
-from taxvault.matching.agreements import (
-    DEFAULT_THRESHOLD,
-    PROGRAMS,
-    MatchingError,
-    approve_agreement,
-    audit_event,
-    authorize,
-    draft_agreement,
-    get_agreement,
-    list_agreements,
-    new_ref,
-    renew_agreement,
-    revoke_agreement,
-    validate_terms,
-)
-from taxvault.matching.importer import import_partner_file, parse_mapping
-from taxvault.matching.keys import create_key, keys_for, shred_agreement, shred_due
-from taxvault.matching.programs import SYNTHETIC_FILES, run_agreement
-from taxvault.matching.schemas import agreement_json
+from taxvault.matching.agreements import DEFAULT_THRESHOLD, PROGRAMS, validate_terms
+from taxvault.matching.importer import parse_mapping
+from taxvault.matching.linkage import LinkageError
 from taxvault.store import make_engine
 from taxvault.store.migrate import pending_heads
+from taxvault.synth.partners import SYNTHETIC_FILES
 
 app = typer.Typer(
     help="Computer matching under written agreements: agreements, partner data, runs, leads, destruction.",
@@ -69,17 +51,18 @@ app.add_typer(agreement_app, name="agreement")
 
 console = Console()
 err = Console(stderr=True)
-JOB = "sys-matching"
+JOB = job.JOB
 GOVERNANCE_PURPOSE = "matching_governance"
-JOB_PURPOSE = "computer_matching"
+JOB_PURPOSE = job.MATCHING_PURPOSE
 
 AsOption = typer.Option(..., "--as", help="The principal acting (see `taxvault principals`).")
 JobAsOption = typer.Option(JOB, "--as", help="The principal acting (default: the matching job).")
 DateOption = typer.Option(None, "--date", help="Act as of this day (YYYY-MM-DD; default today, UTC).")
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
+_SHOWN_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}", re.ASCII)  # a principal id; never echo a TIN-like input
 
 
-class CliError(Exception):
+class CliError(TaxvaultError):
     """A bad input or state, shown as one line."""
 
 
@@ -88,56 +71,48 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-@dataclass
-class _Door:
-    """The store, its audit log and the Gate's decision function, for one command."""
-
-    engine: Engine
-    audit: AuditLog
-    gate: Gate
-    request_id: str
-
-    def caller(self, principal_id: str) -> Caller:
-        with self.engine.connect() as conn:
-            try:
-                return load_caller(conn, principal_id)
-            except UnknownPrincipal:
-                raise CliError(f"no active principal {principal_id!r}") from None
-
-
 @contextmanager
-def _door() -> Iterator[_Door]:
-    """Open the store (refusing an uninitialised one), the log and the Gate; errors become one line."""
+def _door() -> Iterator[Door]:
+    """Open the store (refusing an uninitialised one) and its door; errors become one line."""
     # Splink's training chatter (levels not observed in a small file...) is not for the console.
     logging.getLogger("splink").setLevel(logging.ERROR)
     try:
         engine = make_engine()
         if pending_heads(engine):
             raise CliError("the store is not initialised or not current: run `taxvault init`")
-        # The CLI authenticates by --as, never by token: a verifier that trusts no real key.
-        verifier = TokenVerifier(
-            TokenConfig("urn:taxvault:cli", "none", {"keys": [public_jwk(Ed25519PrivateKey.generate())]})
-        )
-        audit = AuditLog(engine)
-    except CliError as exc:
+        opened = local_door(engine)
+        door = opened.__enter__()
+    except TaxvaultError as exc:
         raise _fail(str(exc)) from None
-    except (sa.exc.SQLAlchemyError, OSError) as exc:
+    except (sa.exc.SQLAlchemyError, OSError, AuditError, PolicyError) as exc:
         raise _fail(f"the store cannot be opened ({type(exc).__name__})") from None
     try:
-        gate = Gate(engine, audit, PolicyEngine(), verifier, RateLimiter(1e9, 10**9))
-        yield _Door(engine, audit, gate, "cli-" + uuid.uuid4().hex[:16])
-    except (CliError, MatchingError) as exc:
+        yield door
+    except TaxvaultError as exc:
         raise _fail(str(exc)) from None
-    except Problem as exc:
-        raise _fail(exc.detail or exc.title) from None
-    except (AuditError, PolicyError) as exc:
+    except LinkageError as exc:
+        raise _fail(str(exc)) from None
+    except AuditError as exc:
         raise _fail(f"{type(exc).__name__}: {exc}") from None
     except sa.exc.IntegrityError:
         raise _fail("the store refused the change (a rule of the store was broken)") from None
     except sa.exc.SQLAlchemyError as exc:
         raise _fail(f"the store failed ({type(exc).__name__})") from None
     finally:
-        audit.close()
+        with contextlib.suppress(AuditError, sa.exc.SQLAlchemyError):  # the next signer covers the tail
+            opened.__exit__(None, None, None)
+
+
+def _session(door: Door, who: str, purpose: str) -> Session:
+    """``who`` acting for ``purpose`` from the command line (a system principal: as a job)."""
+    rid = new_request_id("cli")
+    try:
+        caller = door.caller(who, request_id=rid)
+    except Unauthenticated:
+        shown = repr(who) if _SHOWN_ID.fullmatch(who) else "(as given)"
+        raise CliError(f"no active principal {shown}") from None
+    channel = "job" if caller.facts.kind == "system" else "cli"
+    return door.session(caller, purpose, channel=channel, request_id=rid)
 
 
 def _date(value: str | None, name: str = "--date") -> dt.date:
@@ -208,85 +183,18 @@ def agreement_create(
             destroy_on=destroys,
             threshold=threshold,
         )
-        caller = door.caller(as_)
-        ref = new_ref("a")
-        decision = authorize(
-            door.gate,
-            caller,
-            "draft_agreement",
-            Resource.MATCHING_AGREEMENT,
-            Target(ref),
-            GOVERNANCE_PURPOSE,
-            request_id=door.request_id,
+        terms = front.Terms(
+            partner, program, purpose, authority, agency, partner_side, starts, ends, destroys, threshold
         )
-        door.gate.record(
-            audit_event(
-                caller.id,
-                "draft_agreement",
-                Resource.MATCHING_AGREEMENT,
-                ref,
-                decision,
-                request_id=door.request_id,
-                purpose=GOVERNANCE_PURPOSE,
-                fields=("agreement", "fields", "dates"),
-            )
-        )
-        with door.engine.begin() as conn:
-            created = draft_agreement(
-                conn,
-                partner_id=partner,
-                created_by=caller.id,
-                ref=ref,
-                program=program,
-                purpose=purpose,
-                legal_authority=authority,
-                agency_fields=agency,
-                partner_fields=partner_side,
-                starts_on=starts,
-                ends_on=ends,
-                destroy_on=destroys,
-                threshold=threshold,
-            )
-        body = agreement_json(created, _date(None))
+        body = front.draft(door, _session(door, as_, GOVERNANCE_PURPOSE), terms, today=_date(None))
     if as_json:
         _print_json(body)
     else:
         console.print(
-            f"drafted agreement {created.ref} ({created.program} with {created.partner_id}); "
-            "a second person approves it with `taxvault match agreement approve`"
+            f"drafted agreement {body['agreement_id']} ({body['program']} with {body['partner_id']}); "
+            "a second person approves it with `taxvault match agreement approve`",
+            highlight=False,
         )
-
-
-def _second_person_action(ref: str, who: str, label: str, action: str, today: dt.date, perform: Any) -> dict[str, Any]:
-    with _door() as door:
-        caller = door.caller(who)
-        with door.engine.connect() as conn:
-            agreement = get_agreement(conn, ref)
-        decision = authorize(
-            door.gate,
-            caller,
-            action,
-            Resource.MATCHING_AGREEMENT,
-            Target(ref),
-            GOVERNANCE_PURPOSE,
-            request_id=door.request_id,
-            second_person=caller.id != agreement.created_by,
-        )
-        door.gate.record(
-            audit_event(
-                caller.id,
-                label,
-                Resource.MATCHING_AGREEMENT,
-                ref,
-                decision,
-                request_id=door.request_id,
-                purpose=GOVERNANCE_PURPOSE,
-                fields=("state",),
-            )
-        )
-        with door.engine.begin() as conn:
-            done = perform(conn, caller.id)
-        return agreement_json(done, today)
 
 
 @agreement_app.command("approve")
@@ -294,14 +202,8 @@ def agreement_approve(
     agreement: str = typer.Argument(..., help="The agreement id."), as_: str = AsOption, as_json: bool = JsonOption
 ) -> None:
     """Approve a draft (a second person: grant_approver or manager, never the drafter)."""
-    body = _second_person_action(
-        agreement,
-        as_,
-        "approve_agreement",
-        "approve_agreement",
-        _date(None),
-        lambda conn, who: approve_agreement(conn, agreement, approver=who),
-    )
+    with _door() as door:
+        body = front.approve(door, _session(door, as_, GOVERNANCE_PURPOSE), agreement, today=_date(None))
     if as_json:
         _print_json(body)
     else:
@@ -323,16 +225,9 @@ def agreement_renew(
         new_destroy = None if destroy is None else _date(destroy, "--destroy")
     except CliError as exc:
         raise _fail(str(exc)) from None
-    body = _second_person_action(
-        agreement,
-        as_,
-        "renew_agreement",
-        "approve_agreement",
-        today,
-        lambda conn, who: renew_agreement(
-            conn, agreement, until=new_end, destroy_on=new_destroy, approver=who, today=today
-        ),
-    )
+    with _door() as door:
+        session = _session(door, as_, GOVERNANCE_PURPOSE)
+        body = front.renew(door, session, agreement, until=new_end, destroy_on=new_destroy, today=today)
     if as_json:
         _print_json(body)
     else:
@@ -344,14 +239,8 @@ def agreement_revoke(
     agreement: str = typer.Argument(..., help="The agreement id."), as_: str = AsOption, as_json: bool = JsonOption
 ) -> None:
     """Stop an agreement: nothing more is imported, run or linked under it."""
-    body = _second_person_action(
-        agreement,
-        as_,
-        "revoke_agreement",
-        "draft_agreement",
-        _date(None),
-        lambda conn, who: revoke_agreement(conn, agreement, actor=who),
-    )
+    with _door() as door:
+        body = front.revoke(door, _session(door, as_, GOVERNANCE_PURPOSE), agreement, today=_date(None))
     if as_json:
         _print_json(body)
     else:
@@ -366,33 +255,9 @@ def agreement_list(
 ) -> None:
     """Matching agreements (a partner: its own)."""
     with _door() as door:
-        caller = door.caller(as_)
-        target = Target("matching-agreements")
-        decision = authorize(
-            door.gate,
-            caller,
-            "read",
-            Resource.MATCHING_AGREEMENT,
-            target,
-            GOVERNANCE_PURPOSE,
-            request_id=door.request_id,
-        )
-        with door.engine.connect() as conn:
-            partner = caller.id if caller.facts.kind == "partner" else None
-            found = list_agreements(conn, partner_id=partner, state=state, limit=1000)
-        door.gate.record(
-            audit_event(
-                caller.id,
-                "read",
-                Resource.MATCHING_AGREEMENT,
-                target.ref,
-                decision,
-                request_id=door.request_id,
-                purpose=GOVERNANCE_PURPOSE,
-                fields=("agreement", f"items={len(found)}"),
-            )
-        )
-        items = [agreement_json(a, _date(None)) for a in found]
+        session = _session(door, as_, GOVERNANCE_PURPOSE)
+        page = front.agreements_page(door, session, state=state, limit=1000, offset=0, today=_date(None))
+    items = page["items"]
     if as_json:
         _print_json(items)
     else:
@@ -405,33 +270,7 @@ def agreement_show(
 ) -> None:
     """One agreement: its terms, state and status today."""
     with _door() as door:
-        caller = door.caller(as_)
-        decision = authorize(
-            door.gate,
-            caller,
-            "read",
-            Resource.MATCHING_AGREEMENT,
-            Target(agreement),
-            GOVERNANCE_PURPOSE,
-            request_id=door.request_id,
-        )
-        with door.engine.connect() as conn:
-            found = get_agreement(conn, agreement)
-        if caller.facts.kind == "partner" and found.partner_id != caller.id:
-            raise CliError(f"no matching agreement {agreement}")
-        door.gate.record(
-            audit_event(
-                caller.id,
-                "read",
-                Resource.MATCHING_AGREEMENT,
-                agreement,
-                decision,
-                request_id=door.request_id,
-                purpose=GOVERNANCE_PURPOSE,
-                fields=("agreement", "fields", "dates", "state"),
-            )
-        )
-        body = agreement_json(found, _date(None))
+        body = front.show_agreement(door, _session(door, as_, GOVERNANCE_PURPOSE), agreement, today=_date(None))
     if as_json:
         _print_json(body)
     else:
@@ -440,15 +279,6 @@ def agreement_show(
 
 
 # -- the matching job ---------------------------------------------------------------------------------
-
-
-def _job(door: _Door, who: str, action: str, ref: str) -> tuple[Caller, PolicyDecision]:
-    """The acting principal, if the policies let it do ``action`` under the agreement (denials audited)."""
-    caller = door.caller(who)
-    decision = authorize(
-        door.gate, caller, action, Resource.MATCHING_AGREEMENT, Target(ref), JOB_PURPOSE, request_id=door.request_id
-    )
-    return caller, decision
 
 
 @app.command("import")
@@ -464,19 +294,15 @@ def import_(
 ) -> None:
     """Import a partner file: ids become keyed tokens, people keyed encodings, every row sealed."""
     with _door() as door:
-        caller, decision = _job(door, as_, "import_partner_data", agreement)
-        report = import_partner_file(
-            door.engine,
+        report = job.import_partner_file(
+            door,
+            _session(door, as_, JOB_PURPOSE),
             agreement,
             file,
             id_column=id_column,
             mapping=parse_mapping(maps),
-            actor=caller.id,
-            audit=door.audit,
             fmt=fmt,
             today=_date(date),
-            policy=decision.policy_text,
-            request_id=door.request_id,
         )
     body = {
         "import_id": report.import_ref,
@@ -513,28 +339,11 @@ def run(
         raise _fail("--backend is duckdb or spark")
     reports: list[dict[str, Any]] = []
     with _door() as door:
+        session = _session(door, as_, JOB_PURPOSE)
         today = _date(date)
-        if agreement is None:
-            with door.engine.connect() as conn:
-                refs = [
-                    a.ref
-                    for a in list_agreements(conn, state="approved", limit=10_000)
-                    if a.status(today) == "active" and a.program in ("death_refunds", "state_wages")
-                ]
-        else:
-            refs = [agreement]
+        refs = job.runnable_agreements(door, session, today=today) if agreement is None else [agreement]
         for ref in refs:
-            caller, decision = _job(door, as_, "run_match", ref)
-            r = run_agreement(
-                door.engine,
-                ref,
-                actor=caller.id,
-                audit=door.audit,
-                today=today,
-                policy=decision.policy_text,
-                request_id=door.request_id,
-                backend=backend,
-            )
+            r = job.run_agreement(door, session, ref, today=today, backend=backend)
             reports.append(
                 {
                     "run_id": r.run_ref,
@@ -569,24 +378,7 @@ def run(
 def shred_due_command(date: str | None = DateOption, as_: str = JobAsOption, as_json: bool = JsonOption) -> None:
     """Destroy the key and partner data of every agreement whose destruction date has come (audited)."""
     with _door() as door:
-        caller = door.caller(as_)
-        decision = authorize(
-            door.gate,
-            caller,
-            "shred_agreement",
-            Resource.MATCHING_AGREEMENT,
-            Target("matching-agreements"),
-            JOB_PURPOSE,
-            request_id=door.request_id,
-        )
-        reports = shred_due(
-            door.engine,
-            actor=caller.id,
-            audit=door.audit,
-            today=_date(date),
-            policy=decision.policy_text,
-            request_id=door.request_id,
-        )
+        reports = job.shred_due(door, _session(door, as_, job.SHRED_PURPOSE), today=_date(date))
     body = [
         {
             "agreement_id": r.agreement_ref,
@@ -617,16 +409,7 @@ def shred_command(
 ) -> None:
     """Destroy one agreement's key and partner data now (a revoked one need not wait for its date)."""
     with _door() as door:
-        caller, decision = _job(door, as_, "shred_agreement", agreement)
-        report = shred_agreement(
-            door.engine,
-            agreement,
-            actor=caller.id,
-            audit=door.audit,
-            today=_date(date),
-            policy=decision.policy_text,
-            request_id=door.request_id,
-        )
+        report = job.shred_agreement(door, _session(door, as_, job.SHRED_PURPOSE), agreement, today=_date(date))
     console.print(
         f"destroyed agreement {report.agreement_ref}: key {'destroyed' if report.key_destroyed else 'absent'}, "
         f"{report.partner_rows:,} partner rows, {report.lead_evidence:,} lead evidence",
@@ -648,44 +431,21 @@ def link(
     as_: str = JobAsOption,
 ) -> None:
     """Link two person files under an agreement, encoded with its key (only the fields it names)."""
-    from taxvault.matching.linkage import LinkageError, link_csv
-
     with _door() as door:
-        caller, decision = _job(door, as_, "link_files", agreement)
-        with door.engine.connect() as conn:
-            found = get_agreement(conn, agreement)
-        found.require_active(_date(date))
         left_map = parse_mapping(maps)
-        right_map = {**left_map, **parse_mapping(right_maps)}
-        outside = sorted((set(left_map) | set(right_map)) - set(found.link_fields))
-        if outside:
-            raise CliError(f"agreement {agreement} does not name {', '.join(outside)} for linkage")
-        door.gate.record(
-            audit_event(
-                caller.id,
-                "link_files",
-                Resource.MATCHING_AGREEMENT,
-                agreement,
-                decision,
-                request_id=door.request_id,
-                purpose=JOB_PURPOSE,
-                fields=tuple(sorted(left_map)),
-            )
+        result = job.link_files(
+            door,
+            _session(door, as_, JOB_PURPOSE),
+            agreement,
+            left,
+            right,
+            id_column=id_column,
+            left_map=left_map,
+            right_map={**left_map, **parse_mapping(right_maps)},
+            out=out,
+            threshold=threshold,
+            today=_date(date),
         )
-        create_key(found.ref)
-        try:
-            result = link_csv(
-                left,
-                right,
-                id_column=id_column,
-                left_map=left_map,
-                right_map=right_map,
-                out_csv=out,
-                threshold=threshold or found.threshold,
-                key=keys_for(found).linkage,
-            )
-        except LinkageError as exc:
-            raise CliError(str(exc)) from None
     console.print(
         f"{result.pairs.num_rows:,} pairs (of {result.pairs_compared:,} compared) written to {out}", highlight=False
     )
@@ -705,13 +465,11 @@ def leads(
     as_: str = AsOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Leads you may work (each decided by the policies against the taxpayer it names, each audited)."""
+    """Leads you may work (each decided by the policies against the taxpayer it names, masked, audited)."""
     with _door() as door:
-        page = lead_service.gated_list(
-            door.gate,
-            door.caller(as_),
-            purpose,
-            request_id=door.request_id,
+        page = front.leads_page(
+            door,
+            _session(door, as_, purpose),
             agreement_ref=agreement,
             state=state,
             program=program,
@@ -750,13 +508,11 @@ def lead(
 ) -> None:
     """Show one lead (why it matched, evidence, history), or move it with --to."""
     with _door() as door:
-        caller = door.caller(as_)
+        session = _session(door, as_, purpose)
         if to is None:
-            body = lead_service.gated_get(door.gate, caller, purpose, lead_id, request_id=door.request_id)
+            body = front.show_lead(door, session, lead_id)
         else:
-            body = lead_service.gated_move(
-                door.gate, caller, purpose, lead_id, to=to, outcome=outcome, note=note, request_id=door.request_id
-            )
+            body = front.move_lead(door, session, lead_id, to=to, outcome=outcome, note=note)
     if as_json:
         _print_json(body)
         return
@@ -778,6 +534,9 @@ def lead(
     evidence = "destroyed" if body["evidence_destroyed"] else json.dumps(body["evidence"], sort_keys=True)
     console.print(f"{'partner evidence':>18}: {evidence}", highlight=False)
     console.print(f"{'why (Bayes f.)':>18}: {json.dumps(body['contributions'], sort_keys=True)}", highlight=False)
+    if body["masked"] or body["withheld"]:
+        shown = ", ".join([*body["masked"], *(f"{f} (withheld)" for f in body["withheld"])])
+        console.print(f"{'masked':>18}: {shown}", highlight=False)
     for e in body["history"]:
         console.print(
             f"  {e['at']}  {e['from_state'] or '-'} -> {e['to_state']}  by {e['actor']}"
@@ -797,14 +556,8 @@ def outcomes(
 ) -> None:
     """A partner's view: keyed tokens of its records and each lead's state and outcome, nothing else."""
     with _door() as door:
-        page = lead_service.gated_outcomes(
-            door.gate,
-            door.caller(as_),
-            purpose,
-            request_id=door.request_id,
-            agreement_ref=agreement,
-            limit=limit,
-            offset=offset,
+        page = front.outcomes_page(
+            door, _session(door, as_, purpose), agreement_ref=agreement, limit=limit, offset=offset
         )
     if as_json:
         _print_json(page)

@@ -16,7 +16,9 @@ On the way in:
 
 A row that cannot be used (no id, a bad date of death, wages that are not integer
 cents...) is rejected and reported by row number and field, never by value; the rest
-loads. The import is audited before anything is stored.
+loads. The matching job (:func:`taxvault.jobs.matching.import_partner_file`) decides,
+stores (:func:`store_import`) and audits in one unit of work through the door: the
+import is recorded in the same transaction as the rows, or neither is.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import datetime as dt
 import hashlib
 import json
 import re
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,13 +39,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from taxvault.access.resources import Resource
-from taxvault.audit import AuditEvent, AuditLog, Decision
-from taxvault.audit.errors import AuditError
+from taxvault.errors import Invalid
 from taxvault.matching import encode as _encode
-from taxvault.matching.agreements import Agreement, MatchingError, get_agreement, new_ref
+from taxvault.matching.agreements import Agreement, MatchingError, new_ref
 from taxvault.matching.keys import AgreementKeys, create_key, keys_for
 from taxvault.matching.tables import matching_imports, matching_partner_rows
 
@@ -59,8 +58,10 @@ _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _CENTS = re.compile(r"^-?\d{1,15}$")
 
 
-class PartnerFileError(MatchingError):
+class PartnerFileError(Invalid, MatchingError):
     """The file or the mapping cannot be imported (named by file, never by a value)."""
+
+    status, kind = Invalid.status, Invalid.kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +242,8 @@ def encoded_schema(table: pa.Table) -> bytes:
 # -- the import ------------------------------------------------------------------------------------
 
 
-def _check_mapping(agreement: Agreement, mapping: Mapping[str, str]) -> None:
+def check_mapping(agreement: Agreement, mapping: Mapping[str, str]) -> None:
+    """The mapping names exactly the agreement's partner fields (PartnerFileError otherwise)."""
     named = set(agreement.partner_fields)
     extra = sorted(set(mapping) - named)
     if extra:
@@ -253,7 +255,10 @@ def _check_mapping(agreement: Agreement, mapping: Mapping[str, str]) -> None:
         raise PartnerFileError(f"agreement {agreement.ref} names {', '.join(missing)}: map each to a column")
 
 
-def _sha256(path: Path) -> str:
+def file_hash(path: Path) -> str:
+    """SHA-256 of the file (the same file is imported once per agreement); PartnerFileError if absent."""
+    if not path.is_file():
+        raise PartnerFileError(f"{path.name}: no such file")
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -261,67 +266,80 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def import_partner_file(
-    engine: Engine,
-    agreement_ref: str,
-    path: Path,
-    *,
-    id_column: str,
-    mapping: Mapping[str, str],
-    actor: str,
-    audit: AuditLog,
-    fmt: str | None = None,
-    today: dt.date | None = None,
-    policy: str | None = None,
-    request_id: str | None = None,
-) -> ImportReport:
-    """Import a partner file under an active agreement (see the module docstring)."""
-    today = today or dt.datetime.now(dt.UTC).date()
-    fmt = detect_format(path, fmt)
-    with engine.connect() as conn:
-        agreement = get_agreement(conn, agreement_ref)
-    agreement.require_active(today)
-    _check_mapping(agreement, mapping)
-    if not path.is_file():
-        raise PartnerFileError(f"{path.name}: no such file")
-    content_hash = _sha256(path)
-    with engine.connect() as conn:
-        seen = conn.execute(
-            sa.select(matching_imports.c.ref).where(
-                matching_imports.c.agreement_id == agreement.id, matching_imports.c.content_hash == content_hash
-            )
-        ).first()
+def already_imported(conn: Connection, agreement: Agreement, content_hash: str) -> None:
+    """PartnerFileError if a file with this content was imported under the agreement before."""
+    seen = conn.execute(
+        sa.select(matching_imports.c.ref).where(
+            matching_imports.c.agreement_id == agreement.id, matching_imports.c.content_hash == content_hash
+        )
+    ).first()
     if seen is not None:
-        raise PartnerFileError(f"{path.name} was already imported under agreement {agreement_ref} ({seen.ref})")
+        raise PartnerFileError(f"this file was already imported under agreement {agreement.ref} ({seen.ref})")
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedImport:
+    """A partner file read, checked, tokenised and encoded, ready to be sealed and stored."""
+
+    report: ImportReport
+    content_hash: str
+    fmt: str
+    tokens: list[str]
+    encoded: pa.Table  # the encoded person columns (no id), one row per kept row
+    extras: list[dict[str, Any]]
+
+
+def prepare_import(
+    agreement: Agreement, path: Path, *, id_column: str, mapping: Mapping[str, str], fmt: str | None = None
+) -> PreparedImport:
+    """Read only the mapped columns, check each row, tokenise ids and encode people (no database).
+
+    Creates the agreement's key on its first import. The caller has checked that the
+    agreement is active and lets the actor import (the job, through the door).
+    """
+    fmt = detect_format(path, fmt)
+    check_mapping(agreement, mapping)
+    content_hash = file_hash(path)
     table = read_columns(path, [id_column, *mapping.values()], fmt)
     create_key(agreement.ref)
     keys = keys_for(agreement)
     report = ImportReport(new_ref("p"), agreement.ref, path.name[:255], agreement.partner_fields)
     tokens, people, extras = _prepare(table, agreement, keys, id_column, mapping, report)
-    person_fields = agreement.link_fields
     encoded = _encode.encode_people(
-        pa.table({"id": pa.array(tokens, pa.string()), **people}), keys.linkage, person_fields, id_column="id"
+        pa.table({"id": pa.array(tokens, pa.string()), **people}), keys.linkage, agreement.link_fields, id_column="id"
     )
     if encoded.num_rows != len(tokens):
         raise PartnerFileError(f"{path.name}: encoding returned {encoded.num_rows} rows for {len(tokens)}")
     report.rows_loaded = len(tokens)
     report.records = len(set(tokens))
-    report.audit_leaf = _audit(audit, actor, agreement, report, policy, request_id)
-    binary = frozenset(f.name for f in encoded.schema if _binary(f.type))
-    encoded_rows = encoded.drop_columns(["id"]).to_pylist()
-    with engine.begin() as conn:
-        import_id = _insert_import(conn, agreement, report, actor, content_hash, fmt, encoded.drop_columns(["id"]))
-        batch: list[dict[str, Any]] = []
-        for token, person, extra in zip(tokens, encoded_rows, extras, strict=True):
-            sealed = seal_row(keys, token, _to_json(person, binary), extra)
-            batch.append(
-                {"agreement_id": agreement.id, "import_id": import_id, "record_token": token, "payload": sealed}
-            )
-            if len(batch) >= _BATCH:
-                conn.execute(matching_partner_rows.insert(), batch)
-                batch = []
-        if batch:
+    return PreparedImport(report, content_hash, fmt, tokens, encoded.drop_columns(["id"]), extras)
+
+
+def import_fields(agreement: Agreement, report: ImportReport) -> tuple[str, ...]:
+    """What the import's audit event names: the partner fields and the counts (never a value)."""
+    return (
+        *agreement.partner_fields,
+        f"rows={report.rows_loaded}",
+        f"rejected={report.rejected}",
+        f"import={report.import_ref}",
+    )
+
+
+def store_import(conn: Connection, agreement: Agreement, prepared: PreparedImport, *, actor: str) -> ImportReport:
+    """Seal every row under the agreement's key and store it (the caller owns the transaction)."""
+    keys = keys_for(agreement)
+    report = prepared.report
+    binary = frozenset(f.name for f in prepared.encoded.schema if _binary(f.type))
+    import_id = _insert_import(conn, agreement, report, actor, prepared.content_hash, prepared.fmt, prepared.encoded)
+    batch: list[dict[str, Any]] = []
+    for token, person, extra in zip(prepared.tokens, prepared.encoded.to_pylist(), prepared.extras, strict=True):
+        sealed = seal_row(keys, token, _to_json(person, binary), extra)
+        batch.append({"agreement_id": agreement.id, "import_id": import_id, "record_token": token, "payload": sealed})
+        if len(batch) >= _BATCH:
             conn.execute(matching_partner_rows.insert(), batch)
+            batch = []
+    if batch:
+        conn.execute(matching_partner_rows.insert(), batch)
     return report
 
 
@@ -379,30 +397,6 @@ def _prepare(
     people = {f: pa.array([columns[f][i] for i in kept], pa.string()) for f in agreement.link_fields}
     extras = [{name: extras_cols[name][i] for name in extras_cols} for i in kept]
     return tokens, people, extras
-
-
-def _audit(
-    audit: AuditLog, actor: str, agreement: Agreement, report: ImportReport, policy: str | None, request_id: str | None
-) -> int:
-    event = AuditEvent.now(
-        principal=actor,
-        action=f"import_partner_data:{Resource.MATCHING_AGREEMENT.value}",
-        resource=agreement.ref,
-        decision=Decision.ALLOW,
-        request_id=request_id or uuid.uuid4().hex,
-        purpose=IMPORT_PURPOSE,
-        policy=policy,
-        fields=(
-            *agreement.partner_fields,
-            f"rows={report.rows_loaded}",
-            f"rejected={report.rejected}",
-            f"import={report.import_ref}",
-        ),
-    )
-    try:
-        return audit.append(event)
-    except AuditError as exc:
-        raise PartnerFileError(f"{report.file_name}: the import could not be audited, nothing was stored") from exc
 
 
 def _insert_import(

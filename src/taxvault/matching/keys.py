@@ -13,9 +13,11 @@ turned against the other):
 
 Destroying the key file (overwritten, synced, unlinked) makes every sealed byte of
 the agreement unreadable wherever it went (replicas, backups, exports): that is the
-destruction. The rows are deleted too, the agreement is marked ``destroyed`` and the
-destruction is an audit event (who, when, which agreement, how many rows), appended
-before anything is destroyed so that a failed append destroys nothing.
+destruction. The rows are deleted too and the agreement is marked ``destroyed``
+(:func:`shred_rows`, in the caller's transaction); the matching job
+(:func:`taxvault.jobs.matching.shred_agreement`) decides, audits (who, when, which
+agreement, how many rows) and commits through the door in one unit of work, and
+destroys the key only once that committed, so that a failed append destroys nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,13 +33,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection
 
-from taxvault.access.resources import Resource
-from taxvault.audit import AuditEvent, AuditLog, Decision
-from taxvault.audit.errors import AuditError
+from taxvault.errors import Conflict, Unavailable
 from taxvault.keys import keys_dir
-from taxvault.matching.agreements import Agreement, AgreementError, MatchingError, get_agreement
+from taxvault.matching.agreements import Agreement, AgreementError, MatchingError
 from taxvault.matching.tables import matching_agreements, matching_leads, matching_partner_rows
 
 KEY_BYTES = 32
@@ -48,16 +47,22 @@ _PAYLOAD_INFO = b"taxvault matching payload key v1"
 SHRED_PURPOSE = "agreement_destruction"
 
 
-class AgreementKeyError(MatchingError):
+class AgreementKeyError(MatchingError, Unavailable):
     """An agreement's key is missing, or a sealed value does not open with it."""
 
+    status, kind = Unavailable.status, Unavailable.kind
 
-class AgreementDestroyed(AgreementKeyError):
+
+class AgreementDestroyed(Conflict, AgreementKeyError):
     """The agreement's key was destroyed: nothing of its partner data can be read back."""
 
+    status, kind = Conflict.status, Conflict.kind
 
-class ShredError(MatchingError):
+
+class ShredError(MatchingError, Conflict):
     """A destruction that cannot happen (not due yet, or the audit append failed)."""
+
+    status, kind = Conflict.status, Conflict.kind
 
 
 def key_path(agreement_ref: str) -> Path:
@@ -183,99 +188,46 @@ class ShredReport:
     audit_leaf: int | None
 
 
-def shred_agreement(
-    engine: Engine,
-    agreement_ref: str,
-    *,
-    actor: str,
-    audit: AuditLog,
-    today: dt.date | None = None,
-    policy: str | None = None,
-    request_id: str | None = None,
-) -> ShredReport:
-    """Destroy the agreement's key and partner data (due on its destruction date, or once revoked).
+def shred_counts(conn: Connection, agreement: Agreement) -> tuple[int, int]:
+    """(partner rows, leads with sealed evidence) the destruction of ``agreement`` removes."""
+    rows = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(matching_partner_rows)
+        .where(matching_partner_rows.c.agreement_id == agreement.id)
+    ).scalar_one()
+    evidence = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(matching_leads)
+        .where(matching_leads.c.agreement_id == agreement.id, matching_leads.c.evidence.is_not(None))
+    ).scalar_one()
+    return int(rows), int(evidence)
 
-    Audit first (a failed append destroys nothing), then delete the rows and mark the
-    agreement destroyed in one transaction, then destroy the key. A crash between the
-    last two leaves a key of a destroyed agreement, which :func:`shred_due` sweeps.
-    """
-    now = dt.datetime.now(dt.UTC)
-    today = today or now.date()
-    with engine.connect() as conn:
-        agreement = get_agreement(conn, agreement_ref)
-        if agreement.state == "destroyed":
-            return ShredReport(agreement_ref, 0, 0, destroy_key(agreement_ref), None)
-        check_can_shred(agreement, today)
-        rows = int(
-            conn.execute(
-                sa.select(sa.func.count())
-                .select_from(matching_partner_rows)
-                .where(matching_partner_rows.c.agreement_id == agreement.id)
-            ).scalar_one()
-        )
-        evidence = int(
-            conn.execute(
-                sa.select(sa.func.count())
-                .select_from(matching_leads)
-                .where(matching_leads.c.agreement_id == agreement.id, matching_leads.c.evidence.is_not(None))
-            ).scalar_one()
-        )
-    event = AuditEvent.now(
-        principal=actor,
-        action=f"shred_agreement:{Resource.MATCHING_AGREEMENT.value}",
-        resource=agreement_ref,
-        decision=Decision.ALLOW,
-        request_id=request_id or uuid.uuid4().hex,
-        purpose=SHRED_PURPOSE,
-        policy=policy,
-        fields=("key", "matching_partner_rows", "matching_leads.evidence", f"rows={rows}", f"lead_evidence={evidence}"),
+
+def shred_rows(conn: Connection, agreement: Agreement, *, actor: str, rows: int, now: dt.datetime) -> None:
+    """Delete the partner rows, clear the leads' evidence and mark the agreement destroyed (caller's transaction)."""
+    conn.execute(matching_partner_rows.delete().where(matching_partner_rows.c.agreement_id == agreement.id))
+    conn.execute(
+        matching_leads.update()
+        .where(matching_leads.c.agreement_id == agreement.id, matching_leads.c.evidence.is_not(None))
+        .values(evidence=None)
     )
-    try:
-        leaf = audit.append(event)
-    except AuditError as exc:
-        raise ShredError(
-            f"agreement {agreement_ref}: the destruction could not be audited, nothing was destroyed"
-        ) from exc
-    with engine.begin() as conn:
-        conn.execute(matching_partner_rows.delete().where(matching_partner_rows.c.agreement_id == agreement.id))
-        conn.execute(
-            matching_leads.update()
-            .where(matching_leads.c.agreement_id == agreement.id, matching_leads.c.evidence.is_not(None))
-            .values(evidence=None)
-        )
-        conn.execute(
-            matching_agreements.update()
-            .where(matching_agreements.c.id == agreement.id)
-            .values(state="destroyed", destroyed_by=actor, destroyed_at=now, destroyed_rows=rows)
-        )
-    return ShredReport(agreement_ref, rows, evidence, destroy_key(agreement_ref), leaf)
+    conn.execute(
+        matching_agreements.update()
+        .where(matching_agreements.c.id == agreement.id)
+        .values(state="destroyed", destroyed_by=actor, destroyed_at=now, destroyed_rows=rows)
+    )
 
 
-def shred_due(
-    engine: Engine,
-    *,
-    actor: str,
-    audit: AuditLog,
-    today: dt.date | None = None,
-    policy: str | None = None,
-    request_id: str | None = None,
-) -> list[ShredReport]:
-    """Destroy every agreement whose destruction date has come (and any key left of a destroyed one)."""
-    today = today or dt.datetime.now(dt.UTC).date()
+def due_for_destruction(conn: Connection, today: dt.date) -> tuple[list[str], list[str]]:
+    """(agreements whose destruction date has come, destroyed agreements whose key is still on disk)."""
     a = matching_agreements.c
-    with engine.connect() as conn:
-        due = [
-            r
-            for (r,) in conn.execute(
-                sa.select(a.ref)
-                .where(a.state.in_(("approved", "revoked")), a.destroy_on <= today)
-                .order_by(a.destroy_on, a.id)
-            )
-        ]
-        leftovers = [r for (r,) in conn.execute(sa.select(a.ref).where(a.state == "destroyed")) if has_key(r)]
-    reports = [
-        shred_agreement(engine, ref, actor=actor, audit=audit, today=today, policy=policy, request_id=request_id)
-        for ref in due
+    due = [
+        str(r)
+        for (r,) in conn.execute(
+            sa.select(a.ref)
+            .where(a.state.in_(("approved", "revoked")), a.destroy_on <= today)
+            .order_by(a.destroy_on, a.id)
+        )
     ]
-    reports.extend(ShredReport(ref, 0, 0, destroy_key(ref), None) for ref in leftovers)
-    return reports
+    leftovers = [str(r) for (r,) in conn.execute(sa.select(a.ref).where(a.state == "destroyed")) if has_key(r)]
+    return due, leftovers

@@ -14,11 +14,12 @@ or a contest that was resolved (with a note saying how). ``no_action`` and
 (who, when, from, to, note); the store refuses a notice without a verifier and an
 adverse closing without a notice.
 
-The ``gated_*`` functions are the front door for people (API and CLI alike): the Gate
-locates the taxpayer a lead names, the policies decide (so every forbid about that
-taxpayer applies: own or related account, restricted, employee accounts), and each
-access is audited against the taxpayer's opaque id, so it shows in her access report.
-A partner never comes here: it sees only tokens and outcomes (:func:`partner_outcomes`).
+People reach leads only through the door (:mod:`taxvault.matching.front`, for the API
+and the CLI alike): a lead is located by the taxpayer it names, the policies decide (so
+every forbid about that taxpayer applies: own or related account, restricted, employee
+accounts), what it shows is masked like any taxpayer data, and each access is audited
+against the taxpayer's opaque id, so it shows in her access report. A partner sees only
+tokens and outcomes (:func:`partner_outcomes`). This module keeps the records and the rules.
 """
 
 from __future__ import annotations
@@ -26,23 +27,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from taxvault.access.gate import Gate, Target
-from taxvault.access.principals import Caller
-from taxvault.access.resources import Resource
-from taxvault.api.problems import Problem
-from taxvault.audit import AuditEvent
-from taxvault.audit.errors import AuditError
-from taxvault.matching.agreements import Agreement, MatchingDenied, MatchingError, audit_event, authorize, new_ref
+from taxvault.errors import Conflict, NotFound
+from taxvault.matching.agreements import Agreement, MatchingError, new_ref
 from taxvault.matching.keys import AgreementKeyError, AgreementKeys, keys_for
 from taxvault.matching.tables import LEAD_OUTCOMES, matching_agreements, matching_lead_events, matching_leads
-from taxvault.store.tables import case_subjects, cases, entities, principals
+from taxvault.store.tables import entities, principals
 
 CONTEST_DAYS = 30
 LEAD_PURPOSE = "matching_verification"
@@ -53,16 +49,19 @@ TRANSITIONS: Mapping[str, frozenset[str]] = {
     "contested": frozenset({"closed"}),
     "closed": frozenset(),
 }
-_TIN_IN_TEXT = re.compile(r"(?<!\d)(\d{3}-?\d{2}-?\d{4}|\d{2}-\d{7})(?!\d)")
-_LIST_RESOURCE = "matching-leads"
+_TIN_IN_TEXT = re.compile(r"(?<!\d)(\d{3}-?\d{2}-?\d{4}|\d{2}-\d{7})(?!\d)")  # any digits: a note must not carry one
 
 
-class LeadError(MatchingError):
+class LeadError(MatchingError, Conflict):
     """A move the due-process rules do not allow."""
 
+    status, kind = Conflict.status, Conflict.kind
 
-class LeadNotFound(MatchingError):
+
+class LeadNotFound(MatchingError, NotFound):
     """No lead with that reference."""
+
+    status, kind = NotFound.status, NotFound.kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,124 +444,7 @@ def move_lead(
     return get_lead(conn, ref)
 
 
-# -- the front door for people (API and CLI) -------------------------------------------------------
-
-_SUMMARY_FIELDS = (
-    "lead_id",
-    "agreement_id",
-    "program",
-    "taxpayer_id",
-    "tax_year",
-    "match_probability",
-    "state",
-    "outcome",
-    "agency_facts",
-)
-
-
-def _record(gate: Gate, events: Sequence[AuditEvent]) -> None:
-    """Append (fail closed: Problem 503 from the Gate if the log cannot take them)."""
-    if len(events) == 1:
-        gate.record(events[0])
-        return
-    try:
-        gate.audit.append_many(events)
-    except AuditError as exc:
-        raise Problem(503, "the access could not be recorded; no data was returned") from exc
-
-
-def _assigned(conn: Connection, caller: Caller, entity_ids: Iterable[int]) -> dict[int, frozenset[str]]:
-    """Purposes of the caller's open cases per entity (one query for a page)."""
-    ids = sorted(set(entity_ids))
-    found: dict[int, set[str]] = {i: set() for i in ids}
-    if "caseworker" not in caller.roles or not ids:
-        return {i: frozenset() for i in ids}
-    q = (
-        sa.select(case_subjects.c.entity_id, cases.c.purpose)
-        .select_from(cases.join(case_subjects, case_subjects.c.case_id == cases.c.id))
-        .where(cases.c.assigned_to == caller.id, cases.c.status == "open", case_subjects.c.entity_id.in_(ids))
-    )
-    for eid, purpose in conn.execute(q):
-        found[int(eid)].add(str(purpose))
-    return {i: frozenset(p) for i, p in found.items()}
-
-
-def gated_list(
-    gate: Gate,
-    caller: Caller,
-    purpose: str,
-    *,
-    request_id: str,
-    agreement_ref: str | None = None,
-    state: str | None = None,
-    program: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> dict[str, Any]:
-    """A page of the leads this caller may see (each one decided by the policies, each one audited)."""
-    list_target = Target(_LIST_RESOURCE)
-    decision = authorize(gate, caller, "read", Resource.MATCHING_LEAD, list_target, purpose, request_id=request_id)
-    with gate.engine.connect() as conn:
-        page, more = query_leads(
-            conn, agreement_ref=agreement_ref, state=state, program=program, limit=limit, offset=offset
-        )
-        assigned = _assigned(conn, caller, (lead.entity_id for lead, _ in page))
-        shown: list[Lead] = []
-        events: list[AuditEvent] = []
-        for lead, facts in page:
-            target = Target(
-                lead.entity_ref,
-                lead.entity_id,
-                None,
-                bool(facts["is_restricted"]),
-                bool(facts["is_employee"]),
-                (facts["address_line"], facts["city"], facts["st"], facts["zip"]),
-                assigned.get(lead.entity_id, frozenset()),
-            )
-            row_decision, _ = gate.decide(conn, caller, "read", Resource.MATCHING_LEAD, target, purpose)
-            if row_decision.allowed:
-                shown.append(lead)
-                events.append(
-                    audit_event(
-                        caller.id,
-                        "read",
-                        Resource.MATCHING_LEAD,
-                        lead.entity_ref,
-                        row_decision,
-                        request_id=request_id,
-                        purpose=purpose,
-                        fields=_SUMMARY_FIELDS,
-                    )
-                )
-    events.insert(
-        0,
-        audit_event(
-            caller.id,
-            "list",
-            Resource.MATCHING_LEAD,
-            _LIST_RESOURCE,
-            decision,
-            request_id=request_id,
-            purpose=purpose,
-            fields=(f"items={len(shown)}",),
-        ),
-    )
-    _record(gate, events)
-    return {
-        "items": [lead.summary() for lead in shown],
-        "limit": limit,
-        "offset": offset,
-        "next_offset": offset + limit if more else None,
-    }
-
-
-def _locate(gate: Gate, caller: Caller, ref: str) -> tuple[Lead, Target]:
-    with gate.engine.connect() as conn:
-        lead = get_lead(conn, ref)
-        target = gate.locate(conn, Resource.MATCHING_LEAD, lead.entity_ref, caller)
-    if target is None:  # pragma: no cover - a lead's entity always exists (foreign key)
-        raise LeadNotFound(f"no matching lead {ref}")
-    return lead, target
+# -- what a person is shown (the door masks it) -----------------------------------------------------
 
 
 def lead_detail(conn: Connection, lead: Lead) -> dict[str, Any]:
@@ -579,95 +461,3 @@ def lead_detail(conn: Connection, lead: Lead) -> dict[str, Any]:
         "evidence_destroyed": lead.sealed_evidence is None or evidence is None,
         "history": [e.to_json() for e in history(conn, lead.id)],
     }
-
-
-def gated_get(gate: Gate, caller: Caller, purpose: str, ref: str, *, request_id: str) -> dict[str, Any]:
-    """One lead in full, if the policies let this caller see the taxpayer it names."""
-    lead, target = _locate(gate, caller, ref)
-    decision = authorize(gate, caller, "read", Resource.MATCHING_LEAD, target, purpose, request_id=request_id)
-    with gate.engine.connect() as conn:
-        body = lead_detail(conn, lead)
-    fields = [*_SUMMARY_FIELDS, "contributions", "history", *(["evidence"] if body["evidence"] else [])]
-    gate.record(
-        audit_event(
-            caller.id,
-            "read",
-            Resource.MATCHING_LEAD,
-            target.ref,
-            decision,
-            request_id=request_id,
-            purpose=purpose,
-            fields=fields,
-        )
-    )
-    return body
-
-
-def gated_move(
-    gate: Gate,
-    caller: Caller,
-    purpose: str,
-    ref: str,
-    *,
-    to: str,
-    request_id: str,
-    outcome: str | None = None,
-    note: str | None = None,
-    now: dt.datetime | None = None,
-) -> dict[str, Any]:
-    """Move a lead: the policies decide, the rules are checked, the move is audited, then made."""
-    now = now or dt.datetime.now(dt.UTC)
-    lead, target = _locate(gate, caller, ref)
-    decision = authorize(gate, caller, "move_lead", Resource.MATCHING_LEAD, target, purpose, request_id=request_id)
-    check_move(lead, to=to, actor_kind=caller.facts.kind, outcome=outcome, note=note, now=now)
-    fields = ["state", *(["outcome"] if outcome else []), *(["note"] if note else []), f"to={to}"]
-    gate.record(
-        audit_event(
-            caller.id,
-            "move_lead",
-            Resource.MATCHING_LEAD,
-            target.ref,
-            decision,
-            request_id=request_id,
-            purpose=purpose,
-            fields=fields,
-        )
-    )
-    with gate.engine.begin() as conn:
-        moved = move_lead(conn, ref, to=to, actor=caller.id, outcome=outcome, note=note, now=now)
-        return lead_detail(conn, moved)
-
-
-def gated_outcomes(
-    gate: Gate,
-    caller: Caller,
-    purpose: str,
-    *,
-    request_id: str,
-    agreement_ref: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> dict[str, Any]:
-    """Tokens and outcomes: a partner's own agreements only; oversight sees all."""
-    target = Target(caller.id)
-    decision = authorize(gate, caller, "read", Resource.MATCHING_OUTCOMES, target, purpose, request_id=request_id)
-    partner = caller.id if caller.facts.kind == "partner" else None
-    if partner is None and caller.facts.kind != "oversight":
-        raise MatchingDenied(f"{caller.id} may not read partner outcomes")  # pragma: no cover - policies deny first
-    with gate.engine.connect() as conn:
-        items, more = partner_outcomes(
-            conn, partner_id=partner, agreement_ref=agreement_ref, limit=limit, offset=offset
-        )
-    gate.record(
-        audit_event(
-            caller.id,
-            "read",
-            Resource.MATCHING_OUTCOMES,
-            target.ref,
-            decision,
-            request_id=request_id,
-            purpose=purpose,
-            fields=("partner_token", "state", "outcome", f"items={len(items)}"),
-        )
-    )
-    return {"items": items, "limit": limit, "offset": offset, "next_offset": offset + limit if more else None}

@@ -84,11 +84,17 @@ class LeadSummary(BaseModel):
     updated_at: str
 
 
+_MASKED = "Fields shown masked for this purpose (last four of a TIN, the year of a date of birth...)."
+_WITHHELD = "Fields withheld for this purpose (null)."
+
+
 class LeadPage(BaseModel):
     items: list[LeadSummary]
     limit: int
     offset: int
     next_offset: int | None = None
+    masked: list[str] = Field(default_factory=list, description=_MASKED)
+    withheld: list[str] = Field(default_factory=list, description=_WITHHELD)
 
 
 class LeadEventOut(BaseModel):
@@ -108,6 +114,8 @@ class LeadDetail(LeadSummary):
     evidence: dict[str, Any] | None = Field(None, description="What the partner's data says; null once destroyed.")
     evidence_destroyed: bool
     history: list[LeadEventOut]
+    masked: list[str] = Field(default_factory=list, description=_MASKED)
+    withheld: list[str] = Field(default_factory=list, description=_WITHHELD)
 
 
 class TransitionRequest(BaseModel):
