@@ -22,6 +22,7 @@ from taxvault.access.tokens import issue_token
 from taxvault.api.app import create_app
 from taxvault.audit import AuditEvent, AuditLog
 from taxvault.store import tables as t
+from taxvault.store.tins import protect_row
 
 NOW = dt.datetime.now(dt.UTC)
 CREATED = dt.datetime(2024, 1, 2, tzinfo=dt.UTC)
@@ -96,7 +97,8 @@ def build_world(engine: Engine) -> dict[str, str]:
             line, city, state, zip_code = ADDRESSES[addr]
             conn.execute(
                 t.entities.insert().values(
-                    id=eid, ref=entity_ref(name), tin=tin, tin_type="SSN", kind="individual",
+                    id=eid, **protect_row(conn, "entities", {"ref": entity_ref(name), "tin": tin}),
+                    tin_type="SSN", kind="individual",
                     last_name=f"LAST{eid}", first_name=f"FIRST{eid}", name_control=f"LAS{eid}"[:4],
                     address_line=line, city=city, state=state, zip=zip_code, birth_date=born,
                     is_employee=emp, is_restricted=restr, source_id=1, source_record=eid,
@@ -129,8 +131,9 @@ def build_world(engine: Engine) -> dict[str, str]:
             )  # fmt: skip
             conn.execute(
                 t.information_returns.insert().values(
-                    id=eid, ref=ref("i", eid), form="W-2", tax_year=2024, payer_tin="001234567",
-                    payer_tin_type="EIN", payee_tin=tin_of(name), payee_tin_type="SSN", payee_id=eid,
+                    id=eid, form="W-2", tax_year=2024, payer_tin_type="EIN", payee_tin_type="SSN", payee_id=eid,
+                    **protect_row(conn, "information_returns",
+                                  {"ref": ref("i", eid), "payer_tin": "001234567", "payee_tin": tin_of(name)}),
                     income_cents=5_000_000, withholding_cents=700_000, boxes={"1": 5_000_000, "2": 700_000},
                     source_id=1, source_record=eid,
                 )

@@ -13,6 +13,7 @@ from taxvault.access.principals import ensure_taxpayer_principal
 from taxvault.cli import app
 from taxvault.store import make_engine
 from taxvault.store.tables import entities, notices, tax_modules
+from taxvault.store.tins import aad, tin_vault
 
 runner = CliRunner()
 
@@ -39,14 +40,15 @@ def test_cycle_then_notices_list_and_pdf_through_the_gate(tmp_path: Path) -> Non
 
     engine = make_engine()
     with engine.begin() as conn:
-        module_ref, entity_ref, tin = conn.execute(
-            sa.select(tax_modules.c.ref, entities.c.ref, entities.c.tin)
+        module_ref, entity_ref, tin_enc = conn.execute(
+            sa.select(tax_modules.c.ref, entities.c.ref, entities.c.tin_enc)
             .join(entities, entities.c.id == tax_modules.c.entity_id)
             .join(notices, notices.c.module_id == tax_modules.c.id)
             .where(notices.c.notice_type == "CP501")
             .limit(1)
         ).one()
         me = ensure_taxpayer_principal(conn, entity_ref)
+        tin = tin_vault(conn).decrypt(conn, tin_enc, aad("entities", "tin", entity_ref))
     listed = runner.invoke(app, ["notices", "list", "--module", module_ref, "--as", me, "--purpose", "self_service"])
     assert listed.exit_code == 0, listed.output
     assert "CP14" in listed.output and "CP501" in listed.output

@@ -14,9 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from taxvault.keys import keys_dir
 from taxvault.store import make_engine
 from taxvault.store.migrate import table_counts
 from taxvault.store.registry import all_metadata
+from taxvault.store.tins import TinVault, aad
 from taxvault.synth.legacy import write_legacy
 from taxvault.synth.load import synthesize
 
@@ -44,6 +46,7 @@ def legacy_population(tmp: Path, sqlite_template: Path, taxpayers: int, seed: in
     shutil.copyfile(sqlite_template, db)
     engine = make_engine(f"sqlite:///{db}")
     synthesize(engine, taxpayers, seed)
+    _KEYS[str(engine.url)] = keys_dir()  # a module-scoped store keeps the keys it was made with
     out = tmp / "legacy"
     write_legacy(engine, out)
     return engine, out
@@ -77,8 +80,21 @@ def _norm(v: Any) -> Any:
     return v
 
 
+_KEYS: dict[str, Path] = {}
+_TIN_COLUMN = re.compile(r"\b(\w+)\.(tin|payer_tin|payee_tin)\b")
+
+
+def _clear_tins(engine: Engine) -> dict[bytes, str]:
+    """Lookup hash -> clear TIN of every entity (stores keep no clear TIN; natural keys need it)."""
+    vault = TinVault(_KEYS.get(str(engine.url), keys_dir()))
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT tin_hash, tin_enc, ref FROM entities")).all()
+        clear = vault.decrypt_many(conn, [r[1] for r in rows], [aad("entities", "tin", r[2]) for r in rows])
+    return {bytes(r[0]): tin for r, tin in zip(rows, clear, strict=True)}
+
+
 def canonical_rows(engine: Engine) -> dict[str, Counter[tuple[Any, ...]]]:
-    """Every compared table as a multiset of rows in natural keys."""
+    """Every compared table as a multiset of rows in natural keys (TINs by their clear value)."""
     q: dict[str, str] = {
         "entities": """SELECT e.tin, e.tin_type, e.kind, e.last_name, e.first_name, e.middle_name,
             e.business_name, e.name_control, e.address_line, e.city, e.state, e.zip, e.birth_date,
@@ -120,11 +136,14 @@ def canonical_rows(engine: Engine) -> dict[str, Counter[tuple[Any, ...]]]:
             JOIN tax_modules m ON m.id = n.module_id JOIN entities e ON e.id = m.entity_id""",
     }
     out: dict[str, Counter[tuple[Any, ...]]] = {}
+    tins = _clear_tins(engine)
     with engine.connect() as conn:
         for name, sql in q.items():
             rows: Counter[tuple[Any, ...]] = Counter()
-            for row in conn.execute(sa.text(sql)):
-                values = [_norm(v) for v in row]
+            for row in conn.execute(sa.text(_TIN_COLUMN.sub(r"\1.\2_hash", sql))):
+                values = [
+                    tins.get(bytes(v), bytes(v).hex()) if isinstance(v, bytes | memoryview) else _norm(v) for v in row
+                ]
                 rows[tuple(values)] += 1
             out[name] = rows
     return out

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from taxvault.store.tables import entities, sources, tax_modules
+from taxvault.store.tins import protect_row
 
 
 def seed_source(conn: Connection) -> int:
@@ -25,18 +26,24 @@ def seed_module(conn: Connection, source_id: int, tax_period: int = 202412) -> i
     entity = conn.execute(
         entities.insert()
         .values(
-            ref=uuid.uuid4().hex,
-            tin=f"9{uuid.uuid4().int % 10**8:08d}",
-            tin_type="SSN",
-            kind="individual",
-            last_name="TEST",
-            name_control="TEST",
-            address_line="1 MAIN ST",
-            city="ANYTOWN",
-            state="VA",
-            zip="22000",
-            source_id=source_id,
-            source_record=0,
+            **protect_row(
+                conn,
+                "entities",
+                {
+                    "ref": uuid.uuid4().hex,
+                    "tin": f"9{uuid.uuid4().int % 10**8:08d}",
+                    "tin_type": "SSN",
+                    "kind": "individual",
+                    "last_name": "TEST",
+                    "name_control": "TEST",
+                    "address_line": "1 MAIN ST",
+                    "city": "ANYTOWN",
+                    "state": "VA",
+                    "zip": "22000",
+                    "source_id": source_id,
+                    "source_record": 0,
+                },
+            )
         )
         .returning(entities.c.id)
     ).scalar_one()

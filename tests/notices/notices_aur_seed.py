@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from taxvault.model.records import FilingStatus
 from taxvault.model.tax import compute_return
 from taxvault.store.tables import entities, information_returns, return_dependents, returns, sources, tax_modules
+from taxvault.store.tins import protect_row
 from taxvault.synth.load import synthesize
 from taxvault.synth.population import Chunk, generate_chunk
 
@@ -76,6 +77,7 @@ class HandBuilt:
             "source_record": 0,
             **values,
         }
+        row = protect_row(self.conn, "entities", row)
         return int(self.conn.execute(entities.insert().values(**row).returning(entities.c.id)).scalar_one())
 
     def person(self, last: str = "TEST", born: dt.date = dt.date(1980, 6, 1)) -> int:
@@ -91,12 +93,14 @@ class HandBuilt:
     ) -> None:
         self.conn.execute(
             information_returns.insert().values(
-                ref=uuid.uuid4().hex,
+                **protect_row(
+                    self.conn,
+                    "information_returns",
+                    {"ref": uuid.uuid4().hex, "payer_tin": "001234567", "payee_tin": "900011234"},
+                ),
                 form=form,
                 tax_year=self.year,
-                payer_tin="001234567",
                 payer_tin_type="EIN",
-                payee_tin="900011234",
                 payee_tin_type="SSN",
                 payer_id=payer,
                 payee_id=payee,

@@ -16,11 +16,11 @@ def _indexed_prefixes(engine: Engine, table: str) -> set[tuple[str, ...]]:
 
 def test_lookup_paths_are_indexed(db_engine: Engine) -> None:
     wanted = {
-        "entities": [("tin",), ("ref",), ("household_id",)],
+        "entities": [("tin_hash",), ("ref",), ("household_id",)],
         "tax_modules": [("entity_id",), ("ref",)],
         "transactions": [("module_id",)],
         "returns": [("module_id",), ("entity_id",)],
-        "information_returns": [("payee_tin",), ("payee_id",), ("payer_tin",)],
+        "information_returns": [("payee_tin_hash",), ("payee_id",), ("payer_tin_hash",)],
         "cases": [("assigned_to",), ("ref",)],
         "case_subjects": [("case_id",), ("entity_id",), ("module_id",)],
         "principal_relations": [("principal_id",), ("entity_id",)],

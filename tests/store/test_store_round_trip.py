@@ -15,6 +15,7 @@ from taxvault.store import tables as t
 from taxvault.store.bulk import BulkLoadError, insert_columns
 from taxvault.store.migrate import pending_heads
 from taxvault.store.registry import all_metadata
+from taxvault.store.tins import aad, protect_columns, protect_rows, tin_vault
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
@@ -40,6 +41,14 @@ def _entity(source_id: int, i: int, **over: object) -> dict[str, object]:
     return row
 
 
+def _clear(conn: sa.Connection, row: sa.RowMapping) -> dict[str, object]:
+    """A stored entity row as it was given: the protected TIN columns replaced by the decrypted TIN."""
+    out = {k: v for k, v in row.items() if not k.startswith("tin_") or k == "tin_type"}
+    out["tin"] = tin_vault(conn).decrypt(conn, row["tin_enc"], aad("entities", "tin", row["ref"]))
+    assert row["tin_last4"] == out["tin"][-4:]  # type: ignore[index]
+    return out
+
+
 def test_schema_is_current_and_matches_the_tables(db_engine: Engine) -> None:
     assert not pending_heads(db_engine)
     with db_engine.connect() as conn:
@@ -49,21 +58,27 @@ def test_schema_is_current_and_matches_the_tables(db_engine: Engine) -> None:
 def test_orm_free_round_trip(db_engine: Engine) -> None:
     with db_engine.begin() as conn:
         source = _source(conn)
-        conn.execute(t.entities.insert(), [_entity(source, 1), _entity(source, 2, spouse_id=1, tin_type="SSN")])
+        conn.execute(
+            t.entities.insert(),
+            protect_rows(conn, "entities", [_entity(source, 1), _entity(source, 2, spouse_id=1, tin_type="SSN")]),
+        )
         conn.execute(
             t.information_returns.insert(),
-            [{
+            protect_rows(conn, "information_returns", [{
                 "id": 1, "ref": "i1", "form": "1099-INT", "tax_year": 2024, "payer_tin": "001234567",
                 "payer_tin_type": "EIN", "payee_tin": "901000001", "payee_tin_type": "SSN",
                 "payer_id": None, "payee_id": 1, "payee_name_control": "ONEI",
                 "income_cents": 9_999_999_999_99, "withholding_cents": 0, "boxes": {"1": 9_999_999_999_99},
                 "source_id": source, "source_record": 1,
-            }],
+            }]),
         )  # fmt: skip
     with db_engine.connect() as conn:
         got = conn.execute(sa.select(t.entities).order_by(t.entities.c.id)).mappings().all()
         ir = conn.execute(sa.select(t.information_returns)).mappings().one()
-    assert dict(got[0]) == _entity(source, 1)
+        assert _clear(conn, got[0]) == _entity(source, 1)
+        payee = tin_vault(conn).decrypt(conn, ir["payee_tin_enc"], aad("information_returns", "payee_tin", "i1"))
+    assert payee == "901000001" and ir["payee_tin_last4"] == "0001"
+    assert ir["payee_tin_hash"] == got[0]["tin_hash"]  # the join key agrees across tables
     assert got[1]["spouse_id"] == 1
     assert ir["boxes"] == {"1": 9_999_999_999_99} and ir["income_cents"] == 9_999_999_999_99
 
@@ -79,10 +94,10 @@ def test_bulk_load_reads_back_like_orm_rows(db_engine: Engine) -> None:
         cols["source_record"] = list(range(1, n + 1))
         cols["birth_date"] = np.full(n, np.datetime64("1960-02-29"))  # type: ignore[assignment]
         cols["is_deceased"] = np.zeros(n, dtype=bool)  # type: ignore[assignment]
-        assert insert_columns(conn, t.entities, cols) == n
+        assert insert_columns(conn, t.entities, protect_columns(conn, "entities", cols)) == n
     with db_engine.connect() as conn:
         got = conn.execute(sa.select(t.entities).where(t.entities.c.id == 7)).mappings().one()
-    assert dict(got) == _entity(source, 7)
+        assert _clear(conn, got) == _entity(source, 7)
 
 
 def test_bulk_load_refuses_unknown_or_ragged_columns(db_engine: Engine) -> None:
@@ -105,10 +120,10 @@ def test_bulk_load_refuses_unknown_or_ragged_columns(db_engine: Engine) -> None:
 def test_store_rules_refuse_bad_rows(db_engine: Engine, change: dict[str, object], why: str) -> None:
     with db_engine.begin() as conn:
         source = _source(conn)
-        conn.execute(t.entities.insert(), [_entity(source, 1)])
+        conn.execute(t.entities.insert(), protect_rows(conn, "entities", [_entity(source, 1)]))
     bad = _entity(source, 2, **change)
     with pytest.raises(sa.exc.IntegrityError), db_engine.begin() as conn:
-        conn.execute(t.entities.insert(), [bad])
+        conn.execute(t.entities.insert(), protect_rows(conn, "entities", [bad]))
 
 
 def test_grant_rules_in_the_store(db_engine: Engine) -> None:

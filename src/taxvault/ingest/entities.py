@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from taxvault.ingest.checks import date_or_none, is_synthetic, is_tin, valid_name_control
 from taxvault.ingest.extracts import Extract
 from taxvault.ingest.information_returns import refs
-from taxvault.ingest.lookup import entity_index
+from taxvault.ingest.lookup import ByTin, entity_index
 from taxvault.ingest.plan import Plan, Quarantined, local_ids
 from taxvault.ingest.records import Reject, text, validate_records
 
@@ -154,7 +154,7 @@ def plan_entities(conn: Connection, extract: Extract, name: str) -> Plan:
 
 
 def _drop_missing_spouses(
-    rows: list[dict[str, Any]], on_file: dict[str, Any], plan: Plan, raws: dict[int, bytes]
+    rows: list[dict[str, Any]], on_file: ByTin, plan: Plan, raws: dict[int, bytes]
 ) -> list[dict[str, Any]]:
     while True:
         present = {r["tin"] for r in rows}

@@ -56,6 +56,7 @@ from taxvault.store.bulk import (
     reset_sequences,
     sqlite_foreign_keys_checked_at_end,
 )
+from taxvault.store.tins import protect_columns
 
 PRINCIPAL = "sys-ingest"
 ACTION = "ingest.load"
@@ -298,6 +299,7 @@ def _load(engine: Engine, report: FileReport, plan: Plan) -> bool:
                 continue
             if "source_id" in table.c:
                 cols = {**cols, "source_id": [source_id] * n}
+            cols = protect_columns(conn, name, cols)  # TINs land only hashed and encrypted
             if n >= _REBUILD_INDEXES_FROM and n >= _count(conn, table):
                 with foreign_keys_validated_after(conn, [table]), indexes_built_after(conn, [table]):
                     insert_columns(conn, table, cols)

@@ -28,6 +28,7 @@ from taxvault.notices.documents import NoticeDocument, NoticeType, UnreportedIte
 from taxvault.notices.render import render_many
 from taxvault.notices.series import MIN_BALANCE_CENTS, Issued, next_notice, respond_by
 from taxvault.store.tables import case_subjects, cases, entities, notices, principals, tax_modules, transactions
+from taxvault.store.tins import aad, tin_vault
 
 ASSESSMENT_TCS = (150, 290, 300)
 FORMS = {30: "1040", 1: "941", 2: "1120", 67: "990", 5: "1041"}
@@ -108,20 +109,26 @@ def module_facts(conn: Connection, module_ids: Sequence[int]) -> dict[int, Modul
         rows = conn.execute(
             sa.select(
                 m.id, m.ref, m.mft, m.tax_period, e.id.label("entity_id"), e.first_name, e.middle_name,
-                e.last_name, e.business_name, e.address_line, e.city, e.state, e.zip, e.tin, e.tin_type,
+                e.last_name, e.business_name, e.address_line, e.city, e.state, e.zip, e.ref.label("entity_ref"),
+                e.tin_enc, e.tin_type,
                 e.is_restricted, e.is_employee,
             )
             .select_from(tax_modules.join(entities, entities.c.id == m.entity_id))
             .where(m.id.in_(chunk))
-        )  # fmt: skip
-        for r in rows:
+        ).all()  # fmt: skip
+        # The notice prints the TIN masked; the full value is kept only in memory, so the
+        # document can refuse free text that would print it (system job: decrypted in bulk).
+        tins = tin_vault(conn).decrypt_many(
+            conn, [r.tin_enc for r in rows], [aad("entities", "tin", r.entity_ref) for r in rows]
+        )
+        for r, tin in zip(rows, tins, strict=True):
             person = " ".join(p for p in (r.first_name, (r.middle_name or "")[:1], r.last_name) if p)
             name = (r.business_name or person or "TAXPAYER").upper()
             city_line = f"{r.city or ''}, {r.state or ''} {r.zip or ''}".strip(" ,")
             lines = tuple(x.upper() for x in (r.address_line or "", city_line) if x)
             found[int(r.id)] = ModuleFacts(
                 int(r.id), str(r.ref), int(r.entity_id), int(r.mft), int(r.tax_period), name, lines,
-                str(r.tin), str(r.tin_type), bool(r.is_restricted), bool(r.is_employee),
+                tin, str(r.tin_type), bool(r.is_restricted), bool(r.is_employee),
             )  # fmt: skip
     return found
 

@@ -80,6 +80,9 @@ def _executemany(conn: Connection, table: sa.Table, names: list[str], columns: C
 
 
 def _arrow_column(col: Column, sa_type: sa.types.TypeEngine[Any]) -> pa.Array:
+    if isinstance(sa_type, sa.LargeBinary):  # COPY's text form of bytea: \x and hex digits
+        binary = col.tolist() if isinstance(col, np.ndarray) else col
+        return pa.array([None if v is None else "\\x" + bytes(v).hex() for v in binary], pa.string())
     if isinstance(col, np.ndarray):
         if np.issubdtype(col.dtype, np.datetime64):
             return pa.array(col.astype("datetime64[D]"), type=pa.date32())

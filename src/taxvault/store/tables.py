@@ -67,7 +67,9 @@ entities = sa.Table(
     metadata,
     _pk(),
     _ref(),
-    sa.Column("tin", sa.String(9), nullable=False),
+    sa.Column("tin_hash", sa.LargeBinary(32), nullable=False),  # HMAC of the TIN (store/tins.py)
+    sa.Column("tin_enc", sa.LargeBinary(64), nullable=False),  # the TIN, AES-GCM under a data key
+    sa.Column("tin_last4", sa.String(4), nullable=False),
     sa.Column("tin_type", sa.String(4), nullable=False),
     sa.Column("kind", sa.String(12), nullable=False),
     sa.Column("last_name", sa.String(60), nullable=True),
@@ -88,7 +90,7 @@ entities = sa.Table(
     sa.Column("is_deceased", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("ip_pin_hash", sa.String(128), nullable=True),
     *_provenance(),
-    sa.Index(None, "tin", "tin_type", unique=True),
+    sa.Index(None, "tin_hash", "tin_type", unique=True),
     sa.CheckConstraint("tin_type IN ('SSN', 'ITIN', 'EIN')", name="tin_type"),
     sa.CheckConstraint("kind IN ('individual', 'business', 'exempt_org')", name="kind"),
     sa.Index(None, "household_id"),
@@ -173,9 +175,13 @@ information_returns = sa.Table(
     _ref(),
     sa.Column("form", sa.String(10), nullable=False),
     sa.Column("tax_year", sa.SmallInteger, nullable=False),
-    sa.Column("payer_tin", sa.String(9), nullable=False),
+    sa.Column("payer_tin_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("payer_tin_enc", sa.LargeBinary(64), nullable=False),
+    sa.Column("payer_tin_last4", sa.String(4), nullable=False),
     sa.Column("payer_tin_type", sa.String(4), nullable=False),
-    sa.Column("payee_tin", sa.String(9), nullable=False),
+    sa.Column("payee_tin_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("payee_tin_enc", sa.LargeBinary(64), nullable=False),
+    sa.Column("payee_tin_last4", sa.String(4), nullable=False),
     sa.Column("payee_tin_type", sa.String(4), nullable=False),
     sa.Column("payer_id", Id, sa.ForeignKey("entities.id"), nullable=True),
     sa.Column("payee_id", Id, sa.ForeignKey("entities.id"), nullable=True),
@@ -184,10 +190,24 @@ information_returns = sa.Table(
     _cents("withholding_cents"),
     sa.Column("boxes", sa.JSON, nullable=False),
     *_provenance(),
-    sa.Index(None, "payee_tin", "tax_year"),
+    sa.Index(None, "payee_tin_hash", "tax_year"),
     sa.Index(None, "payee_id", "tax_year"),
-    sa.Index(None, "payer_tin", "tax_year"),
+    sa.Index(None, "payer_tin_hash", "tax_year"),
     sa.Index(None, "payer_id"),
+)
+
+tin_keys = sa.Table(
+    "tin_keys",
+    metadata,
+    # What the store's protected TINs depend on (store/tins.py): the lookup key's
+    # fingerprint, and data keys wrapped by the key-encryption key (never a clear key).
+    sa.Column("kid", sa.String(16), primary_key=True),
+    sa.Column("purpose", sa.String(8), nullable=False),
+    sa.Column("wrapped", sa.LargeBinary(64), nullable=True),
+    sa.Column("kek_id", sa.String(16), nullable=True),
+    sa.Column("uses", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("purpose IN ('lookup', 'data')", name="purpose"),
 )
 
 return_dependents = sa.Table(

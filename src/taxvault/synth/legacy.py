@@ -31,6 +31,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,6 +42,7 @@ from taxvault.formats.efw2 import EmployeeInput, EmployerInput, SubmitterInput, 
 from taxvault.formats.pub1220 import PayeeInput, PayerInput, TransmitterInput, code_for_box, write_pub1220
 from taxvault.ingest.extracts import dollars, write_extract
 from taxvault.store import tables as t
+from taxvault.store.tins import aad, tin_vault
 
 SYNTHETIC_EFW2_USER = "SYNTHETC"
 """RA submitter user id that marks an EFW2 file as synthetic."""
@@ -86,7 +88,7 @@ def write_legacy(engine: Engine, directory: Path) -> dict[str, int]:
     with engine.connect() as conn:
         tins = _tin_by_entity(conn)
         for name, extract_id, records in (
-            ("bmf_entity.ebc", "BMFENTTY", _bmf_entities(conn)),
+            ("bmf_entity.ebc", "BMFENTTY", _bmf_entities(conn, tins)),
             ("imf_entity.ebc", "IMFENTTY", _imf_entities(conn, tins)),
             ("cms_staff.ebc", "CMSSTAFF", _staff(conn, tins)),
             ("bmf_module.ebc", "BMFMODUL", _modules(conn, tins, business=True)),
@@ -98,11 +100,11 @@ def write_legacy(engine: Engine, directory: Path) -> dict[str, int]:
             rows = list(records)
             _write(directory / name, write_extract(extract_id, rows, synthetic=True, run_date=RUN_DATE))
             written[str(directory / name)] = len(rows)
-        data, n = _pub1220(conn)
+        data, n = _pub1220(conn, tins)
         if n:
             _write(directory / "irp_1099.p1220", data)
             written[str(directory / "irp_1099.p1220")] = n
-        data, n = _efw2(conn)
+        data, n = _efw2(conn, tins)
         if n:
             _write(directory / "w2.efw2", data)
             written[str(directory / "w2.efw2")] = n
@@ -116,7 +118,11 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _tin_by_entity(conn: Connection) -> dict[int, str]:
-    return {int(i): str(tin) for i, tin in conn.execute(sa.select(t.entities.c.id, t.entities.c.tin))}
+    """Every entity's clear TIN, decrypted in bulk: the export is a system job writing the files ingest reads."""
+    e = t.entities.c
+    rows = conn.execute(sa.select(e.id, e.ref, e.tin_enc)).all()
+    clear = tin_vault(conn).decrypt_many(conn, [r.tin_enc for r in rows], [aad("entities", "tin", r.ref) for r in rows])
+    return {int(r.id): tin for r, tin in zip(rows, clear, strict=True)}
 
 
 def _date_num(value: Any) -> int:
@@ -131,13 +137,13 @@ def _zip(z: str) -> dict[str, str]:
     return {"ZIP_5": z[:5], "ZIP_4": z[5:9]}
 
 
-def _bmf_entities(conn: Connection) -> Iterator[dict[str, Any]]:
+def _bmf_entities(conn: Connection, tins: dict[int, str]) -> Iterator[dict[str, Any]]:
     e = t.entities.c
-    q = sa.select(e.tin, e.kind, e.name_control, e.business_name, e.address_line, e.city, e.state, e.zip)
+    q = sa.select(e.id, e.kind, e.name_control, e.business_name, e.address_line, e.city, e.state, e.zip)
     for r in conn.execute(q.where(e.tin_type == "EIN").order_by(e.id)):
         z = _zip(r.zip)
         yield {
-            "BEN_EIN": r.tin,
+            "BEN_EIN": tins[r.id],
             "BEN_KIND": "E" if r.kind == "exempt_org" else "B",
             "BEN_NAME_CONTROL": r.name_control,
             "BEN_NAME_LINE": r.business_name or "",
@@ -156,7 +162,7 @@ def _imf_entities(conn: Connection, tins: dict[int, str]) -> Iterator[dict[str, 
     for r in conn.execute(q):
         z = _zip(r.zip)
         yield {
-            "ENT_TIN": r.tin,
+            "ENT_TIN": tins[r.id],
             "ENT_TIN_TYPE": "I" if r.tin_type == "ITIN" else "S",
             "ENT_NAME_CONTROL": r.name_control,
             "ENT_NAME": {
@@ -309,10 +315,10 @@ def _cases(conn: Connection, tins: dict[int, str]) -> Iterator[dict[str, Any]]:
         }
 
 
-def _entity_details(conn: Connection) -> dict[str, Any]:
+def _entity_details(conn: Connection, tins: dict[int, str]) -> dict[str, Any]:
     e = t.entities.c
     q = sa.select(
-        e.tin,
+        e.id,
         e.first_name,
         e.middle_name,
         e.last_name,
@@ -323,17 +329,27 @@ def _entity_details(conn: Connection) -> dict[str, Any]:
         e.state,
         e.zip,
     )
-    return {r.tin: r for r in conn.execute(q)}
+    return {tins[r.id]: r for r in conn.execute(q)}
 
 
 def _info_returns(conn: Connection, w2: bool) -> Iterator[Any]:
+    """The information returns with their payer and payee TINs decrypted (in bulk), grouped by payer."""
     i = t.information_returns.c
     q = sa.select(t.information_returns).where((i.form == "W-2") if w2 else (i.form != "W-2"))
-    yield from conn.execute(q.order_by(i.payer_tin, i.form, i.id))
+    rows = conn.execute(q.order_by(i.payer_tin_hash, i.form, i.id)).all()
+    vault = tin_vault(conn)
+    clear = {
+        side: vault.decrypt_many(
+            conn, [getattr(r, f"{side}_enc") for r in rows], [aad("information_returns", side, r.ref) for r in rows]
+        )
+        for side in ("payer_tin", "payee_tin")
+    }
+    for k, r in enumerate(rows):
+        yield SimpleNamespace(**r._mapping, payer_tin=clear["payer_tin"][k], payee_tin=clear["payee_tin"][k])
 
 
-def _pub1220(conn: Connection) -> tuple[bytes, int]:
-    people = _entity_details(conn)
+def _pub1220(conn: Connection, tins: dict[int, str]) -> tuple[bytes, int]:
+    people = _entity_details(conn, tins)
     groups: dict[tuple[str, str], list[PayeeInput]] = defaultdict(list)
     for r in _info_returns(conn, w2=False):
         boxes = r.boxes if isinstance(r.boxes, dict) else json.loads(r.boxes)
@@ -377,8 +393,8 @@ def _pub1220(conn: Connection) -> tuple[bytes, int]:
     return write_pub1220(transmitter, payers, payment_year=PAYMENT_YEAR, line_end=b"\r\n"), n
 
 
-def _efw2(conn: Connection) -> tuple[bytes, int]:
-    people = _entity_details(conn)
+def _efw2(conn: Connection, tins: dict[int, str]) -> tuple[bytes, int]:
+    people = _entity_details(conn, tins)
     groups: dict[str, list[EmployeeInput]] = defaultdict(list)
     for r in _info_returns(conn, w2=True):
         boxes = r.boxes if isinstance(r.boxes, dict) else json.loads(r.boxes)

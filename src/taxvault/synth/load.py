@@ -29,6 +29,7 @@ from taxvault.store.bulk import (
     reset_sequences,
     sqlite_foreign_keys_checked_at_end,
 )
+from taxvault.store.tins import protect_columns
 from taxvault.synth.payers import business_modules, generate_payers
 from taxvault.synth.population import HOUSEHOLDS_PER_CHUNK, Counters, generate_chunk
 from taxvault.synth.principals import fixed_grant_rows, fixed_principal_rows
@@ -201,6 +202,7 @@ def _audit_load(engine: Engine, taxpayers: int, seed: int) -> None:
 
 def _insert(conn: Connection, report: SynthReport, name: str, rows: dict[str, object]) -> None:
     table = t.metadata.tables[name]
+    rows = protect_columns(conn, name, rows)  # TINs land only hashed and encrypted
     report.add(name, insert_columns(conn, table, rows))  # type: ignore[arg-type]
 
 
