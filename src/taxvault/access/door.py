@@ -39,7 +39,7 @@ from taxvault.access.policy import ContextFacts, PolicyDecision, PolicyEngine, R
 from taxvault.access.principals import Address, Caller, CallerCache, UnknownPrincipal
 from taxvault.access.resources import Resource
 from taxvault.access.tables import break_glass_reviews
-from taxvault.audit import AuditEvent, AuditLog
+from taxvault.audit import AuditEvent, AuditLog, Decision
 from taxvault.audit.errors import AuditError
 from taxvault.errors import Denied, Invalid, NotFound, TaxvaultError, Unauthenticated, Unavailable
 from taxvault.store.tables import case_subjects, cases, entities, grants, tax_modules
@@ -267,40 +267,44 @@ class Door:
         appends its events durably after the read and before anything is returned.
         Events of a unit that fails (a denial, a fetch error) are still appended.
         """
-        with self.engine.connect() as conn:
-            if write and self.is_sqlite:
-                conn.exec_driver_sql("PRAGMA synchronous=FULL")
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            elif self.is_sqlite:
-                conn.exec_driver_sql("BEGIN")  # one snapshot for every query of the read
-            unit = Unit(self, session, conn, write)
-            try:
-                unit.session = self._recheck(conn, session)
-                yield unit
-                if write:
-                    if unit.events:
-                        self._append_in(conn, unit.events)
-                    conn.commit()
-                else:
-                    conn.rollback()  # a read changes nothing; end the snapshot before the append
-                    if unit.events:
-                        for ev in unit.events:
-                            unit.leaves.append(self.append(ev))
-                unit.events.clear()
-                unit.committed()
-            except _Revoked:
-                conn.rollback()
-                self.refuse(session.principal, "request", "principal-inactive", request_id=session.request_id)
-                raise Unauthenticated("the principal is no longer active") from None
-            except BaseException:
-                conn.rollback()
-                if unit.events:  # denials, refusals, failed fetches: recorded even though the work is not
-                    for ev in unit.events:
-                        self.append(ev)
-                raise
-            finally:
+        unit: Unit | None = None
+        try:
+            with self.engine.connect() as conn:
                 if write and self.is_sqlite:
-                    conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                    conn.exec_driver_sql("PRAGMA synchronous=FULL")
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                elif self.is_sqlite:
+                    conn.exec_driver_sql("BEGIN")  # one snapshot for every query of the read
+                unit = Unit(self, session, conn, write)
+                try:
+                    unit.session = self._recheck(conn, session)
+                    yield unit
+                    if write and unit.events:
+                        self._append_in(conn, unit.events)
+                        unit.events.clear()
+                    conn.commit() if write else conn.rollback()
+                except BaseException:
+                    conn.rollback()
+                    raise
+                finally:
+                    if write and self.is_sqlite:
+                        conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+        except _Revoked:
+            self.refuse(session.principal, "request", "principal-inactive", request_id=session.request_id)
+            raise Unauthenticated("the principal is no longer active") from None
+        except BaseException:
+            # Denials, refusals and failed fetches are recorded although the work is not; an
+            # allowed write that was rolled back left nothing, so its event is not appended.
+            if unit is not None:
+                for ev in unit.events:
+                    if ev.decision == Decision.DENY:
+                        self.append(ev)
+            raise
+        # A read: its events are appended durably once its connection is back, before any answer.
+        for ev in unit.events:
+            unit.leaves.append(self.append(ev))
+        unit.events.clear()
+        unit.committed()
 
     def _recheck(self, conn: Connection, session: Session) -> Session:
         """The session with the caller as the store has it now (a revoked principal is refused here)."""
@@ -678,7 +682,14 @@ class Access:
                 second_person=second_person,
                 manages_requester=manages_requester,
             )
-            result = perform(unit.conn, target)
+            try:
+                result = perform(unit.conn, target)
+            except TaxvaultError as exc:
+                unit.audit(action, self.resource, target.ref, decided.decision, reason=f"write-failed:{exc.kind}")
+                raise
+            except Exception as exc:
+                unit.audit(action, self.resource, target.ref, decided.decision, reason="write-failed:error")
+                raise Unavailable("the change could not be made; nothing was written") from exc
             unit.audit(action, self.resource, target.ref, decided.decision, fields)
         return result
 

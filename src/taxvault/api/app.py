@@ -1,12 +1,14 @@
 """FastAPI app factory: assembles the domains' routers behind the Gate.
 
 ``/health`` and the OpenAPI description are public; everything under ``/v1`` that
-touches protected data goes through :mod:`taxvault.access.gate`. The Cedar policies
+touches protected data goes through the door (:mod:`taxvault.access.door`, adapted by
+:mod:`taxvault.access.http`). The Cedar policies
 are loaded and validated here: a policy that does not validate stops the server.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -18,7 +20,9 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
 from taxvault import __version__
-from taxvault.access.gate import Gate, GateHolder, authenticated
+from taxvault.access.disclosure import DisclosureRules
+from taxvault.access.door import Door
+from taxvault.access.http import Services, ServicesHolder, authenticated
 from taxvault.access.policy import PolicyEngine
 from taxvault.access.principals import Caller
 from taxvault.access.ratelimit import RateLimiter
@@ -27,6 +31,7 @@ from taxvault.api.methods import guard_fixed_paths
 from taxvault.api.middleware import RequestContextMiddleware
 from taxvault.api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from taxvault.audit import AuditLog
+from taxvault.audit.periodic import PeriodicSigner, sth_interval_seconds
 from taxvault.audit.router import router as audit_router
 from taxvault.ledger.router import router as ledger_router
 from taxvault.matching.router import router as matching_router
@@ -73,14 +78,22 @@ def create_app(
     """
     engine = engine or make_engine()
     policy_engine = policies or PolicyEngine()  # raises PolicyError: the server does not start
+    DisclosureRules.from_policies(policy_engine)  # every permit declares what it discloses, or no start
     owns_log = audit_log is None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        gate = holder.built
-        if owns_log and gate is not None:
-            gate.audit.close()
+        # Signed tree heads at least every TAXVAULT_AUDIT_STH_SECONDS while events arrive,
+        # and a final one on shutdown (stop): see taxvault.audit.periodic.
+        sth_signer = PeriodicSigner(audit_log or AuditLog(engine), every_seconds=sth_interval_seconds()).start()
+        app.state.sth_signer = sth_signer
+        try:
+            yield
+        finally:
+            built = holder.built
+            if owns_log and built is not None:
+                built.door.audit.close()
+            await asyncio.to_thread(sth_signer.stop)  # after the last append is committed
 
     app = FastAPI(
         title="taxvault",
@@ -97,13 +110,13 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     install_problem_handlers(app)
 
-    def build_gate() -> Gate:
+    def build_services() -> Services:
         log = audit_log or AuditLog(engine)
         config = token_config or TokenConfig.from_env()
-        return Gate(engine, log, policy_engine, TokenVerifier(config), rate_limiter or RateLimiter.from_env())
+        return Services(Door(engine, log, policy_engine), TokenVerifier(config), rate_limiter or RateLimiter.from_env())
 
-    holder = GateHolder(build_gate)
-    app.state.gate_holder = holder
+    holder = ServicesHolder(build_services)
+    app.state.services = holder
 
     @app.get("/health", response_model=Health, tags=["operations"])
     def health() -> JSONResponse:

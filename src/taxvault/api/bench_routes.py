@@ -1,5 +1,6 @@
-"""Bench-only twin of the transcript route: the same fetch, no authentication, policy,
-masking or audit. Mounted only by ``create_app(bench_routes=True)`` (bench/api.py)."""
+"""Bench-only routes: a twin of the transcript route (the same fetch, no authentication,
+policy, masking or audit) and a plain hello route (the framework's own floor). Mounted
+only by ``create_app(bench_routes=True)`` (bench/api.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Request
 
-from taxvault.access.gate import REF_PATTERN
-from taxvault.api.problems import Problem
+from taxvault.access.door import REF_PATTERN
+from taxvault.errors import NotFound
 from taxvault.records import service
 from taxvault.records.schemas import Transcript
 from taxvault.store.tables import tax_modules
@@ -24,9 +25,15 @@ def bare_transcript(request: Request, module_id: Annotated[str, Path(pattern=REF
     with request.app.state.engine.connect() as conn:
         row = conn.execute(_LOCATE, {"ref": module_id}).first()
         if row is None:
-            raise Problem(404, "no such record")
+            raise NotFound("no such record")
         body = service.transcript(conn, int(row.id))
     for t in body["transactions"]:
         t["posted_date"] = t["posted_date"].isoformat()
     body["masked"], body["withheld"] = [], []
     return body
+
+
+@router.get("/hello")
+def hello() -> dict[str, str]:
+    """A plain FastAPI route served the same way (the anchor for the door's throughput)."""
+    return {"hello": "world"}

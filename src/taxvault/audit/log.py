@@ -171,6 +171,19 @@ class AuditLog:
         except TimeoutError:
             raise AuditAppendError(f"audit append not confirmed within {self._timeout} s") from None
 
+    def append_in(self, conn: Connection, events: Sequence[AuditEvent]) -> range:
+        """Record events inside the caller's open write transaction; durable when the caller commits.
+
+        Raises AuditAppendError (the caller must then roll back: no write without its record).
+        """
+        if not events:
+            return range(0)
+        try:
+            start = self.store.append_in(conn, [e.to_bytes() for e in events])
+        except Exception as exc:
+            raise AuditAppendError(f"audit append failed, nothing was recorded: {exc}") from exc
+        return range(start, start + len(events))
+
     def append_many(self, events: Sequence[AuditEvent]) -> range:
         """Record a batch in one transaction (bulk path); returns the leaf indexes."""
         if not events:

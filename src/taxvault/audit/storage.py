@@ -75,6 +75,41 @@ class LogStore:
                     raw.execute("PRAGMA synchronous=NORMAL")
         return start
 
+    def append_in(self, conn: Connection, events: Sequence[bytes]) -> int:
+        """Append inside the caller's open write transaction (the caller commits); first leaf index.
+
+        The unit of work of a write: its data and its audit events commit together or
+        not at all. On SQLite the caller already holds the write lock (``BEGIN
+        IMMEDIATE``); on PostgreSQL the tree row is locked here ``FOR UPDATE`` until
+        the caller's commit, which is made durable with ``synchronous_commit = on``.
+        """
+        hashes = leaf_hashes(events)
+        raw = _raw(conn)
+        if self.is_postgres:
+            frontier = self._lock(raw)
+        else:
+            if not raw.in_transaction:
+                raise AuditStoreError("append_in needs an open write transaction (BEGIN IMMEDIATE)")
+            row = raw.execute("SELECT tree_size, frontier FROM audit_tree WHERE id = 1").fetchone()
+            if row is None:
+                raise AuditStoreError("the audit tree state row is missing (run `taxvault init`)")
+            frontier = Frontier.from_bytes(int(row[0]), bytes(row[1]))
+        start = frontier.size
+        nodes: list[Node] = []
+        blocks: list[Block] = []
+        frontier.extend(hashes, nodes, blocks)
+        rows = zip(range(start, start + len(events)), events, strict=False)
+        if self.is_postgres:
+            self._copy_pg(raw, rows, blocks, nodes)
+        else:
+            raw.executemany("INSERT INTO audit_events (leaf_index, event) VALUES (?, ?)", rows)
+            if blocks:
+                raw.executemany("INSERT INTO audit_leaves (block, hashes) VALUES (?, ?)", blocks)
+            if nodes:
+                raw.executemany("INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)", nodes)
+        self._save_state(raw, frontier)
+        return start
+
     def _lock(self, raw: Any) -> Frontier:
         sql = "SELECT tree_size, frontier FROM audit_tree WHERE id = 1"
         try:
