@@ -213,7 +213,7 @@ def main() -> None:
     parser.add_argument("--large", action="store_true", help="1M and 10M events (several minutes)")
     parser.add_argument("--database-url", default=None, help="store URL (default: fresh SQLite per size)")
     parser.add_argument("--threads", type=int, default=64)
-    parser.add_argument("--per-thread", type=int, default=500)
+    parser.add_argument("--per-thread", type=int, default=100)
     parser.add_argument("--proofs", type=int, default=1000)
     parser.add_argument("--workdir", default=None, help="where temporary stores and exports go")
     parser.add_argument("--keep", action="store_true", help="keep the temporary store and export")
