@@ -297,3 +297,62 @@ def test_no_tin_in_any_matching_response_nor_path(world: World) -> None:
     paths = w.client.get("/openapi.json").json()["paths"]
     matching = [p for p in paths if p.startswith("/v1/matching")]
     assert len(matching) == 9 and not [p for p in matching if "tin" in p.lower()]
+
+
+def test_lead_evidence_is_masked_like_any_taxpayer_data(world: World) -> None:
+    """A lead whose evidence and facts carry a TIN and a date of birth shows neither in full
+    to a verifier (the matching-lead-work permit discloses them masked), and says so."""
+    w = world
+    with w.engine.begin() as conn:
+        a = ag.get_agreement(conn, w.agreement)
+        eid = conn.execute(sa.select(entities.c.id).where(entities.c.ref == w.entity_refs["ordinary"])).scalar_one()
+        run_id = conn.execute(sa.select(matching_runs.c.id)).scalar_one()
+        finding = leads.Finding(
+            eid,
+            "f" * 64,
+            "846:masking",
+            2024,
+            0.98,
+            {"tin": 700.0, "birth_date": 30.0},
+            {"refund_cents": 5_000, "payer_tin": "912345678"},
+            {"death_date": "2024-06-01", "tin": "987654321", "birth_date": "1951-04-09"},
+        )
+        leads.insert_findings(conn, a, load_keys(a.ref), run_id, [finding], actor="sys-matching", note="seed")
+        ref = conn.execute(
+            sa.select(matching_leads.c.ref).where(matching_leads.c.finding_key == "846:masking")
+        ).scalar_one()
+    r = w.client.get(f"/v1/matching/leads/{ref}", headers=w.h(WORKER))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["evidence"]["tin"] == "*****4321" and body["evidence"]["birth_date"] == "1951"
+    assert body["evidence"]["death_date"] == "2024-06-01"  # what the verifier checks stays readable
+    assert body["agency_facts"]["payer_tin"] == "*****5678" and body["agency_facts"]["refund_cents"] == 5_000
+    assert body["contributions"] == {"tin": 700.0, "birth_date": 30.0}  # Bayes factors, not values: not masked
+    assert set(body["masked"]) == {"tin", "birth_date", "payer_tin"}
+    assert not any(v in r.text for v in ("987654321", "1951-04-09", "912345678"))
+    event = _last(w)
+    assert (event.action, event.resource) == ("read:matching_lead", w.entity_refs["ordinary"])
+    assert {"tin:masked", "birth_date:masked", "payer_tin:masked", "death_date"} <= set(event.fields)
+    page = w.client.get("/v1/matching/leads", headers=w.h(WORKER)).json()
+    (shown,) = [i for i in page["items"] if i["lead_id"] == ref]
+    assert shown["agency_facts"]["payer_tin"] == "*****5678" and "payer_tin" in page["masked"]
+
+
+def test_a_deactivated_principal_is_refused_on_the_next_request(world: World) -> None:
+    w = world
+    assert w.client.get("/v1/matching/leads", headers=w.h(WORKER)).status_code == 200
+    with w.engine.begin() as conn:
+        conn.execute(principals.update().where(principals.c.id == WORKER).values(active=False))
+    refused = w.client.get("/v1/matching/leads", headers=w.h(WORKER))
+    assert refused.status_code == 401 and "active" in refused.json()["detail"]
+    event = _last(w)
+    assert (event.principal, event.decision.value) == (WORKER, "deny") and event.policy.startswith("refused:")
+    move = w.client.post(
+        f"/v1/matching/leads/{w.leads['ordinary']}/transitions",
+        json={"to": "closed", "outcome": "no_action"},
+        headers=w.h(WORKER),
+    )
+    assert move.status_code == 401
+    with w.engine.connect() as conn:
+        state = conn.execute(sa.select(matching_leads.c.state).where(matching_leads.c.ref == w.leads["ordinary"]))
+        assert state.scalar_one() == "new"  # nothing written for a revoked principal

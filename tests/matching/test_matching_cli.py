@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow.csv as pacsv
 import pytest
@@ -15,10 +16,12 @@ from matching_jobs import clear_tins
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from taxvault.audit import AuditLog
 from taxvault.matching.cli import app
 from taxvault.matching.synthetic import partner_pair
 from taxvault.store import make_engine
 from taxvault.store.migrate import upgrade
+from taxvault.store.tables import principals
 from taxvault.synth.load import synthesize
 
 runner = CliRunner()
@@ -307,3 +310,30 @@ def test_ad_hoc_linkage_of_two_files_under_an_agreement(store: Engine, tmp_path:
     found = {(p["left_id"], p["right_id"]) for p in pairs}
     true = {(t["left_id"], t["right_id"]) for t in truth.to_pylist()}
     assert len(found & true) >= 0.8 * len(true) and len(found & true) >= 0.9 * len(found)
+
+
+def _last_event(engine: Engine) -> Any:
+    log = AuditLog(engine)
+    try:
+        return log.event(log.tree_head().tree_size - 1)
+    finally:
+        log.close()
+
+
+def test_an_unknown_or_deactivated_principal_is_refused_in_one_line_and_audited(store: Engine) -> None:
+    refused(["leads", "--as", "nobody"], "no active principal 'nobody'")
+    event = _last_event(store)
+    assert (event.principal, event.decision.value, event.policy) == (
+        "nobody",
+        "deny",
+        "refused:principal-inactive-or-unknown",
+    )
+    out = refused(["leads", "--as", "not a principal: 42"], "no active principal (as given)")
+    assert "42" not in out  # what was typed is not echoed unless it has the shape of a principal id
+    assert _last_event(store).principal == "unknown"
+    ok(["leads", "--as", "E000009", "--json"])
+    with store.begin() as conn:
+        conn.execute(principals.update().where(principals.c.id == "E000009").values(active=False))
+    refused(["leads", "--as", "E000009"], "no active principal 'E000009'")
+    event = _last_event(store)
+    assert (event.principal, event.decision.value) == ("E000009", "deny")
