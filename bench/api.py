@@ -255,11 +255,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000, help="requests per stack per size")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent keep-alive clients")
     parser.add_argument("--postgres", default=None, help="admin URL: run on PostgreSQL instead of SQLite")
+    parser.add_argument("--tin-costs", action="store_true", help="only the TIN hashing/decryption costs (tin_costs)")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port)
+        return
+    if args.tin_costs:
+        print(json.dumps([tin_costs(int(n)) for n in args.sizes.split(",")]))
         return
     results = []
     for people in [int(s) for s in args.sizes.split(",")]:
@@ -280,6 +284,55 @@ def main() -> None:
         if not report(r):
             raise SystemExit(1)
     print(json.dumps({"run": uuid.uuid4().hex[:8], "results": results}))
+
+
+def tin_costs(people: int, rounds: int = 2000) -> dict[str, Any]:
+    """What keeping TINs out of plain columns costs the look-up route, per request, in process (SQLite).
+
+    ``lookup``: the route's find step (HMAC of the TIN, then the indexed hash query);
+    ``hmac``: the keyed hash alone; ``identity``: the identity record fetch (which seals
+    the TIN: a data-key check, no decryption); ``reveal``: the one AES-GCM decryption a
+    full disclosure adds in the masking step. Microseconds, median of ``rounds``.
+    """
+    import sqlalchemy as sa
+
+    from taxvault.records.service import entity, entity_ref_by_tin
+    from taxvault.store import make_engine
+    from taxvault.store import tables as t
+    from taxvault.store.migrate import upgrade
+    from taxvault.store.tins import aad, reveal, tin_vault
+    from taxvault.synth.load import synthesize
+
+    def median_us(fn: Any) -> float:
+        times = []
+        for i in range(rounds):
+            started = time.perf_counter()
+            fn(i)
+            times.append(time.perf_counter() - started)
+        return round(statistics.median(times) * 1e6, 1)
+
+    with tempfile.TemporaryDirectory(prefix="tv-bench-tins-") as tmp:
+        os.environ["TAXVAULT_VAR_DIR"] = f"{tmp}/var"
+        os.environ.pop("TAXVAULT_KEYS_DIR", None)
+        engine = make_engine(f"sqlite:///{tmp}/tins.db")
+        upgrade(engine)
+        synthesize(engine, people, seed=7)
+        with engine.connect() as conn:
+            e = t.entities.c
+            rows = conn.execute(sa.select(e.id, e.ref, e.tin_enc).order_by(e.id).limit(500)).all()
+            vault = tin_vault(conn)
+            tins = vault.decrypt_many(conn, [r.tin_enc for r in rows], [aad("entities", "tin", r.ref) for r in rows])
+            n = len(rows)
+            out = {
+                "people": people,
+                "lookup_us": median_us(lambda i: entity_ref_by_tin(conn, tins[i % n], None)),
+                "hmac_us": median_us(lambda i: vault.lookup_hash(tins[i % n])),
+                "identity_us": median_us(lambda i: entity(conn, rows[i % n].id)),
+            }
+            sealed = [entity(conn, r.id)["tin"] for r in rows]
+            out["reveal_us"] = median_us(lambda i: reveal(sealed[i % n]))
+        engine.dispose()
+    return out
 
 
 if __name__ == "__main__":
