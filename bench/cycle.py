@@ -26,8 +26,8 @@ import time
 
 def one_run(n: int, var_dir: str) -> None:
     os.environ["TAXVAULT_VAR_DIR"] = var_dir
-    from taxvault.audit import AuditLog
-    from taxvault.ledger.cycle import run_cycle
+    from taxvault.access.local import local_door
+    from taxvault.jobs.cycle import run_cycle
     from taxvault.store import make_engine
     from taxvault.store.migrate import upgrade
     from taxvault.synth.load import synthesize
@@ -36,12 +36,12 @@ def one_run(n: int, var_dir: str) -> None:
     upgrade(engine)
     synthesize(engine, n, seed=1)
     on = dt.date(2026, 1, 5)
-    with AuditLog(engine) as log:
+    with local_door(engine) as door:
         started = time.perf_counter()
-        report = run_cycle(engine, on, audit=log)
+        report = run_cycle(door, on)
         first = time.perf_counter() - started
         started = time.perf_counter()
-        again = run_cycle(engine, on, audit=log)
+        again = run_cycle(door, on)
         rerun = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(

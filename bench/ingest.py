@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
+from taxvault.access.system_principals import ensure_system_principals
 from taxvault.formats.pub1220 import PayeeInput, PayerInput, TransmitterInput, read_pub1220, write_pub1220
 from taxvault.ingest import ingest_paths
 from taxvault.store import make_engine
@@ -83,6 +84,8 @@ def drop_pg(admin_url: str, name: str) -> None:
 def timed_load(url: str, path: Path) -> tuple[float, int]:
     engine = make_engine(url)
     upgrade(engine)
+    with engine.begin() as conn:  # what `taxvault init` does after migrating
+        ensure_system_principals(conn)
     started = time.perf_counter()
     (report,) = ingest_paths(engine, [path])
     elapsed = time.perf_counter() - started

@@ -18,6 +18,7 @@ from taxvault.audit.cli import app as audit_app
 from taxvault.config import get_settings
 from taxvault.files import private_dir
 from taxvault.ingest.cli import ingest
+from taxvault.jobs.cli import cycle_run
 from taxvault.ledger.cli import app as cycle_app
 from taxvault.matching.cli import app as match_app
 from taxvault.notices.cli import app as notices_app
@@ -38,6 +39,7 @@ app.command()(synth)
 app.command()(ingest)
 app.add_typer(audit_app, name="audit")
 app.add_typer(token_app, name="token")
+cycle_app.command("run")(cycle_run)  # a job over the ledger and notices, next to the queue commands
 app.add_typer(cycle_app, name="cycle")
 app.add_typer(notices_app, name="notices")
 app.add_typer(match_app, name="match")
@@ -55,10 +57,17 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 @app.command()
 def init() -> None:
-    """Create the store, or migrate it to the newest schema."""
+    """Create the store, or migrate it to the newest schema; create the jobs' system principals."""
+    from taxvault.access.system_principals import ensure_system_principals
+
     settings = get_settings()
     private_dir(settings.var_dir, tighten=True)  # store, keys, exports: owner-only
-    upgrade(make_engine())
+    engine = make_engine()
+    upgrade(engine)
+    with engine.begin() as conn:  # idempotent: only the missing ones, an existing row is left as it is
+        created = ensure_system_principals(conn)
+    if created:
+        console.print(f"system principals created: {', '.join(created)}")
     where = "embedded SQLite under " + str(settings.var_dir) if settings.is_embedded else "PostgreSQL"
     console.print(f"store ready ({where})")
 

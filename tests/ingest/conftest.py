@@ -1,4 +1,5 @@
-"""The ingest tests share module-scoped stores, so they share the TIN keys too."""
+"""Ingest runs on a store as ``taxvault init`` leaves it (migrated, with the jobs' system principals);
+the module-scoped stores share the TIN keys too."""
 
 from __future__ import annotations
 
@@ -6,6 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
+
+from taxvault.access.system_principals import ensure_system_principals
+
+
+@pytest.fixture
+def db_engine(db_engine: Engine) -> Engine:
+    """The shared migrated store (SQLite and PostgreSQL) plus what ``init`` adds: ``sys-ingest`` and the others."""
+    with db_engine.begin() as conn:
+        ensure_system_principals(conn)
+    return db_engine
 
 
 # The ingest tests share module-scoped stores across tests, so they share the TIN keys too:

@@ -11,8 +11,10 @@ from helpers_ingest import counts, legacy_population
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from taxvault.access.system_principals import ensure_system_principals
 from taxvault.ingest import IngestError, ingest_paths
 from taxvault.ingest.tables import ingest_quarantine
+from taxvault.store import make_engine
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +95,12 @@ def test_cli_reports_counts_and_fails_with_one_line(
     app = typer.Typer()
     app.command()(ingest)
     app.command("noop")(lambda: None)
+    bare = CliRunner().invoke(app, ["ingest", str(legacy)])  # migrated, but `init` has not made sys-ingest
+    assert bare.exit_code == 1 and "taxvault init" in bare.output and "Traceback" not in bare.output
+    engine = make_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        ensure_system_principals(conn)
+    engine.dispose()
     ok = CliRunner().invoke(app, ["ingest", str(legacy)])
     assert ok.exit_code == 0, ok.output
     assert "quarantined 0" in ok.output and "read" in ok.output

@@ -11,6 +11,7 @@ from helpers_ingest import counts, legacy_population
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from taxvault.access.system_principals import ensure_system_principals
 from taxvault.ingest import IngestError, ingest_paths
 from taxvault.store import make_engine
 
@@ -25,6 +26,8 @@ def store_and_files(tmp_path_factory: pytest.TempPathFactory, sqlite_template: P
     db = tmp / "target.db"
     shutil.copyfile(sqlite_template, db)
     engine = make_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:  # as `taxvault init` leaves a store
+        ensure_system_principals(conn)
     ingest_paths(engine, [legacy / n for n in ("bmf_entity.ebc", "imf_entity.ebc", "bmf_module.ebc", "imf_module.ebc")])
     engine.dispose()
     return db, legacy

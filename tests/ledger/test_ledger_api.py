@@ -12,7 +12,10 @@ from access_world import ENTITIES, World, make_world, module_ref
 from pypdf import PdfReader
 from sqlalchemy.engine import Engine
 
-from taxvault.ledger.cycle import run_cycle
+from taxvault.access.door import Door
+from taxvault.access.policy import PolicyEngine
+from taxvault.access.system_principals import ensure_system_principals
+from taxvault.jobs.cycle import CycleReport, run_cycle
 from taxvault.ledger.tables import ledger_adjustments
 from taxvault.store.bulk import reset_sequences
 from taxvault.store.tables import notices, principals, sources, transactions
@@ -28,16 +31,14 @@ def world(db_engine: Engine) -> Iterator[World]:
         conn.execute(
             principals.update().where(principals.c.id.in_(["cw-alice", "cw-bob"])).values(manager_id="mgr-carol")
         )
-        for pid, roles in (("sys-posting", "system posting"), ("sys-notices", "system notices")):
-            conn.execute(
-                principals.insert().values(
-                    id=pid, kind="system", display_name=pid, roles=roles, unit=None, entity_id=None,
-                    dollar_limit_cents=0, active=True, created_at=dt.datetime(2024, 1, 2, tzinfo=dt.UTC),
-                )
-            )  # fmt: skip
+        ensure_system_principals(conn)  # as `taxvault init` does: sys-posting and sys-notices run the cycle
     yield w
     w.client.close()
     w.audit.close()
+
+
+def _cycle(world: World, on: dt.date) -> CycleReport:
+    return run_cycle(Door(world.engine, world.audit, PolicyEngine()), on, underreporter=False)
 
 
 def _request(world: World, who: str, amount: int, tc: int = 290, target: str = TP) -> dict[str, object]:
@@ -97,7 +98,7 @@ def test_over_the_limit_waits_for_a_different_approver_then_posts_at_the_cycle(w
 
     # nothing posts before the cycle; the cycle posts both
     assert _posted(world.engine, 290) == []
-    report = run_cycle(world.engine, dt.date(2026, 5, 4), audit=world.audit, underreporter=False)
+    report = _cycle(world, dt.date(2026, 5, 4))
     assert report.posted == 2
     assert sorted(_posted(world.engine, 290)) == [400_000, 600_000]
 
@@ -128,14 +129,14 @@ def test_rejected_never_posts_and_abatement_takes_the_credit_sign(world: World) 
     assert _decide(world, "mgr-carol", str(over["id"]), "reject") == 200
     abate = _request(world, "cw-alice", 1_000, tc=291)
     assert abate["amount_cents"] == -1_000
-    run_cycle(world.engine, dt.date(2026, 5, 4), audit=world.audit, underreporter=False)
+    _cycle(world, dt.date(2026, 5, 4))
     assert _posted(world.engine, 290) == []
     assert _posted(world.engine, 291) == [-1_000]
 
 
 def test_a_reversal_with_nothing_to_reverse_goes_unpostable_and_is_listed(world: World) -> None:
     _request(world, "cw-alice", 5_000, tc=671)  # no TC 670 on the module
-    report = run_cycle(world.engine, dt.date(2026, 5, 4), audit=world.audit, underreporter=False)
+    report = _cycle(world, dt.date(2026, 5, 4))
     assert report.unpostable == 1 and report.posted == 0
     r = world.client.get(f"/v1/modules/{module_ref(TP)}/unpostables", headers=world.headers("cw-alice", "collection"))
     assert r.status_code == 200
@@ -159,7 +160,7 @@ def test_accruals_and_notice_pdf_through_the_api(world: World) -> None:
     )
     assert late.status_code == 422
 
-    run_cycle(world.engine, dt.date(2026, 5, 4), audit=world.audit, underreporter=False)
+    _cycle(world, dt.date(2026, 5, 4))
     listed = world.client.get(f"/v1/modules/{module_ref(TP)}/notices", headers=world.headers("cw-alice", "collection"))
     assert listed.status_code == 200
     [notice] = listed.json()["items"]

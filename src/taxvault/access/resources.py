@@ -21,6 +21,10 @@ class Resource(StrEnum):
     MATCHING_AGREEMENT = "matching_agreement"
     MATCHING_LEAD = "matching_lead"
     MATCHING_OUTCOMES = "matching_outcomes"
+    # What the system jobs act on (never served to a request: located by the job itself).
+    POSTING_CYCLE = "posting_cycle"
+    INGEST_FILE = "ingest_file"
+    POPULATION = "population"
 
     @property
     def dataset(self) -> str:
@@ -34,7 +38,11 @@ class Resource(StrEnum):
 
     @property
     def locator(self) -> str:
-        """How the target is named: ``entity`` or ``module`` (a path id), ``self`` or ``audit``."""
+        """How the target is named: ``entity`` or ``module`` (a path id), ``self``, ``audit``, or ``job``.
+
+        ``job``: the system job names the target itself (a :class:`~taxvault.access.door.Target`
+        it builds); no request locates one.
+        """
         return _LOCATOR[self]
 
 
@@ -52,6 +60,9 @@ _DATASET = {
     Resource.MATCHING_AGREEMENT: "matching_agreements",
     Resource.MATCHING_LEAD: "matching_leads",
     Resource.MATCHING_OUTCOMES: "matching_leads",
+    Resource.POSTING_CYCLE: "cycle_runs",
+    Resource.INGEST_FILE: "sources",
+    Resource.POPULATION: "sources",
 }
 _TAXPAYER_DATA = frozenset(
     {
@@ -62,6 +73,8 @@ _TAXPAYER_DATA = frozenset(
         Resource.RETURNS,
         Resource.INFORMATION_RETURNS,
         Resource.MATCHING_LEAD,  # names a taxpayer a match found
+        Resource.INGEST_FILE,  # a legacy file's records are taxpayers' data
+        Resource.POPULATION,  # synthetic, but loaded exactly as taxpayers' data would be
     }
 )
 _LOCATOR = {
@@ -80,4 +93,9 @@ _LOCATOR = {
     Resource.MATCHING_AGREEMENT: "self",
     Resource.MATCHING_LEAD: "entity",
     Resource.MATCHING_OUTCOMES: "self",
+    # A job names what it acts on itself (a run tag, a file's content hash, a seed):
+    # there is no row to locate before the job writes it.
+    Resource.POSTING_CYCLE: "job",
+    Resource.INGEST_FILE: "job",
+    Resource.POPULATION: "job",
 }

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
+from taxvault.errors import TaxvaultError
 from taxvault.ingest.pipeline import FileReport, IngestError, ingest_paths, survey
 from taxvault.store import make_engine
 from taxvault.store.migrate import pending_heads
@@ -69,6 +70,12 @@ def ingest(
             bar.stop()
             _summary(done, time.perf_counter() - started)
             raise _fail(str(exc).replace("[", "\\[")) from None
+        except TaxvaultError as exc:  # refused by the door, or the audit append failed: one line
+            bar.stop()
+            _summary(done, time.perf_counter() - started)
+            where = planned[len(done)].path.name if len(done) < len(planned) else "ingest"
+            hint = " (`taxvault init` creates the jobs' principals)" if exc.kind == "unauthenticated" else ""
+            raise _fail(f"{where}: {exc}; nothing of it was loaded{hint}".replace("[", "\\[")) from None
         except Exception as exc:
             bar.stop()
             _summary(done, time.perf_counter() - started)

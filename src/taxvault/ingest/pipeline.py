@@ -11,30 +11,33 @@ Order: files are sorted by kind so that what a record refers to is loaded
 first (BMF and IMF entities, staff, modules, returns, notices, information
 returns, cases); within a kind, by name.
 
-Audit: ingest acts as the system principal ``sys-ingest``. Before a file's
-transaction opens, one event (action ``ingest.load``, resource the file's
-content hash, fields the tables written and the read/loaded/quarantined
-counts) is appended; if that append fails nothing is loaded (fail closed). A
-crash after the append and before the commit leaves an event for a load that
-did not happen; the re-run appends another, so the log shows both attempts.
+Audit: ingest acts through the door as the system principal ``sys-ingest``
+(created by ``taxvault init``). Each file's load is one unit of work: the Cedar
+decision (``ingest`` on ``ingest_file``; a refusal is audited and stops the run),
+the file's rows and its audit event (action ``ingest:ingest_file``, resource the
+file's content hash, fields the tables written and the read/loaded/quarantined
+counts) commit in one transaction. If the append fails nothing of the file is
+loaded (fail closed); a crash before the commit leaves neither rows nor event.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from taxvault.audit.errors import AuditError
-from taxvault.audit.event import AuditEvent, Decision
-from taxvault.audit.log import AuditLog
+from taxvault.access.door import Door, Session, Target
+from taxvault.access.local import local_door
+from taxvault.access.resources import Resource
+from taxvault.access.system_principals import INGEST
+from taxvault.errors import Invalid
 from taxvault.formats.copybook import CopybookError
 from taxvault.formats.efw2 import read_efw2
 from taxvault.formats.fixedwidth import FormatError, frame_records
@@ -49,17 +52,17 @@ from taxvault.ingest.tables import ingest_quarantine
 from taxvault.store import tables as t
 from taxvault.store.bulk import (
     assert_foreign_keys,
+    defer_foreign_keys,
     foreign_keys_validated_after,
     indexes_built_after,
     insert_columns,
     next_ids,
     reset_sequences,
-    sqlite_foreign_keys_checked_at_end,
 )
 from taxvault.store.tins import protect_columns
 
-PRINCIPAL = "sys-ingest"
-ACTION = "ingest.load"
+PRINCIPAL = INGEST
+ACTION = "ingest"
 PURPOSE = "legacy_ingest"
 KIND_ORDER = (
     "BMFENTTY",
@@ -81,7 +84,7 @@ _HEAD_BYTES = 1 << 17
 """Enough of a file to detect its kind (an extract's header record is at most 64 KiB)."""
 
 
-class IngestError(RuntimeError):
+class IngestError(Invalid):
     """A file cannot be ingested; the message is one line, names the file, never a TIN."""
 
 
@@ -168,26 +171,26 @@ def ingest_paths(
     paths: Iterable[Path],
     *,
     on_file: Callable[[FileReport], None] | None = None,
-    audit: AuditLog | None = None,
+    door: Door | None = None,
 ) -> list[FileReport]:
     """Ingest files and directories; returns one report per file (in load order).
 
-    Stops at the first file that cannot be ingested (:class:`IngestError`);
-    files loaded before it stay loaded (each is its own unit), that file and
-    the ones after it are untouched.
+    Acts as ``sys-ingest`` through ``door`` (by default a local door over ``engine``,
+    which signs a tree head over the run's events when it ends). Stops at the first
+    file that cannot be ingested (:class:`IngestError`, or the door's
+    :class:`~taxvault.errors.Denied` / :class:`~taxvault.errors.Unavailable`); files
+    loaded before it stay loaded (each is its own unit), that file and the ones
+    after it are untouched.
     """
     reports = survey(paths)
-    run_id = uuid.uuid4().hex
-    own_log = audit is None
-    log = audit or AuditLog(engine)
-    try:
+    with ExitStack() as stack:
+        if door is None:
+            door = stack.enter_context(local_door(engine))
+        session = door.system_session(PRINCIPAL, PURPOSE)  # Unauthenticated (audited) if missing or inactive
         for report in reports:
-            ingest_file(engine, report, log, run_id)
+            ingest_file(door, session, report)
             if on_file:
                 on_file(report)
-    finally:
-        if own_log:
-            log.close()
     return reports
 
 
@@ -202,10 +205,14 @@ def _known(conn: Connection, content_hash: str) -> bool:
     return conn.execute(q).first() is not None
 
 
-def ingest_file(engine: Engine, report: FileReport, log: AuditLog, run_id: str) -> None:
-    """Ingest one surveyed file (see the module docstring for the protocol)."""
+def ingest_file(door: Door, session: Session, report: FileReport) -> None:
+    """Ingest one surveyed file (see the module docstring for the protocol).
+
+    Parsing and validation read the store on their own connection, outside the write
+    lock; the decision, the load and the audit event are one unit of work.
+    """
     name = report.path.name
-    with engine.connect() as conn:
+    with door.engine.connect() as conn:
         if _known(conn, report.content_hash):
             report.status = "skipped"
             return
@@ -239,10 +246,13 @@ def ingest_file(engine: Engine, report: FileReport, log: AuditLog, run_id: str) 
     if report.read != report.loaded + report.quarantined:  # pragma: no cover - invariant
         raise IngestError(f"{name}: internal error, loaded + quarantined != read")
     report.rows = plan.rows()
-    _audit(log, report, run_id)
-    if not _load(engine, report, plan):
-        report.status = "skipped"
-        return
+    target = Target(f"file:sha256:{report.content_hash}")
+    with door.unit(session, write=True) as unit:
+        decided = unit.authorize(Resource.INGEST_FILE, target, ACTION)  # Denied (audited) if not permitted
+        if not _load(unit.conn, report, plan):
+            report.status = "skipped"
+            return
+        unit.audit(ACTION, Resource.INGEST_FILE, target.ref, decided.decision, _audit_fields(report))
     report.status = "loaded"
 
 
@@ -250,83 +260,80 @@ def _sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _audit(log: AuditLog, report: FileReport, run_id: str) -> None:
-    counts = (f"read={report.read}", f"loaded={report.loaded}", f"quarantined={report.quarantined}")
+def _audit_fields(report: FileReport) -> list[str]:
+    """The event's fields: the tables written (names, never values) and the record counts."""
+    counts = [f"read={report.read}", f"loaded={report.loaded}", f"quarantined={report.quarantined}"]
     tables = [n for n, rows in report.rows.items() if rows]
     if report.quarantined:
         tables.append(ingest_quarantine.name)
-    event = AuditEvent.now(
-        principal=PRINCIPAL,
-        action=ACTION,
-        resource=f"file:sha256:{report.content_hash}",
-        decision=Decision.ALLOW,
-        request_id=run_id,
-        purpose=PURPOSE,
-        fields=(*tables, *counts),
-    )
+    return [*tables, *counts]
+
+
+def _load(conn: Connection, report: FileReport, plan: Plan) -> bool:
+    """Insert the plan with the file's sources row on the unit's connection; False if already loaded.
+
+    The unit owns the transaction (it commits the rows with the file's audit event).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+        return _insert_plan(conn, report, plan)
+    # SQLite: a big page cache for this load (index rebuilds sort in it), foreign keys
+    # checked once at the end (the unit already holds the write lock).
+    cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_LOAD_CACHE_KIB}")
+    defer_foreign_keys(conn)
     try:
-        log.append_many([event])
-    except AuditError as exc:
-        raise IngestError(
-            f"{report.path.name}: audit append failed, nothing was loaded ({type(exc).__name__})"
-        ) from None
+        return _insert_plan(conn, report, plan)
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache_size)}")
 
 
-def _load(engine: Engine, report: FileReport, plan: Plan) -> bool:
-    """Insert the plan with the file's sources row in one transaction; False if already loaded."""
+def _insert_plan(conn: Connection, report: FileReport, plan: Plan) -> bool:
     now = dt.datetime.now(dt.UTC)
     metadata = t.metadata
-    with engine.connect() as conn, sqlite_foreign_keys_checked_at_end(conn), conn.begin():
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
-        else:  # a big page cache for this load (index rebuilds sort in it); restored below
-            cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
-            conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_LOAD_CACHE_KIB}")
-        if _known(conn, report.content_hash):
-            return False
-        source_id = conn.execute(
-            t.sources.insert()
-            .values(kind="file", name=report.path.name[:255], content_hash=report.content_hash, created_at=now)
-            .returning(t.sources.c.id)
-        ).scalar_one()
-        targets = sorted(set(plan.id_columns.values()))
-        id_tables = [metadata.tables[n] for n in targets]
-        plan.resolve(next_ids(conn, id_tables))
-        for name, cols in plan.tables.items():
-            table = metadata.tables[name]
-            n = report.rows.get(name, 0)
-            if not n:
-                continue
-            if "source_id" in table.c:
-                cols = {**cols, "source_id": [source_id] * n}
-            cols = protect_columns(conn, name, cols)  # TINs land only hashed and encrypted
-            if n >= _REBUILD_INDEXES_FROM and n >= _count(conn, table):
-                with foreign_keys_validated_after(conn, [table]), indexes_built_after(conn, [table]):
-                    insert_columns(conn, table, cols)
-            else:
+    if _known(conn, report.content_hash):
+        return False
+    source_id = conn.execute(
+        t.sources.insert()
+        .values(kind="file", name=report.path.name[:255], content_hash=report.content_hash, created_at=now)
+        .returning(t.sources.c.id)
+    ).scalar_one()
+    targets = sorted(set(plan.id_columns.values()))
+    id_tables = [metadata.tables[n] for n in targets]
+    plan.resolve(next_ids(conn, id_tables))
+    for name, cols in plan.tables.items():
+        table = metadata.tables[name]
+        n = report.rows.get(name, 0)
+        if not n:
+            continue
+        if "source_id" in table.c:
+            cols = {**cols, "source_id": [source_id] * n}
+        cols = protect_columns(conn, name, cols)  # TINs land only hashed and encrypted
+        if n >= _REBUILD_INDEXES_FROM and n >= _count(conn, table):
+            with foreign_keys_validated_after(conn, [table]), indexes_built_after(conn, [table]):
                 insert_columns(conn, table, cols)
-        if plan.quarantine:
-            q = plan.quarantine
-            conn.execute(
-                ingest_quarantine.insert(),
-                [
-                    {
-                        "source_id": source_id,
-                        "file_name": report.path.name[:255],
-                        "record_number": x.record_number,
-                        "record_type": x.record_type,
-                        "field": x.field[:64],
-                        "reason": x.reason[:200],
-                        "raw": x.raw,
-                        "created_at": now,
-                    }
-                    for x in q
-                ],
-            )
-        assert_foreign_keys(conn)
-        reset_sequences(conn, id_tables)
-        if conn.dialect.name != "postgresql":
-            conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache_size)}")
+        else:
+            insert_columns(conn, table, cols)
+    if plan.quarantine:
+        q = plan.quarantine
+        conn.execute(
+            ingest_quarantine.insert(),
+            [
+                {
+                    "source_id": source_id,
+                    "file_name": report.path.name[:255],
+                    "record_number": x.record_number,
+                    "record_type": x.record_type,
+                    "field": x.field[:64],
+                    "reason": x.reason[:200],
+                    "raw": x.raw,
+                    "created_at": now,
+                }
+                for x in q
+            ],
+        )
+    assert_foreign_keys(conn)
+    reset_sequences(conn, id_tables)
     return True
 
 

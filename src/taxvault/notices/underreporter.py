@@ -5,7 +5,7 @@ returns (W-2, 1099) with what the taxpayer's Form 1040 shows; where the payers
 report more, it proposes the additional tax in a CP2000. A CP2000 is a proposal,
 not a bill: if the taxpayer does not resolve it, a statutory notice of deficiency
 (CP3219A) follows (IRS Tax Topic 652; IRM 4.19.3). This module finds the
-discrepancies and recomputes the tax; :mod:`taxvault.ledger.cycle` turns them
+discrepancies and recomputes the tax; :mod:`taxvault.jobs.cycle` turns them
 into notices.
 
 How a return is matched

@@ -198,6 +198,19 @@ def sqlite_foreign_keys_checked_at_end(conn: Connection) -> Iterator[None]:
         conn.commit()
 
 
+def defer_foreign_keys(conn: Connection) -> None:
+    """On SQLite, inside an open transaction: check foreign keys at COMMIT, not row by row.
+
+    For a bulk load inside a unit of work that already holds the write lock (where
+    ``PRAGMA foreign_keys`` can no longer change): rows may then arrive in any order
+    (spouses naming each other, staff naming managers). SQLite resets it at the end of
+    the transaction. Call :func:`assert_foreign_keys` before committing for a clear
+    error. No-op on PostgreSQL (a statement's rows are checked at its end).
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+
+
 def assert_foreign_keys(conn: Connection) -> None:
     """Raise :class:`BulkLoadError` when a row points at a missing parent (SQLite)."""
     if conn.dialect.name != "sqlite":

@@ -9,9 +9,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from taxvault.errors import TaxvaultError
 from taxvault.store import make_engine
 from taxvault.store.migrate import pending_heads
-from taxvault.synth.load import PopulationExists, synthesize
+from taxvault.synth.load import synthesize
 
 console = Console()
 err = Console(stderr=True)
@@ -34,8 +35,8 @@ def synth(
         task = bar.add_task("people", total=taxpayers)
         try:
             report = synthesize(engine, taxpayers, seed, progress=lambda n: bar.advance(task, n))
-        except PopulationExists as exc:
-            err.print(f"[bold red]error:[/] {exc}")
+        except TaxvaultError as exc:  # a populated store, a refused or unrecorded job: one line
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
             raise typer.Exit(1) from None
     elapsed = time.perf_counter() - started
     console.print(

@@ -193,7 +193,8 @@ def _staff(conn: Connection, tins: dict[int, str]) -> Iterator[dict[str, Any]]:
     r = t.principal_relations.c
     for pid, eid, rel in conn.execute(sa.select(r.principal_id, r.entity_id, r.relation)):
         relations[pid].append({"REL_TIN": tins[eid], "REL_KIND": rel})
-    rows = list(conn.execute(sa.select(t.principals)).all())
+    # The jobs' system principals are not legacy staff: `taxvault init` creates them in every store.
+    rows = list(conn.execute(sa.select(t.principals).where(t.principals.c.kind != "system")).all())
     # Managers first (a manager exists before the staff who name her), then by id.
     rows.sort(key=lambda row: (row.manager_id is not None, row.id))
     for row in rows:

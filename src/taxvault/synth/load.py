@@ -1,40 +1,48 @@
 """Generate a population and load it into the store, chunk by chunk, in one transaction.
 
-Either the whole population lands or none of it does: the job owns the
-transaction, and a failure part-way leaves the store as it was.
+Either the whole population lands or none of it does. The load is one unit of work
+of the door, acting as the system principal ``sys-synth``: the Cedar decision
+(``synthesize`` on ``population``), every row and the job's audit event commit in
+one transaction; a failure part-way (the audit append included) leaves the store
+as it was.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from taxvault.access.door import Door, Target
 from taxvault.access.ip_pin import PEPPER_NAME
-from taxvault.audit.event import AuditEvent, Decision
-from taxvault.audit.log import AuditLog
+from taxvault.access.local import local_door
+from taxvault.access.resources import Resource
+from taxvault.access.system_principals import SYNTH, ensure_system_principals
+from taxvault.errors import Conflict
 from taxvault.keys import load_or_create_secret
 from taxvault.store import tables as t
 from taxvault.store.bulk import (
     assert_foreign_keys,
+    defer_foreign_keys,
     indexes_built_after,
     insert_columns,
     next_ids,
     reset_sequences,
-    sqlite_foreign_keys_checked_at_end,
 )
 from taxvault.store.tins import protect_columns
 from taxvault.synth.payers import business_modules, generate_payers
-from taxvault.synth.population import HOUSEHOLDS_PER_CHUNK, Counters, generate_chunk
+from taxvault.synth.population import CREATED_AT, HOUSEHOLDS_PER_CHUNK, Counters, generate_chunk
 from taxvault.synth.principals import fixed_grant_rows, fixed_principal_rows
 
 GENERATOR_VERSION = "1"
+ACTION = "synthesize"
+PURPOSE = "synthetic_population"
 MEAN_HOUSEHOLD_SIZE = 1.948
 """Expected persons per household under the shares in :mod:`taxvault.synth.population`."""
 
@@ -64,7 +72,7 @@ _CHUNK_ORDER = (
 _LOADED = (*_CHUNK_ORDER, "grants")
 
 
-class PopulationExists(RuntimeError):
+class PopulationExists(Conflict):
     """The store already holds taxpayers; synth loads only into an empty store."""
 
 
@@ -88,41 +96,67 @@ def synthesize(
     taxpayers: int,
     seed: int,
     progress: Callable[[int], None] | None = None,
+    *,
+    door: Door | None = None,
 ) -> SynthReport:
     """Generate ``taxpayers`` people (plus their employers, banks...) into the store.
 
-    ``progress`` is called with the number of people added after each chunk.
+    ``progress`` is called with the number of people added after each chunk. Acts
+    as ``sys-synth`` through ``door`` (by default a local door over ``engine``, which
+    signs a tree head over the job's event when it ends); the system principals
+    ``taxvault init`` creates are created here first if missing.
     """
     if taxpayers < 1:
         raise ValueError("taxpayers must be at least 1")
     pepper = load_or_create_secret(PEPPER_NAME)
     report = SynthReport()
-    _audit_load(engine, taxpayers, seed)
-    with engine.connect() as conn, sqlite_foreign_keys_checked_at_end(conn), conn.begin():
-        if conn.execute(sa.select(sa.func.count()).select_from(t.entities)).scalar_one():
-            raise PopulationExists("the store already holds taxpayers; synth needs an empty store")
-        source_id = int(
-            conn.execute(
-                t.sources.insert()
-                .values(
-                    kind="synth",
-                    name="taxvault.synth",
-                    generator_version=GENERATOR_VERSION,
-                    seed=seed,
-                    created_at=dt.datetime.now(dt.UTC),
-                )
-                .returning(t.sources.c.id)
-            ).scalar_one()
-        )
-        report.source_id = source_id
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MiB for the index builds
-        counters = Counters(next_ids(conn, _ID_TABLES))
-        with indexes_built_after(conn, [t.metadata.tables[name] for name in _LOADED]):
-            _load_population(conn, report, taxpayers, seed, source_id, counters, pepper, progress)
-        assert_foreign_keys(conn)
-        reset_sequences(conn, _ID_TABLES)
+    with engine.begin() as conn:  # stamped like the rest of the population when synth makes them
+        ensure_system_principals(conn, now=CREATED_AT)
+    with ExitStack() as stack:
+        if door is None:
+            door = stack.enter_context(local_door(engine))
+        session = door.system_session(SYNTH, PURPOSE)
+        target = Target(f"population:seed-{seed}:n-{taxpayers}")
+        with door.unit(session, write=True) as unit:
+            decided = unit.authorize(Resource.POPULATION, target, ACTION)  # Denied (audited) if not permitted
+            _load(unit.conn, report, taxpayers, seed, pepper, progress)
+            unit.audit(ACTION, Resource.POPULATION, target.ref, decided.decision, list(_LOADED))
     return report
+
+
+def _load(
+    conn: Connection,
+    report: SynthReport,
+    taxpayers: int,
+    seed: int,
+    pepper: bytes,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """The whole load on the unit's connection (the unit commits it with its event)."""
+    if conn.execute(sa.select(sa.func.count()).select_from(t.entities)).scalar_one():
+        raise PopulationExists("the store already holds taxpayers; synth needs an empty store")
+    source_id = int(
+        conn.execute(
+            t.sources.insert()
+            .values(
+                kind="synth",
+                name="taxvault.synth",
+                generator_version=GENERATOR_VERSION,
+                seed=seed,
+                created_at=dt.datetime.now(dt.UTC),
+            )
+            .returning(t.sources.c.id)
+        ).scalar_one()
+    )
+    report.source_id = source_id
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MiB for the index builds
+    defer_foreign_keys(conn)  # spouses name each other: checked once, at the end
+    counters = Counters(next_ids(conn, _ID_TABLES))
+    with indexes_built_after(conn, [t.metadata.tables[name] for name in _LOADED]):
+        _load_population(conn, report, taxpayers, seed, source_id, counters, pepper, progress)
+    assert_foreign_keys(conn)
+    reset_sequences(conn, _ID_TABLES)
 
 
 def _load_population(
@@ -180,24 +214,6 @@ def _load_population(
     )
     _insert(conn, report, "tax_modules", modules)
     _insert(conn, report, "transactions", transactions)
-
-
-def _audit_load(engine: Engine, taxpayers: int, seed: int) -> None:
-    """Record the load in the audit log before it starts; no audit, no load (fail closed)."""
-    with AuditLog(engine) as log:
-        log.append(
-            AuditEvent.now(
-                principal="sys-synth",
-                action="synth.load",
-                resource=f"population:seed-{seed}:n-{taxpayers}",
-                decision=Decision.ALLOW,
-                request_id=uuid.uuid4().hex,
-                purpose="synthetic_population",
-                policy="system-job",
-                fields=_LOADED,
-            )
-        )
-        log.sign_tree_head()  # a signed tree head covering the job's own audit event
 
 
 def _insert(conn: Connection, report: SynthReport, name: str, rows: dict[str, object]) -> None:

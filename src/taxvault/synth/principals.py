@@ -1,7 +1,10 @@
-"""Principals that are not agency caseworkers: engineers, analysts, oversight, partners, jobs.
+"""Principals that are not agency caseworkers: engineers, analysts, oversight, partners.
 
 Caseworkers and managers come with the households (they are taxpayers too, which
 is exactly what the access rules must handle); these few exist once per store.
+The jobs' system principals (``sys-synth``, ``sys-ingest``, ...) are not synthetic:
+``taxvault init`` creates them in every store (:mod:`taxvault.access.system_principals`),
+and synth creates any that are missing before it loads, as ``sys-synth``.
 """
 
 from __future__ import annotations
@@ -16,11 +19,6 @@ from taxvault.synth.population import CREATED_AT
 
 FIXED_PRINCIPALS: tuple[tuple[str, str, str, str, str | None], ...] = (
     # id, kind, display name, roles, unit
-    ("sys-synth", "system", "Synthetic population generator", "system synth", None),
-    ("sys-ingest", "system", "Ingest pipeline", "system ingest", None),
-    ("sys-posting", "system", "Posting cycle", "system posting", None),
-    ("sys-matching", "system", "Matching job", "system matching", None),
-    ("sys-notices", "system", "Notice issuance", "system notices", None),
     ("eng-001", "contractor", "Modernisation engineer 1", "engineer", "modernisation"),
     ("eng-002", "contractor", "Modernisation engineer 2", "engineer", "modernisation"),
     (
@@ -42,7 +40,7 @@ FIXED_PRINCIPALS: tuple[tuple[str, str, str, str, str | None], ...] = (
 
 
 def fixed_principal_rows() -> dict[str, Any]:
-    """Rows for the principals table (entity-less principals)."""
+    """Rows for the principals table (entity-less principals; the system ones are not among them)."""
     n = len(FIXED_PRINCIPALS)
     return {
         "id": [p[0] for p in FIXED_PRINCIPALS],
