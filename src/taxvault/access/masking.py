@@ -57,7 +57,7 @@ MASKS: dict[str, Callable[[Any], str | None]] = {
 """Sensitive fields and their masked form."""
 
 SENSITIVE_MARK = "x-taxvault-sensitive"
-SENSITIVE: dict[str, object] = {SENSITIVE_MARK: True}
+SENSITIVE: dict[str, Any] = {SENSITIVE_MARK: True}
 """``Field(json_schema_extra=SENSITIVE)`` marks a response field the door masks (a key of :data:`MASKS`).
 
 A test walks every response model of the API and holds the marks and :data:`MASKS` to each other,

@@ -11,7 +11,8 @@ import datetime as dt
 import hashlib
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -35,6 +36,7 @@ class Caller:
     entity_id: int | None
     address: Address | None
     related: dict[int, str] = field(default_factory=dict)  # entity id -> self|spouse|household|relative
+    fingerprint: tuple[Any, ...] = ()  # the principal's row as of loading (see CallerCache.current)
 
     @property
     def id(self) -> str:
@@ -94,7 +96,8 @@ def load_caller(conn: Connection, principal_id: str) -> Caller:
         # caller's spouse, and anyone who names the caller's entity as spouse.
         spouses = {int(row.spouse_id)} if row.spouse_id is not None else set()
         spouses.update(
-            int(e) for e in conn.execute(sa.select(entities.c.id).where(entities.c.spouse_id == row.entity_id)).scalars()
+            int(e)
+            for e in conn.execute(sa.select(entities.c.id).where(entities.c.spouse_id == row.entity_id)).scalars()
         )
         for spouse in spouses:
             if related.get(spouse) != "self":
@@ -110,8 +113,38 @@ def load_caller(conn: Connection, principal_id: str) -> Caller:
     return Caller(facts, None if row.entity_id is None else int(row.entity_id), address, related)
 
 
+_SPOUSE = entities.alias("spouse_link")
+_FINGERPRINT = sa.select(
+    principals.c.active,
+    principals.c.roles,
+    principals.c.unit,
+    principals.c.dollar_limit_cents,
+    principals.c.entity_id,
+    principals.c.manager_id,
+    sa.select(sa.func.count()).where(principal_relations.c.principal_id == principals.c.id).scalar_subquery(),
+    sa.select(sa.func.coalesce(sa.func.sum(principal_relations.c.entity_id), 0))
+    .where(principal_relations.c.principal_id == principals.c.id)
+    .scalar_subquery(),
+    # the store's own spouse links, either side (a relation the policies count)
+    sa.select(_SPOUSE.c.spouse_id).where(_SPOUSE.c.id == principals.c.entity_id).scalar_subquery(),
+    sa.select(sa.func.coalesce(sa.func.sum(_SPOUSE.c.id), 0))
+    .where(_SPOUSE.c.spouse_id == principals.c.entity_id)
+    .scalar_subquery(),
+).where(principals.c.id == sa.bindparam("pid"))
+
+
+def fingerprint(conn: Connection, principal_id: str) -> tuple[Any, ...] | None:
+    """What the policies may depend on in the principal's row and relations (None if absent).
+
+    One indexed query: checked on every request, so a deactivation, a role or unit
+    change, or a new declared relation takes effect on the next request, not after a TTL.
+    """
+    row = conn.execute(_FINGERPRINT, {"pid": principal_id}).first()
+    return None if row is None else tuple(row)
+
+
 class CallerCache:
-    """Callers by principal id, each kept for ``ttl`` seconds."""
+    """Callers by principal id; a cached caller is used only while its fingerprint is unchanged."""
 
     def __init__(self, engine: Engine, ttl: float = 30.0) -> None:
         self.engine = engine
@@ -120,26 +153,34 @@ class CallerCache:
         self._lock = threading.Lock()
 
     def cached(self, principal_id: str) -> Caller | None:
-        """The cached caller, if fresh (never touches the store)."""
+        """The cached caller, if any (never touches the store; the door re-checks it per request)."""
         hit = self._items.get(principal_id)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        return None
+        return hit[1] if hit is not None else None
 
-    def get(self, principal_id: str, conn: Connection | None = None) -> Caller:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._items.get(principal_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+    def current(self, principal_id: str, conn: Connection | None = None) -> Caller:
+        """The caller as the store has it now: the cached one if its fingerprint still matches."""
         if conn is None:
             with self.engine.connect() as own:
-                caller = load_caller(own, principal_id)
-        else:
-            caller = load_caller(conn, principal_id)
+                return self.current(principal_id, own)
+        now = fingerprint(conn, principal_id)
+        if now is None or not now[0]:
+            self.forget(principal_id)
+            raise UnknownPrincipal(principal_id)
+        hit = self._items.get(principal_id)
+        if hit is not None and hit[1].fingerprint == now:
+            return hit[1]
+        caller = replace(load_caller(conn, principal_id), fingerprint=now)
         with self._lock:
-            self._items[principal_id] = (now + self.ttl, caller)
+            self._items[principal_id] = (time.monotonic(), caller)
         return caller
+
+    def get(self, principal_id: str, conn: Connection | None = None) -> Caller:
+        """The caller, checked against the store (same as :meth:`current`)."""
+        return self.current(principal_id, conn)
+
+    def forget(self, principal_id: str) -> None:
+        with self._lock:
+            self._items.pop(principal_id, None)
 
     def clear(self) -> None:
         with self._lock:

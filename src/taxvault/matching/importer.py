@@ -52,10 +52,10 @@ IMPORT_PURPOSE = "computer_matching"
 MAX_REPORTED_REJECTIONS = 100
 _BATCH = 5_000
 _MAX_WAGE_CENTS = 10**13  # $100 billion: anything above is a unit error, not a wage
-_QUARTER = re.compile(r"^\s*(\d{4})\s*[-/ ]?\s*[Qq]?\s*([1-4])\s*$")
-_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-_CENTS = re.compile(r"^-?\d{1,15}$")
+_QUARTER = re.compile(r"^\s*([0-9]{4})\s*[-/ ]?\s*[Qq]?\s*([1-4])\s*$")  # ASCII digits only
+_US_DATE = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$")
+_COMPACT_DATE = re.compile(r"^([0-9]{4})([0-9]{2})([0-9]{2})$")
+_CENTS = re.compile(r"^-?[0-9]{1,15}$")
 
 
 class PartnerFileError(Invalid, MatchingError):

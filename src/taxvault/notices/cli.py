@@ -13,6 +13,7 @@ from taxvault.access.door import REF_PATTERN
 from taxvault.access.local import local_access, local_door
 from taxvault.access.resources import Resource
 from taxvault.errors import TaxvaultError
+from taxvault.files import write_private_bytes
 from taxvault.notices import service
 from taxvault.store import make_engine
 
@@ -75,5 +76,5 @@ def pdf(
             )
     except TaxvaultError as exc:
         raise _fail(str(exc)) from None
-    out.write_bytes(body)
+    write_private_bytes(out, body)  # a notice names a taxpayer: owner-only, like every file we write
     console.print(f"wrote {out} ({len(body):,} bytes)")

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from taxvault.errors import Invalid
+from taxvault.files import ensure_private_file, private_dir
 from taxvault.matching import synthetic as _synthetic
 from taxvault.matching.fields import PERSON_FIELDS
 from taxvault.matching.programs import _chunks, _clear_payers, _person_value, _with_clear_tins, agency_columns
@@ -56,7 +57,8 @@ class PartnerFile:
         for table, where in ((self.table, path), (self.truth, truth_path)):
             if where is None:
                 continue
-            where.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(where.parent)
+            ensure_private_file(where)  # owner-only before any row is written
             if where.suffix.lower() in (".parquet", ".pq"):
                 pq.write_table(table, where)
             else:
