@@ -19,8 +19,8 @@ from taxvault.config import get_settings
 from taxvault.files import private_dir
 from taxvault.ingest.cli import ingest
 from taxvault.jobs.cli import cycle_run
+from taxvault.jobs.matching_cli import app as match_app  # matching's app, with the job's commands
 from taxvault.ledger.cli import app as cycle_app
-from taxvault.matching.cli import app as match_app
 from taxvault.notices.cli import app as notices_app
 from taxvault.store import make_engine
 from taxvault.store.migrate import pending_heads, table_counts, upgrade

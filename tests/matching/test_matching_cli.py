@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from taxvault.audit import AuditLog
-from taxvault.matching.cli import app
+from taxvault.jobs.matching_cli import app  # taxvault match: matching's commands and the job's
 from taxvault.matching.synthetic import partner_pair
 from taxvault.store import make_engine
 from taxvault.store.migrate import upgrade
