@@ -233,3 +233,15 @@ def _entity_of_module(conn: Connection) -> str:
         .where(t.tax_modules.c.ref == module_ref("tp"))
     ).scalar_one()
     return str(row)
+
+
+@pytest.mark.parametrize("name", ["900-12-3456", "900123456", "nobody at all", "x" * 80])
+def test_an_unknown_principal_is_refused_and_recorded_without_echoing_its_name(world: World, name: str) -> None:
+    from taxvault.errors import Unauthenticated
+
+    size = world.size()
+    with pytest.raises(Unauthenticated) as refused:
+        _door(world).caller(name)
+    assert name not in str(refused.value)
+    assert world.size() == size + 1
+    assert (world.event(size).principal, world.event(size).decision) == ("unknown", "deny")

@@ -712,7 +712,13 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 
 def _printable_id(value: str) -> bool:
-    return 0 < len(value) <= 64 and value.isascii() and value.replace("-", "").replace("_", "").isalnum()
+    """A value safe to record as a principal id: ASCII, starts with a letter (never a TIN's shape)."""
+    return (
+        0 < len(value) <= 64
+        and value.isascii()
+        and value[0].isalpha()
+        and value.replace("-", "").replace("_", "").isalnum()
+    )
 
 
 def _safe_purpose(purpose: str | None) -> str | None:
