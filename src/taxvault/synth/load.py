@@ -29,7 +29,6 @@ from taxvault.keys import load_or_create_secret
 from taxvault.store import tables as t
 from taxvault.store.bulk import (
     assert_foreign_keys,
-    defer_foreign_keys,
     indexes_built_after,
     insert_columns,
     next_ids,
@@ -151,7 +150,6 @@ def _load(
     report.source_id = source_id
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MiB for the index builds
-    defer_foreign_keys(conn)  # spouses name each other: checked once, at the end
     counters = Counters(next_ids(conn, _ID_TABLES))
     with indexes_built_after(conn, [t.metadata.tables[name] for name in _LOADED]):
         _load_population(conn, report, taxpayers, seed, source_id, counters, pepper, progress)
@@ -186,12 +184,15 @@ def _load_population(
         households = min(HOUSEHOLDS_PER_CHUNK, max(1, math.ceil(remaining / MEAN_HOUSEHOLD_SIZE)))
         chunk = generate_chunk(seed, chunk_index, households, counters, payers, source_id, pepper)
         for name in _CHUNK_ORDER:
-            _insert(
-                conn,
-                report,
-                name,
-                _managers_first(chunk.tables[name]) if name == "principals" else chunk.tables[name],
-            )
+            if name == "entities":
+                _insert_entities(conn, report, chunk.tables[name])
+            else:
+                _insert(
+                    conn,
+                    report,
+                    name,
+                    _managers_first(chunk.tables[name]) if name == "principals" else chunk.tables[name],
+                )
         wages += chunk.employer_wages
         withholding += chunk.employer_withholding
         report.persons += chunk.persons
@@ -220,6 +221,30 @@ def _insert(conn: Connection, report: SynthReport, name: str, rows: dict[str, ob
     table = t.metadata.tables[name]
     rows = protect_columns(conn, name, rows)  # TINs land only hashed and encrypted
     report.add(name, insert_columns(conn, table, rows))  # type: ignore[arg-type]
+
+
+def _insert_entities(conn: Connection, report: SynthReport, rows: dict[str, object]) -> None:
+    """Entities, with spouses that name each other.
+
+    The load runs inside the door's unit (the write lock is already held), where SQLite
+    checks each row's foreign keys as it lands: a spouse link to a person inserted later
+    in the same batch would fail. So on SQLite the entities land without their spouse
+    links, which are set right after, when every spouse exists (foreign keys stay checked
+    row by row, with no deferred bookkeeping that would scan unindexed child tables).
+    PostgreSQL checks a COPY's rows at its end: one pass.
+    """
+    if conn.dialect.name != "sqlite":
+        _insert(conn, report, "entities", rows)
+        return
+    spouses = rows["spouse_id"]
+    ids = rows["id"]
+    assert isinstance(spouses, list)
+    _insert(conn, report, "entities", {**rows, "spouse_id": [None] * len(spouses)})
+    id_list = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)  # type: ignore[call-overload]
+    links = [(int(s), int(i)) for i, s in zip(id_list, spouses, strict=True) if s is not None]
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.executemany("UPDATE entities SET spouse_id = ? WHERE id = ?", links)
 
 
 def _managers_first(rows: dict[str, object]) -> dict[str, object]:
