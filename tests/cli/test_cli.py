@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -44,3 +45,42 @@ def test_init_synth_stats() -> None:
     assert verify.exit_code == 0, verify.output
     again = runner.invoke(app, ["synth", "--taxpayers", "10"])
     assert again.exit_code == 1 and "already holds taxpayers" in again.output
+
+
+def test_init_makes_the_job_principals_and_ingest_and_the_cycle_run_on_that_store(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from taxvault.access.system_principals import SYSTEM_PRINCIPALS
+    from taxvault.store import make_engine
+    from taxvault.store.migrate import upgrade
+    from taxvault.store.tables import principals
+    from taxvault.synth.legacy import write_legacy
+    from taxvault.synth.load import synthesize
+
+    first = runner.invoke(app, ["init"])
+    assert first.exit_code == 0 and "sys-ingest" in first.output
+    engine = make_engine()
+    system = sa.select(principals.c.id, principals.c.active).where(principals.c.kind == "system")
+    with engine.begin() as conn:
+        assert dict(conn.execute(system).all()) == {p[0]: True for p in SYSTEM_PRINCIPALS}
+        conn.execute(principals.update().where(principals.c.id == "sys-ingest").values(active=False))
+    again = runner.invoke(app, ["init"])
+    assert again.exit_code == 0 and "system principals created" not in again.output
+    with engine.connect() as conn:  # idempotent: nothing added, a deactivated one left deactivated
+        assert dict(conn.execute(system).all()) == {p[0]: p[0] != "sys-ingest" for p in SYSTEM_PRINCIPALS}
+
+    # Legacy files from another store (same keys dir), ingested into the store `init` made.
+    other = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    upgrade(other)
+    synthesize(other, 300, seed=8)
+    write_legacy(other, tmp_path / "legacy")
+    refused = runner.invoke(app, ["ingest", str(tmp_path / "legacy")])
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    with engine.begin() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(principals)).scalar_one() == len(SYSTEM_PRINCIPALS)
+        conn.execute(principals.update().where(principals.c.id == "sys-ingest").values(active=True))
+    loaded = runner.invoke(app, ["ingest", str(tmp_path / "legacy")])
+    assert loaded.exit_code == 0, loaded.output
+    cycle = runner.invoke(app, ["cycle", "run", "--date", "2026-01-05", "--no-cp2000"])
+    assert cycle.exit_code == 0, cycle.output
+    assert re.search(r"notice CP501\s+│\s+[1-9]", cycle.output), cycle.output
