@@ -38,7 +38,7 @@ def _modules() -> Iterator[tuple[str, ast.Module]]:
 
 
 def _package(rel: str) -> str:
-    """``ledger`` for ``ledger/cycle.py``; ``""`` for a top-level module such as ``cli.py``."""
+    """``ledger`` for ``ledger/posting.py``; ``""`` for a top-level module such as ``cli.py``."""
     return rel.split("/", 1)[0] if "/" in rel else ""
 
 
