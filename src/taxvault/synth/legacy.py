@@ -337,7 +337,7 @@ def _info_returns(conn: Connection, w2: bool) -> Iterator[Any]:
     """The information returns with their payer and payee TINs decrypted (in bulk), grouped by payer."""
     i = t.information_returns.c
     q = sa.select(t.information_returns).where((i.form == "W-2") if w2 else (i.form != "W-2"))
-    rows = conn.execute(q.order_by(i.payer_tin_hash, i.form, i.id)).all()
+    rows = conn.execute(q.order_by(i.id)).all()
     vault = tin_vault(conn)
     clear = {
         side: vault.decrypt_many(
@@ -345,8 +345,12 @@ def _info_returns(conn: Connection, w2: bool) -> Iterator[Any]:
         )
         for side in ("payer_tin", "payee_tin")
     }
-    for k, r in enumerate(rows):
-        yield SimpleNamespace(**r._mapping, payer_tin=clear["payer_tin"][k], payee_tin=clear["payee_tin"][k])
+    # Grouped by payer in the clear TIN's order (not the keyed hash's, which changes with the key),
+    # so the same population always writes the same file.
+    payer = clear["payer_tin"]
+    for k in sorted(range(len(rows)), key=lambda n: (payer[n], rows[n].form, rows[n].id)):
+        r = rows[k]
+        yield SimpleNamespace(**r._mapping, payer_tin=payer[k], payee_tin=clear["payee_tin"][k])
 
 
 def _pub1220(conn: Connection, tins: dict[int, str]) -> tuple[bytes, int]:
