@@ -43,6 +43,7 @@ from taxvault.formats.pub1220 import PayeeInput, PayerInput, TransmitterInput, c
 from taxvault.ingest.extracts import dollars, write_extract
 from taxvault.store import tables as t
 from taxvault.store.tins import aad, tin_vault
+from taxvault.synth.reading import synthetic_export
 
 SYNTHETIC_EFW2_USER = "SYNTHETC"
 """RA submitter user id that marks an EFW2 file as synthetic."""
@@ -85,30 +86,40 @@ def write_legacy(engine: Engine, directory: Path) -> dict[str, int]:
     directory = Path(directory)
     private_dir(directory)  # legacy files carry clear TINs: 0600 in a 0700 folder
     written: dict[str, int] = {}
-    with engine.connect() as conn:
-        tins = _tin_by_entity(conn)
-        for name, extract_id, records in (
-            ("bmf_entity.ebc", "BMFENTTY", _bmf_entities(conn, tins)),
-            ("imf_entity.ebc", "IMFENTTY", _imf_entities(conn, tins)),
-            ("cms_staff.ebc", "CMSSTAFF", _staff(conn, tins)),
-            ("bmf_module.ebc", "BMFMODUL", _modules(conn, tins, business=True)),
-            ("imf_module.ebc", "IMFMODUL", _modules(conn, tins, business=False)),
-            ("imf_return.ebc", "IMFRETRN", _returns(conn, tins)),
-            ("imf_notice.ebc", "IMFNOTIC", _notices(conn, tins)),
-            ("cms_cases.ebc", "CMSCASES", _cases(conn, tins)),
-        ):
-            rows = list(records)
-            _write(directory / name, write_extract(extract_id, rows, synthetic=True, run_date=RUN_DATE))
-            written[str(directory / name)] = len(rows)
-        data, n = _pub1220(conn, tins)
-        if n:
-            _write(directory / "irp_1099.p1220", data)
-            written[str(directory / "irp_1099.p1220")] = n
-        data, n = _efw2(conn, tins)
-        if n:
-            _write(directory / "w2.efw2", data)
-            written[str(directory / "w2.efw2")] = n
+    try:
+        with synthetic_export(engine, "legacy-files") as export:
+            _write_all(export.conn, directory, written)
+            export.wrote = sorted(Path(p).name for p in written)
+    except BaseException:
+        for path in written:  # no audit event, no files: what this export wrote does not stay
+            Path(path).unlink(missing_ok=True)
+        raise
     return written
+
+
+def _write_all(conn: Connection, directory: Path, written: dict[str, int]) -> None:
+    tins = _tin_by_entity(conn)
+    for name, extract_id, records in (
+        ("bmf_entity.ebc", "BMFENTTY", _bmf_entities(conn, tins)),
+        ("imf_entity.ebc", "IMFENTTY", _imf_entities(conn, tins)),
+        ("cms_staff.ebc", "CMSSTAFF", _staff(conn, tins)),
+        ("bmf_module.ebc", "BMFMODUL", _modules(conn, tins, business=True)),
+        ("imf_module.ebc", "IMFMODUL", _modules(conn, tins, business=False)),
+        ("imf_return.ebc", "IMFRETRN", _returns(conn, tins)),
+        ("imf_notice.ebc", "IMFNOTIC", _notices(conn, tins)),
+        ("cms_cases.ebc", "CMSCASES", _cases(conn, tins)),
+    ):
+        rows = list(records)
+        _write(directory / name, write_extract(extract_id, rows, synthetic=True, run_date=RUN_DATE))
+        written[str(directory / name)] = len(rows)
+    data, n = _pub1220(conn, tins)
+    if n:
+        _write(directory / "irp_1099.p1220", data)
+        written[str(directory / "irp_1099.p1220")] = n
+    data, n = _efw2(conn, tins)
+    if n:
+        _write(directory / "w2.efw2", data)
+        written[str(directory / "w2.efw2")] = n
 
 
 def _write(path: Path, data: bytes) -> None:

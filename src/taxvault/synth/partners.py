@@ -34,6 +34,7 @@ from taxvault.matching.fields import PERSON_FIELDS
 from taxvault.matching.programs import _chunks, _clear_payers, _person_value, _with_clear_tins, agency_columns
 from taxvault.store.tables import entities, information_returns, tax_modules, transactions
 from taxvault.store.tins import aad, tin_vault
+from taxvault.synth.reading import synthetic_export
 
 _E = entities.c
 
@@ -156,7 +157,9 @@ def death_records(
     (before a refund: leads), ``controls`` deaths after the person's last refund (no lead), and
     ``strangers`` the agency never saw."""
     rng = np.random.default_rng([seed, 846])
-    with engine.connect() as conn:
+    with synthetic_export(engine, "partner-death-records") as export:
+        conn = export.conn
+        export.wrote = ["name", "birth_date", "death_date", "tin"]
         refunds = _refund_dates(conn)
         dead = {
             int(i): d
@@ -226,7 +229,9 @@ def wage_records(
     ``strangers`` the agency never saw."""
     rng = np.random.default_rng([seed, 2024])
     ir = information_returns.c
-    with engine.connect() as conn:
+    with synthetic_export(engine, "partner-state-wages") as export:
+        conn = export.conn
+        export.wrote = ["name", "address", "tin", "wages_cents"]
         w2s: dict[int, list[tuple[str, int]]] = defaultdict(list)
         q = sa.select(ir.payee_id, ir.payer_tin_enc, ir.income_cents, ir.ref).where(
             ir.form == "W-2", ir.tax_year == tax_year, ir.payee_id.is_not(None)
