@@ -1,17 +1,22 @@
-"""Group commit: many threads append, one writer commits whatever has queued up.
+"""Group commit: many threads append, one of them commits whatever has queued up.
 
-Each request handler adds its event to the open batch and blocks; a single
-background thread takes the whole open batch (everything that arrived while the
-previous commit was in flight) and commits it in one transaction, so one fsync
-covers all of it. A batch is one object with one event its callers wait on, so
-waking a batch of callers costs one notify, not one future per caller. A caller
-gets its leaf index only after the transaction holding its event has committed,
-and an exception (never an index) if that commit failed.
+Each caller adds its event to the open batch. If no commit is in flight, the caller
+becomes the leader: it takes the oldest queued batch (everything that arrived while
+the previous commit was in flight) and commits it in one transaction, so one fsync
+covers all of it; the others wait. A leader commits one batch and steps down, so a
+thread whose own event is durable is never kept working for later arrivals; a
+waiter whose batch is still queued takes the lead next. With one client this is a
+plain synchronous commit (no hand-off to another thread); under load, batches grow
+while a commit is in flight, as before.
+
+A caller gets its leaf index only after the transaction holding its event has
+committed, and an exception (never an index) if that commit failed.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -22,13 +27,13 @@ CommitFn = Callable[[Sequence[bytes]], int]
 
 
 class _Batch:
-    """Events that will share one commit, and the outcome their callers wait for."""
+    """Events that will share one commit, and its outcome."""
 
     __slots__ = ("data", "done", "error", "start")
 
     def __init__(self) -> None:
         self.data: list[bytes] = []
-        self.done = threading.Event()
+        self.done = False
         self.start = -1
         self.error: BaseException | None = None
 
@@ -36,34 +41,37 @@ class _Batch:
 class Ticket:
     """One submitted event: resolves to its leaf index once its batch is durable."""
 
-    __slots__ = ("_batch", "_offset")
+    __slots__ = ("_batch", "_offset", "_writer")
 
-    def __init__(self, batch: _Batch, offset: int) -> None:
+    def __init__(self, writer: GroupCommitWriter, batch: _Batch, offset: int) -> None:
+        self._writer = writer
         self._batch = batch
         self._offset = offset
 
     def result(self, timeout: float | None = None) -> int:
-        """The leaf index; raises the commit's error, or TimeoutError if not confirmed in time."""
+        """The leaf index (committing as the leader if it is this caller's turn).
+
+        Raises the commit's error as AuditAppendError, or TimeoutError if not confirmed in time.
+        """
         batch = self._batch
-        if not batch.done.wait(timeout):
-            raise TimeoutError("the audit append was not confirmed in time")
+        self._writer._await(batch, timeout)
         if batch.error is not None:  # a fresh exception per caller (they raise it concurrently)
             raise AuditAppendError(f"audit append failed, nothing was recorded: {batch.error}") from batch.error
         return batch.start + self._offset
 
 
 class GroupCommitWriter:
-    """The open batch and the one thread that commits batches of at most ``max_batch`` events."""
+    """The queue of batches of at most ``max_batch`` events, committed by the callers themselves."""
 
     def __init__(self, commit: CommitFn, *, max_batch: int = 5000, name: str = "audit-writer") -> None:
         self._commit = commit
         self._max_batch = max_batch
         self._cond = threading.Condition(threading.Lock())
-        self._ready: deque[_Batch] = deque()  # full batches, oldest first; the open one is last
+        self._ready: deque[_Batch] = deque()  # queued batches, oldest first; the open one is last
         self._open: _Batch | None = None
+        self._leading = False
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._started = False
+        self.name = name
         self.batches = 0
         self.committed = 0
 
@@ -72,39 +80,44 @@ class GroupCommitWriter:
         with self._cond:
             if self._closed:
                 raise AuditAppendError("the audit log is closed")
-            if not self._started:
-                self._thread.start()
-                self._started = True
             batch = self._open
             if batch is None or len(batch.data) >= self._max_batch:
                 batch = self._open = _Batch()
                 self._ready.append(batch)
-                self._cond.notify()
             batch.data.append(data)
-            return Ticket(batch, len(batch.data) - 1)
+            return Ticket(self, batch, len(batch.data) - 1)
 
-    def close(self) -> None:
-        """Commit what is queued, then stop the thread."""
-        with self._cond:
-            if self._closed:
-                return
-            self._closed = True
-            started = self._started
-            self._cond.notify()
-        if started:
-            self._thread.join()
-
-    def _run(self) -> None:
+    def _await(self, batch: _Batch, timeout: float | None) -> None:
+        """Wait until ``batch`` is committed, leading the commit of the oldest batch when no one is."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._cond:
-                while not self._ready and not self._closed:
-                    self._cond.wait()
-                if not self._ready:  # closed and drained
+                while self._leading and not batch.done:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        raise TimeoutError("the audit append was not confirmed in time")
+                    self._cond.wait(left)
+                if batch.done:
                     return
-                batch = self._ready.popleft()
-                if batch is self._open:
+                # no commit in flight and ours is still queued: lead the oldest batch
+                self._leading = True
+                oldest = self._ready.popleft()
+                if oldest is self._open:
                     self._open = None
-            self._commit_batch(batch)
+            try:
+                self._commit_batch(oldest)
+            finally:
+                with self._cond:
+                    self._leading = False
+                    self._cond.notify_all()
+
+    def close(self) -> None:
+        """Commit what is queued, then refuse new events."""
+        with self._cond:
+            self._closed = True
+            pending = list(self._ready)
+        for batch in pending:
+            self._await(batch, None)
 
     def _commit_batch(self, batch: _Batch) -> None:
         try:
@@ -114,4 +127,4 @@ class GroupCommitWriter:
         else:
             self.batches += 1
             self.committed += len(batch.data)
-        batch.done.set()
+        batch.done = True
