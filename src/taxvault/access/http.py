@@ -9,6 +9,7 @@ decisions, masking and audit are the door's (:mod:`taxvault.access.door`).
 
 # No `from __future__ import annotations`: FastAPI must resolve the closures in read().
 
+import inspect
 import re
 import threading
 from collections.abc import Awaitable, Callable
@@ -148,13 +149,6 @@ async def authenticated(
     return await _authenticate(request, credentials, recheck=True)
 
 
-async def _authenticated_cached(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> Caller:
-    return await _authenticate(request, credentials, recheck=False)
-
-
 _PURPOSE_DOC = (
     "Why the data is needed (e.g. collection, examination, underreporter, taxpayer_assistance, "
     "self_service, oversight_review, or a grant's purpose). Lower-case letters and underscores."
@@ -173,23 +167,19 @@ JustificationHeader = Annotated[
 ]
 
 
-async def _entity_ref(taxpayer_id: Annotated[str, Path(pattern=REF_PATTERN, description="Opaque taxpayer id")]) -> str:
-    return taxpayer_id
-
-
-async def _module_ref(module_id: Annotated[str, Path(pattern=REF_PATTERN, description="Opaque tax module id")]) -> str:
-    return module_id
-
-
-async def _no_ref() -> str:
-    return ""
-
-
-_LOCATORS: dict[str, Callable[..., Awaitable[str]]] = {
-    "entity": _entity_ref,
-    "module": _module_ref,
-    "self": _no_ref,
-    "audit": _no_ref,
+_REF_PARAMS: dict[str, inspect.Parameter | None] = {
+    "entity": inspect.Parameter(
+        "taxpayer_id",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Annotated[str, Path(pattern=REF_PATTERN, description="Opaque taxpayer id")],
+    ),
+    "module": inspect.Parameter(
+        "module_id",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Annotated[str, Path(pattern=REF_PATTERN, description="Opaque tax module id")],
+    ),
+    "self": None,
+    "audit": None,
 }
 
 
@@ -198,16 +188,20 @@ def read(resource: Resource, *, located_by: str | None = None) -> Callable[..., 
 
     The purpose and a break-glass justification are checked by the door, which audits a
     refusal. ``located_by="body"``: the route names the record from its body (sets ``access.ref``).
+    One flat dependency (token, path id and headers in one signature): each nested
+    dependency costs FastAPI a resolution pass on every request.
     """
-    locator = _no_ref if located_by == "body" else _LOCATORS[resource.locator]
+    ref_param = None if located_by == "body" else _REF_PARAMS[resource.locator]
 
     async def dependency(
         request: Request,
-        caller: Annotated[Caller, Depends(_authenticated_cached)],
-        ref: Annotated[str, Depends(locator)],
-        purpose: PurposeHeader = None,
-        justification: JustificationHeader = None,
+        credentials: HTTPAuthorizationCredentials | None,
+        purpose: str | None = None,
+        justification: str | None = None,
+        **path: str,
     ) -> Access:
+        caller = await _authenticate(request, credentials, recheck=False)
+        ref = next(iter(path.values()), "")
         door = get_door(request)
         rid = request_id(request)
         if not _cheap_purpose_ok(purpose) or justification is not None:
@@ -222,6 +216,18 @@ def read(resource: Resource, *, located_by: str | None = None) -> Callable[..., 
 
         return Access(door, session, resource, ref, on_break_glass=flag)
 
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = [
+        inspect.Parameter("request", kw, annotation=Request),
+        inspect.Parameter(
+            "credentials", kw, annotation=Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+        ),
+        inspect.Parameter("purpose", kw, default=None, annotation=PurposeHeader),
+        inspect.Parameter("justification", kw, default=None, annotation=JustificationHeader),
+    ]
+    if ref_param is not None:
+        params.append(ref_param)
+    dependency.__signature__ = inspect.Signature(params, return_annotation=Access)  # type: ignore[attr-defined]
     dependency.__name__ = f"door_{resource.value}"
     return dependency
 
