@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
@@ -36,7 +36,14 @@ from taxvault.store.bulk import (
 )
 from taxvault.store.tins import protect_columns
 from taxvault.synth.payers import business_modules, generate_payers
-from taxvault.synth.population import CREATED_AT, HOUSEHOLDS_PER_CHUNK, Counters, generate_chunk
+from taxvault.synth.population import (
+    CREATED_AT,
+    HOUSEHOLDS_PER_CHUNK,
+    Counters,
+    chunk_rng,
+    generate_chunk,
+    households,
+)
 from taxvault.synth.principals import fixed_grant_rows, fixed_principal_rows
 
 GENERATOR_VERSION = "1"
@@ -98,7 +105,9 @@ def synthesize(
     *,
     door: Door | None = None,
 ) -> SynthReport:
-    """Generate ``taxpayers`` people (plus their employers, banks...) into the store.
+    """Generate about ``taxpayers`` people (plus their employers, banks...) into the store.
+
+    Households stay whole: exactly :func:`planned_people` people, a few more than asked.
 
     ``progress`` is called with the number of people added after each chunk. Acts
     as ``sys-synth`` through ``door`` (by default a local door over ``engine``, which
@@ -178,11 +187,8 @@ def _load_population(
 
     wages = np.zeros(payers.size, dtype=np.int64)
     withholding = np.zeros(payers.size, dtype=np.int64)
-    chunk_index = 0
-    while report.persons < taxpayers:
-        remaining = taxpayers - report.persons
-        households = min(HOUSEHOLDS_PER_CHUNK, max(1, math.ceil(remaining / MEAN_HOUSEHOLD_SIZE)))
-        chunk = generate_chunk(seed, chunk_index, households, counters, payers, source_id, pepper)
+    for chunk_index, (n_households, _) in enumerate(_chunk_plan(taxpayers, seed)):
+        chunk = generate_chunk(seed, chunk_index, n_households, counters, payers, source_id, pepper)
         for name in _CHUNK_ORDER:
             if name == "entities":
                 _insert_entities(conn, report, chunk.tables[name])
@@ -196,10 +202,9 @@ def _load_population(
         wages += chunk.employer_wages
         withholding += chunk.employer_withholding
         report.persons += chunk.persons
-        report.households += households
+        report.households += n_households
         report.under_reporters += len(chunk.truth.under_reported_entity_ids)
         report.chunks += 1
-        chunk_index += 1
         if progress:
             progress(chunk.persons)
 
@@ -215,6 +220,29 @@ def _load_population(
     )
     _insert(conn, report, "tax_modules", modules)
     _insert(conn, report, "transactions", transactions)
+
+
+def _chunk_plan(taxpayers: int, seed: int) -> Iterator[tuple[int, int]]:
+    """(households, people) per chunk, until the population holds at least ``taxpayers`` people.
+
+    Households stay whole, so the last chunk usually overshoots by a few people
+    (10,000 asked with seed 1 gives 10,008). The sizes are drawn first in each chunk's
+    own stream, so this plan is known before anything is generated.
+    """
+    people = chunk_index = 0
+    while people < taxpayers:
+        remaining = taxpayers - people
+        n = min(HOUSEHOLDS_PER_CHUNK, max(1, math.ceil(remaining / MEAN_HOUSEHOLD_SIZE)))
+        _, adults, deps = households(chunk_rng(seed, chunk_index), n)
+        made = int(adults.sum() + deps.sum())
+        people += made
+        chunk_index += 1
+        yield n, made
+
+
+def planned_people(taxpayers: int, seed: int) -> int:
+    """How many people ``synthesize(engine, taxpayers, seed)`` makes: whole households, at least ``taxpayers``."""
+    return sum(made for _, made in _chunk_plan(taxpayers, seed))
 
 
 def _insert(conn: Connection, report: SynthReport, name: str, rows: dict[str, object]) -> None:

@@ -136,6 +136,29 @@ def _lognormal_cents(rng: np.random.Generator, n: int, median_dollars: float, si
     return (dollars * 100).astype(np.int64)
 
 
+def chunk_rng(seed: int, chunk_index: int) -> np.random.Generator:
+    """The random stream of one chunk: its households are drawn first (:func:`households`)."""
+    return np.random.default_rng([seed, 100, chunk_index])
+
+
+def households(rng: np.random.Generator, n: int) -> tuple[I64, I64, I64]:
+    """The first draws of a chunk: each household's type, adults and dependents.
+
+    Drawn first and on their own so that the number of people a population will
+    have can be known before it is generated (:func:`taxvault.synth.load.planned_people`).
+    """
+    hh_type = rng.choice(5, size=n, p=_HH_P)
+    adults = np.where((hh_type == MFJ) | (hh_type == MFS), 2, 1)
+    deps = np.zeros(n, dtype=np.int64)
+    m = hh_type == MFJ
+    deps[m] = rng.choice(4, size=int(m.sum()), p=[0.45, 0.2, 0.25, 0.1])
+    m = hh_type == HOH
+    deps[m] = rng.choice([1, 2, 3], size=int(m.sum()), p=[0.55, 0.3, 0.15])
+    m = hh_type == MFS
+    deps[m] = rng.choice(2, size=int(m.sum()), p=[0.8, 0.2])
+    return hh_type, adults, deps
+
+
 def generate_chunk(
     seed: int,
     chunk_index: int,
@@ -146,19 +169,11 @@ def generate_chunk(
     pepper: bytes,
 ) -> Chunk:
     """Generate ``n_households`` households and everything that hangs off them."""
-    rng = np.random.default_rng([seed, 100, chunk_index])
+    rng = chunk_rng(seed, chunk_index)
     H = n_households
 
     # --- households and persons ------------------------------------------------
-    hh_type = rng.choice(5, size=H, p=_HH_P)
-    adults = np.where((hh_type == MFJ) | (hh_type == MFS), 2, 1)
-    deps = np.zeros(H, dtype=np.int64)
-    m = hh_type == MFJ
-    deps[m] = rng.choice(4, size=int(m.sum()), p=[0.45, 0.2, 0.25, 0.1])
-    m = hh_type == HOH
-    deps[m] = rng.choice([1, 2, 3], size=int(m.sum()), p=[0.55, 0.3, 0.15])
-    m = hh_type == MFS
-    deps[m] = rng.choice(2, size=int(m.sum()), p=[0.8, 0.2])
+    hh_type, adults, deps = households(rng, H)
     size = adults + deps
     P = int(size.sum())
     hh = np.repeat(np.arange(H), size)
