@@ -1,49 +1,116 @@
 """The one command-line app: ``taxvault --help``.
 
-Each domain owns its sub-commands (a Typer app in ``<domain>/cli.py``); this module
-only assembles them. Errors reach the user as one clear line and a non-zero exit,
-never a traceback.
+Each domain owns its sub-commands (a Typer app or command in ``<domain>/cli.py``);
+this module only assembles them, lazily: a domain's module (and what it imports:
+SQLAlchemy, FastAPI, numpy, splink...) is imported only when its command runs, so
+``taxvault --help`` answers at once. The short help of each lazy command is written
+here (a test checks it against the command's own). Errors reach the user as one
+clear line and a non-zero exit, never a traceback.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from typer import _click as click  # Typer's own copy of Click: the types TyperGroup is built on
+from typer.core import TyperCommand, TyperGroup
 
-from taxvault.access.cli import principals, token_app
-from taxvault.audit.cli import app as audit_app
-from taxvault.config import get_settings
-from taxvault.files import private_dir
-from taxvault.ingest.cli import ingest
-from taxvault.jobs.cli import cycle_run
-from taxvault.jobs.matching_cli import app as match_app  # matching's app, with the job's commands
-from taxvault.ledger.cli import app as cycle_app
-from taxvault.notices.cli import app as notices_app
-from taxvault.store import make_engine
-from taxvault.store.migrate import pending_heads, table_counts, upgrade
-from taxvault.store.registry import all_metadata
-from taxvault.synth.cli import synth
+
+def _cycle() -> typer.Typer:
+    """The ledger's queue commands, with the job that runs the cycle next to them."""
+    from taxvault.jobs.cli import cycle_run
+    from taxvault.ledger.cli import app as cycle_app
+
+    if not any(c.name == "run" for c in cycle_app.registered_commands):
+        cycle_app.command("run")(cycle_run)
+    return cycle_app
+
+
+# name -> (module:attribute or a loader, short help). Order is the order of `taxvault --help`.
+LAZY: dict[str, tuple[str | Callable[[], Any], str]] = {
+    "synth": (
+        "taxvault.synth.cli:synth",
+        "Generate a synthetic population (people, employers, returns, accounts, cases) into the store.",
+    ),
+    "demo": (
+        "taxvault.synth.cli:demo",
+        "Print the worked example's values for this synthetic store: a caseworker, a TIN, a module.",
+    ),
+    "ingest": (
+        "taxvault.ingest.cli:ingest",
+        "Ingest legacy files: detect the format, validate, quarantine bad records, load the rest.",
+    ),
+    "principals": (
+        "taxvault.access.cli:principals_app",
+        "List the principals: who may act, open cases, what each may be used for (never a TIN).",
+    ),
+    "token": ("taxvault.access.cli:token_app", "Bearer tokens of the embedded issuer."),
+    "audit": (
+        "taxvault.audit.cli:app",
+        "The tamper-evident access log: signed tree heads, proofs, export, verification.",
+    ),
+    "cycle": (_cycle, "The posting cycle: postings, notices, the unpostable queue."),
+    "notices": ("taxvault.notices.cli:app", "Notices: list them, download them."),
+    "match": (
+        "taxvault.jobs.matching_cli:app",  # matching's app, with the job's commands
+        "Computer matching under written agreements: agreements, partner data, runs, leads, destruction.",
+    ),
+}
+
+
+def load(name: str) -> click.Command:
+    """The real click command behind the lazy entry ``name`` (imports its module)."""
+    where, _ = LAZY[name]
+    if callable(where):
+        obj = where()
+    else:
+        module, attribute = where.split(":")
+        obj = getattr(importlib.import_module(module), attribute)
+    if isinstance(obj, typer.Typer):  # a group even with one command (`token issue`), as add_typer made it
+        command: click.Command = typer.main.get_group(obj)
+    else:
+        single = typer.Typer()
+        single.command(name)(obj)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class _LazyGroup(TyperGroup):
+    """The top-level group: its own commands, then the lazy ones, loaded only when run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        own = super().list_commands(ctx)
+        return [*own[:1], *LAZY, *own[1:]]  # init first, then the domains, then serve and db
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY:  # for the help listing: a name and its short help only
+            return TyperCommand(cmd_name, help=LAZY[cmd_name][1])
+        return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if name in LAZY:
+            command = load(name)
+        return name, command, rest
+
 
 app = typer.Typer(
     name="taxvault",
+    cls=_LazyGroup,
     help="One secure API over every record of a tax agency.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Inspect the store.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.command()(synth)
-app.command()(ingest)
-app.add_typer(audit_app, name="audit")
-app.add_typer(token_app, name="token")
-cycle_app.command("run")(cycle_run)  # a job over the ledger and notices, next to the queue commands
-app.add_typer(cycle_app, name="cycle")
-app.add_typer(notices_app, name="notices")
-app.add_typer(match_app, name="match")
-app.command()(principals)
 
 console = Console()
 err = Console(stderr=True)
@@ -59,6 +126,10 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def init() -> None:
     """Create the store, or migrate it to the newest schema; create the jobs' system principals."""
     from taxvault.access.system_principals import ensure_system_principals
+    from taxvault.config import get_settings
+    from taxvault.files import private_dir
+    from taxvault.store import make_engine
+    from taxvault.store.migrate import upgrade
 
     settings = get_settings()
     private_dir(settings.var_dir, tighten=True)  # store, keys, exports: owner-only
@@ -80,15 +151,17 @@ def serve(
     """Serve the API (health at /health, OpenAPI at /openapi.json and /docs)."""
     import uvicorn
 
+    from taxvault.access.policy import PolicyError
     from taxvault.api.app import create_app
+    from taxvault.api.middleware import configure_logging
+    from taxvault.config import get_settings
+    from taxvault.store import make_engine
+    from taxvault.store.migrate import pending_heads
 
     settings = get_settings()
     engine = make_engine()
     if pending_heads(engine):
         raise fail("the store is not initialised or not current: run `taxvault init`")
-    from taxvault.access.policy import PolicyError
-    from taxvault.api.middleware import configure_logging
-
     configure_logging()
     try:
         api = create_app(engine)
@@ -101,12 +174,21 @@ def serve(
 @db_app.command("stats")
 def db_stats() -> None:
     """Row counts per table."""
+    from rich.table import Table
+
+    from taxvault.store import make_engine
+    from taxvault.store.migrate import table_counts
+    from taxvault.store.registry import all_metadata
+
     metadata = all_metadata()
     counts = table_counts(make_engine(), list(metadata.sorted_tables))
     table = Table("table", "rows", title="taxvault store")
     for name, n in counts.items():
         table.add_row(name, f"{n:,}")
     console.print(table)
+
+
+app.add_typer(db_app, name="db")
 
 
 def main() -> None:
