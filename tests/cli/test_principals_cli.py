@@ -55,6 +55,8 @@ def test_add_to_a_store_init_made_then_use_it() -> None:
     from taxvault.cli import app
 
     assert runner.invoke(app, ["init"]).exit_code == 0
+    bare = runner.invoke(app, ["principals"], env=WIDE)
+    assert bare.exit_code == 0 and "only the jobs' principals" in bare.output and "principals add" in bare.output
     add = ["principals", "add"]
     ok = runner.invoke(
         app,
@@ -105,6 +107,7 @@ def test_add_to_a_store_init_made_then_use_it() -> None:
     )
     listed = runner.invoke(app, ["principals"], env=WIDE)
     assert _rows(listed.output)["cw-bob"][:4] == ["cw-bob", "employee", "collection", "0"]
+    assert "only the jobs' principals" not in listed.output
     token = runner.invoke(app, ["token", "issue", "--principal", "cw-bob"])
     assert token.exit_code == 0 and token.output.count(".") == 2  # a JWT for the new principal
 

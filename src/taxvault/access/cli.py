@@ -153,8 +153,8 @@ def principals(
         who = r.id if r.active else f"{r.id} (inactive)"
         table.add_row(who, r.kind, r.unit or "", f"{r.open_cases:,}", r.roles, use_for(r.roles))
     console.print(table)
-    if not rows:
-        console.print("no principals: `taxvault synth` makes a demo population, `taxvault principals add` one")
+    if not kind and all(r.kind == "system" for r in rows):
+        console.print("only the jobs' principals: `taxvault synth` makes a demo staff, `taxvault principals add` one")
 
 
 @principals_app.command("add")

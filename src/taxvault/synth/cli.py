@@ -91,7 +91,7 @@ def demo() -> None:
     try:
         found = pick_demo(make_engine())
     except TaxvaultError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     for key, value in (
         ("principal", found.principal),
