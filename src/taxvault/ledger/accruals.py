@@ -110,7 +110,7 @@ def _q(year: int, quarter: int) -> dt.date:
     return dt.date(year, 3 * quarter - 2, 1)
 
 
-# Non-corporate underpayment rates, IRC 6621(a)(2). Sources as in irs-facts.md
+# Non-corporate underpayment rates, IRC 6621(a)(2). Sources as in docs/irs-facts.md
 # section 5; "UNCERTAIN" ones could not be confirmed from an IRS release here.
 UNDERPAYMENT_RATES: tuple[Rate, ...] = (
     # 2023 Q1-Q3 7%: from memory and IR-2023-154 announcing an *increase* to 8% for
@@ -129,9 +129,9 @@ RATES_KNOWN_UNTIL = dt.date(2026, 6, 30)
 
 # Minimum failure-to-file addition for a return more than 60 days late, by the
 # year the return is required to be filed (IRC 6651(a) flush language, indexed by
-# IRC 6651(j)). UNCERTAIN: taken from secondary sources (irs-facts.md section 5;
+# IRC 6651(j)). UNCERTAIN: taken from secondary sources (docs/irs-facts.md section 5;
 # ourtaxpartner.com and inquisitrs.com give $485 for returns due in 2024 and $510
-# for 2025; stanleyfoodsinc.com gives $525 without a year, irs-facts.md assigns it
+# for 2025; stanleyfoodsinc.com gives $525 without a year, docs/irs-facts.md assigns it
 # to 2026). The Rev. Procs. (2023-34, 2024-40, 2025-32) were not read; sources
 # differ by a year on which filing year each amount applies to.
 MINIMUM_FTF_CENTS: dict[int, int] = {

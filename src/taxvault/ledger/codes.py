@@ -7,7 +7,7 @@ not data an operator edits.
 
 Source: IRS Document 6209, *IRS Processing Codes and Information*, section 8A
 (Master File transaction codes), 2024 edition (Rev. 01-2024), as summarised in
-``/work/shared/reference/irs-facts.md`` section 3 from taxproreport.com,
+``docs/irs-facts.md`` section 3 from taxproreport.com,
 igotmyrefund.com and section6166.com, with IRM 21.6.7 (976) and IRM 21.4.6 (898).
 The edition number itself was not read from the PDF; a later edition may renumber
 nothing here but should be checked when this table grows.

@@ -6,7 +6,7 @@ synthetic population, the under-reporter recomputation), so they cannot drift.
 Sources:
 - Brackets and standard deductions for 2024: Rev. Proc. 2023-34 sections 3.01 and
   3.15; 2025: Rev. Proc. 2024-40 as amended by the One Big Beautiful Bill Act
-  (P.L. 119-21, July 2025). See ../shared/reference/irs-facts.md section 6.
+  (P.L. 119-21, July 2025). See docs/irs-facts.md section 6.
 - Additional standard deduction for age 65 or older (2024): $1,550 married,
   $1,950 unmarried (Rev. Proc. 2023-34 section 3.15(3)); 2025: $1,600 / $2,000.
 - Tax Table rule (2024 Form 1040 instructions, "Tax Table"): taxable income under

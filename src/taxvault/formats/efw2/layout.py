@@ -4,7 +4,7 @@ Edition: SSA "Specifications for Filing Forms W-2 Electronically (EFW2)", Public
 42-007, Tax Year 2024, Version 1 (Section 4, "Record Specifications": RA, RE,
 RW, RO, RS, RT, RU, RV, RF). Cross-checked with the neogov EFW2 wiki pages,
 ``mminer237/efw2-maker`` and the sky8c9 sample files (see
-/work/shared/reference/irs-facts.md section 2 and tests/conformance/efw2/README.md).
+docs/irs-facts.md section 2 and tests/conformance/efw2/README.md).
 
 Every record is 512 bytes. Money fields are unsigned, right-justified, zero-filled
 cents: 11 digits in RW/RO/RS, 15 in RT/RU/RV. Reader and writer share these tables.

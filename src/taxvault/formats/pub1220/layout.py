@@ -6,7 +6,7 @@ Edition: IRS Publication 1220, "Specifications for Electronic Filing of Forms 10
 Payee "B", End of Payer "C", State Totals "K" and End of Transmission "F" records.
 Cross-checked with moov-io/irs ``pkg/config/specification.go`` (0-based there), the
 Minnesota DOR copy of the B layout, and flexile's 1099-NEC generator spec; see
-/work/shared/reference/irs-facts.md section 1.
+docs/irs-facts.md section 1.
 
 Reader and writer both take positions from here, so they cannot drift apart.
 Every record is 750 bytes; 749-750 are blank or CR/LF; 500-507 is the record
