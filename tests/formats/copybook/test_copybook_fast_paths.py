@@ -5,6 +5,12 @@ and inline integers), the fixed-length ``iter_records`` path and the bulk
 APIs are optimisations only; these property tests run them against the plain
 tree-walking writer and the closure decoder on every conformance copybook and
 the bundled IMF ones, with random values, random bytes and random options.
+
+Agreeing is not enough: a fast path that always declined (or crashed and was
+caught) would agree too.  So the callers catch only the fast path's legitimate
+refusals, every hand-over to the plain code is counted (``fastpath.STATS``),
+and the tests assert the count: zero for values and records the fast path
+supports, exactly one where it must decline.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from taxvault.formats.copybook import (
     rdw_header,
 )
 from taxvault.formats.copybook.encoder import encode_record_plain, get_encoder
+from taxvault.formats.copybook.fastpath import ENCODER_REFUSALS, STATS, Fallback
 
 CORPUS = Path(__file__).resolve().parents[2] / "conformance" / "cobrix"
 LAYOUTS: dict[str, Layout] = {
@@ -77,62 +84,85 @@ FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCh
 _layout_names = st.sampled_from(sorted(LAYOUTS))
 
 
-def _rarely(valid: st.SearchStrategy[Any], bad: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """Mostly ``valid``; about one draw in forty from ``bad`` (so most records stay encodable)."""
+def _rarely(valid: st.SearchStrategy[Any], bad: st.SearchStrategy[Any], clean: bool = False) -> st.SearchStrategy[Any]:
+    """Mostly ``valid``; about one draw in forty from ``bad`` (so most records stay encodable); ``clean``: never."""
+    if clean:
+        return valid
     return st.integers(0, 39).flatmap(lambda k: bad if k == 0 else valid)
 
 
-def _leaf_values(item: Item) -> st.SearchStrategy[Any]:
+def _leaf_values(item: Item, clean: bool = False) -> st.SearchStrategy[Any]:
     ftype = item.ftype
     assert ftype is not None
-    junk = st.sampled_from([1.5, True, b"x", "12", "abc", Decimal("NaN"), [], {}, "\u20ac", "\u0100", 10**30])
+    junk = st.sampled_from(
+        [1.5, True, b"x", "12", "abc", Decimal("NaN"), Decimal("sNaN"), Decimal("-Inf"), [], {}, chr(0x20AC), 10**30]
+    )
     if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT):
         size = ftype.size // 2 if ftype.usage is Usage.NATIONAL else ftype.size
-        text = st.text(alphabet=st.sampled_from("AZaz09 .-'&\u00e9"), max_size=size)
-        return _rarely(text, st.one_of(junk, st.text(min_size=size + 1, max_size=size + 1)))
+        text = st.text(alphabet=st.sampled_from("AZaz09 .-'&" if clean else "AZaz09 .-'&\u00e9"), max_size=size)
+        return _rarely(text, st.one_of(junk, st.text(min_size=size + 1, max_size=size + 1)), clean)
     if ftype.kind is Kind.FLOAT:
-        return _rarely(st.one_of(st.floats(width=32, allow_nan=False), st.integers(-(10**6), 10**6)), junk)
+        return _rarely(st.one_of(st.floats(width=32, allow_nan=False), st.integers(-(10**6), 10**6)), junk, clean)
     limit = 10 ** max(ftype.digits, 1)
-    low = -limit + 1 if ftype.signed else 0
+    low = -limit + 1 if ftype.signed and not (clean and ftype.edited) else 0  # not every edit mask shows a sign
     ints = st.integers(low, limit - 1)
     decimals = st.builds(lambda i: Decimal(i).scaleb(-ftype.scale), ints) if ftype.scale > 0 else ints
     edges = st.sampled_from([limit, -1, -limit, Decimal("0.001"), Decimal("1E+3"), Decimal("-0")])
+    if clean:  # an int counts whole units: with decimal places (or P scaling) only scaled values always fit
+        return st.builds(lambda i: Decimal(i).scaleb(-ftype.scale), ints) if ftype.scale else ints
     return _rarely(st.one_of(ints, decimals), st.one_of(junk, edges))
 
 
-def _values(item: Item, depth: int = 0) -> st.SearchStrategy[Any]:
-    """Values of the decoder's shape for ``item``, often valid, sometimes wrong in one place."""
+def _written(items: list[Item], clean: bool) -> list[Item]:
+    """The items a record's values may name; ``clean`` leaves out redefining ones (the fast path declines them)."""
+    return [c for c in items if not (clean and c.redefines is not None)]
+
+
+def _required(item: Item) -> bool:
+    """Whether a valid record must give ``item`` (a DEPENDING ON table with a minimum above 0, or a group with one)."""
+    if item.depending_on is not None and (item.occurs_min or 0) > 0:
+        return True
+    return item.is_group and any(_required(c) for c in item.children if c.redefines is None)
+
+
+def _values(item: Item, depth: int = 0, clean: bool = False) -> st.SearchStrategy[Any]:
+    """Values of the decoder's shape for ``item``, often valid, sometimes wrong in one place (``clean``: never)."""
     if item.is_group:
-        children = {c.key: _values(c, depth + 1) for c in item.children}
-        valid = st.one_of(st.fixed_dictionaries({}, optional=children), st.none())
-        return _rarely(valid, st.sampled_from([{"NO_SUCH_KEY": 1}, "x", [], 0]))
+        written = _written(item.children, clean)
+        needed = {c.key: _item_values(c, clean) for c in written if clean and _required(c)}
+        children = {c.key: _item_values(c, clean) for c in written if c.key not in needed}
+        valid = st.fixed_dictionaries(needed, optional=children)
+        if not needed:
+            valid = st.one_of(valid, st.none())
+        return _rarely(valid, st.sampled_from([{"NO_SUCH_KEY": 1}, "x", [], 0]), clean)
     if item.is_counter:  # written from its table's length; an explicit value must agree with it
-        return _rarely(st.none(), _leaf_values(item))
-    return st.one_of(_leaf_values(item), st.none())
+        return _rarely(st.none(), _leaf_values(item), clean)
+    return st.one_of(_leaf_values(item, clean), st.none())
 
 
-def _item_values(item: Item) -> st.SearchStrategy[Any]:
-    element = _values(item)
+def _item_values(item: Item, clean: bool = False) -> st.SearchStrategy[Any]:
+    element = _values(item, clean=clean)
     if not item.occurs:
         return element
     high = item.count_max
     if item.depending_on is None:
-        sizes = _rarely(st.sampled_from([0, high]), st.sampled_from([1, high + 1]))
+        sizes = _rarely(st.sampled_from([0, high]), st.sampled_from([1, high + 1]), clean)
     else:
         low = item.occurs_min or 0
-        sizes = _rarely(st.integers(low, min(high, low + 4)), st.sampled_from([high + 1, max(low - 1, 0), high]))
-    return st.one_of(sizes.flatmap(lambda n: st.lists(element, min_size=n, max_size=n)), st.none())
+        sizes = _rarely(st.integers(low, min(high, low + 4)), st.sampled_from([high + 1, max(low - 1, 0), high]), clean)
+    tables = sizes.flatmap(lambda n: st.lists(element, min_size=n, max_size=n))
+    return tables if clean and _required(item) else st.one_of(tables, st.none())
 
 
 @st.composite
-def record_values(draw: st.DrawFn, layout: Layout) -> dict[str, Any]:
+def record_values(draw: st.DrawFn, layout: Layout, clean: bool = False) -> dict[str, Any]:
     root = layout.roots[0]
     items = root.children if root.is_group else [root]
     out: dict[str, Any] = {}
-    for child in items:
-        if draw(st.integers(0, 5)) > 0:
-            out[child.key] = draw(_item_values(child))
-    if draw(st.integers(0, 40)) == 0:
+    for child in _written(items, clean):
+        if (clean and _required(child)) or draw(st.integers(0, 5)) > 0:
+            out[child.key] = draw(_item_values(child, clean))
+    if not clean and draw(st.integers(0, 40)) == 0:
         out["NO_SUCH_KEY"] = 1
     return out
 
@@ -151,14 +181,64 @@ def test_generated_encoder_matches_plain_writer(data: st.DataObject, name: str, 
     values = data.draw(record_values(layout))
     kwargs: dict[str, Any] = {"encoding": encoding, "variable_size_occurs": variable}
     expected = _outcome(lambda: encode_record_plain(layout, values, **kwargs))
+    before = STATS.encoder_fallbacks
     assert _outcome(lambda: encode_record(layout, values, **kwargs)) == expected
+    handed_over = STATS.encoder_fallbacks - before
     fast = get_encoder(layout, encoding, variable_size_occurs=variable)
-    if fast is not None:
-        try:
-            got = fast(values)
-        except Exception:  # the generated encoder may decline; encode_record then uses the plain writer
-            return
-        assert expected == ("ok", got)
+    if fast is None:  # no generated encoder: nothing to hand over
+        assert handed_over == 0
+        return
+    try:
+        got = fast(values)
+    except ENCODER_REFUSALS:  # only these: any other exception from generated code fails the test
+        assert handed_over == 1, "encode_record must have used the plain writer for this record"
+        return
+    assert handed_over == 0, "the fast path wrote the record; encode_record must not have redone it"
+    assert expected == ("ok", got)
+
+
+@FAST
+@given(data=st.data(), name=_layout_names, encoding=st.sampled_from(ENCODINGS), variable=st.booleans())
+def test_generated_encoder_writes_valid_values_itself(
+    data: st.DataObject, name: str, encoding: str, variable: bool
+) -> None:
+    """Valid values of the shapes it supports never leave the fast path (an encoder that always declined fails)."""
+    layout = LAYOUTS[name]
+    fast = get_encoder(layout, encoding, variable_size_occurs=variable)
+    if fast is None:
+        return
+    values = data.draw(record_values(layout, clean=True))
+    expected = encode_record_plain(layout, values, encoding=encoding, variable_size_occurs=variable)
+    before = STATS.encoder_fallbacks
+    assert fast(values) == expected
+    assert encode_record(layout, values, encoding=encoding, variable_size_occurs=variable) == expected
+    assert encode_records(layout, [values, values], encoding=encoding, variable_size_occurs=variable) == 2 * expected
+    assert STATS.encoder_fallbacks == before
+
+
+@pytest.mark.parametrize(
+    ("values", "why"),
+    [
+        ({"NUM": Decimal("-12.34")}, "a present REDEFINES"),
+        ({"A_PACK": Decimal("NaN")}, "NaN"),
+        ({"A_PACK": Decimal("Infinity")}, "Infinity"),
+        ({"A_BIN": Decimal("sNaN")}, "signalling NaN"),
+        ({"KIND": "\u20ac"}, "a character outside the code page"),
+        ({"A_PACK": 1.5}, "a float for a decimal field"),
+    ],
+)
+def test_generated_encoder_declines_exactly_once(values: dict[str, Any], why: str) -> None:
+    layout = LAYOUTS["redefines_signs"]
+    fast = get_encoder(layout, "cp037")
+    assert fast is not None
+    with pytest.raises(Fallback):
+        fast(values)
+    before = STATS.encoder_fallbacks
+    expected = _outcome(lambda: encode_record_plain(layout, values))
+    assert _outcome(lambda: encode_record(layout, values)) == expected, why
+    assert STATS.encoder_fallbacks == before + 1, why
+    assert _outcome(lambda: encode_records(layout, [values])) == expected, why
+    assert STATS.encoder_fallbacks == before + 2, why
 
 
 def test_generated_encoder_exists_for_the_imf_copybooks() -> None:
@@ -209,12 +289,29 @@ def test_generated_decoder_matches_closure_decoder(
     layout = LAYOUTS[name]
     plain = RecordDecoder(layout, options, generate=False)
     fast = RecordDecoder(layout, options)
+    assert plain.generated_groups == 0
     records = [raw, (raw * (layout.record_length // max(len(raw), 1) + 1))[: layout.record_length]]
     values = data.draw(record_values(layout))
     with contextlib.suppress(RecordEncodeError):
         records.append(encode_record_plain(layout, values, encoding=options.encoding))
     for record in records:
+        before = STATS.decoder_fallbacks
         assert _decode_outcome(fast, record) == _decode_outcome(plain, record)
+        if len(record) >= layout.record_length:  # a whole record never leaves the generated code
+            assert STATS.decoder_fallbacks == before
+
+
+def test_generated_decoder_hands_only_short_records_over() -> None:
+    layout = LAYOUTS["imf_entity"]
+    decoder = RecordDecoder(layout, DecodeOptions())
+    assert decoder.generated_groups > 0
+    image = encode_record(layout, {"ENT_TIN": "123456789"})
+    before = STATS.decoder_fallbacks
+    full = decoder.decode(image)
+    assert STATS.decoder_fallbacks == before
+    short = decoder.decode(image[:20])
+    assert STATS.decoder_fallbacks > before
+    assert short["ENT_TIN"] == full["ENT_TIN"] == "123456789"
 
 
 def _fixed_options(options: DecodeOptions) -> DecodeOptions:

@@ -14,7 +14,6 @@ same converters as the record decoder, so the values are identical to
 from __future__ import annotations
 
 import codecs
-import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -23,6 +22,7 @@ import numpy as np
 from .decoder import RecordDecoder, _Builder, get_decoder
 from .encoder import encode_record_plain, get_encoder
 from .errors import FileFormatError
+from .fastpath import ENCODER_REFUSALS, STATS
 from .field_decoders import JAVA_WHITESPACE
 from .layout import Layout
 from .options import DecodeOptions
@@ -60,9 +60,10 @@ def encode_records(
     for values in rows:
         record = None
         if fast is not None:
-            # Any doubt (Fallback or a surprise): the plain writer decides and raises the precise error.
-            with contextlib.suppress(Exception):
+            try:
                 record = fast(values)
+            except ENCODER_REFUSALS:  # not sure: the plain writer decides and raises the precise error
+                STATS.encoder_fallbacks += 1
         if record is None:
             record = encode_record_plain(
                 layout,

@@ -37,6 +37,7 @@ import codecs
 from collections.abc import Callable
 from typing import Any
 
+from .fastpath import STATS
 from .field_decoders import JAVA_WHITESPACE
 from .parser import Item
 from .picture import Kind, Usage
@@ -123,7 +124,12 @@ class GroupCodegen:
 
     def build(self, item: Item, fallback: StaticFn) -> StaticFn:
         size = item.element_size
-        self.env["_slow"] = fallback
+
+        def slow(d: bytes, p: int, ctx: dict[int, Any]) -> Any:
+            STATS.decoder_fallbacks += 1  # the group runs past the data: the closure decoder's short-record rules
+            return fallback(d, p, ctx)
+
+        self.env["_slow"] = slow
         self.text_spans: list[tuple[int, int]] = []
         self.fast = False
         exact = self._group(item, 0)

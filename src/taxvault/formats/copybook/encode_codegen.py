@@ -42,15 +42,12 @@ from typing import Any
 
 from .codepages import CodePage
 from .encoder import encode_value, initial_bytes
+from .fastpath import Fallback
 from .layout import Layout
 from .parser import Item
 from .picture import FieldType, Kind, Usage
 
 Encoder = Callable[[Mapping[str, Any]], bytes]
-
-
-class Fallback(Exception):
-    """The generated encoder is not sure: let the plain writer handle this record."""
 
 
 def _fail(*_: object) -> Any:
@@ -199,7 +196,9 @@ class EncoderCodegen:
             final = f"{_join(pieces)}.encode('latin-1')"
         else:
             final = f"{_join(pieces)}.encode('latin-1').translate(_T)"
-        source = "\n\n".join(self.functions) + "\n\ndef _encode(v0):\n" + body + f"\n    return {final}\n"
+        # A character the code page cannot write is the plain writer's error to name.
+        ret = f"\n    try:\n        return {final}\n    except UnicodeEncodeError:\n        raise _F from None\n"
+        source = "\n\n".join(self.functions) + "\n\ndef _encode(v0):\n" + body + ret
         self.env["_ce"] = codecs.charmap_encode
         self.env["_M"] = self.rc.map
         self.env["_T"] = self.rc.translation
@@ -345,9 +344,13 @@ class EncoderCodegen:
             if type(value) is int:
                 u = value * factor
             elif type(value) is decimal:
-                scaled = value.scaleb(scale) if scale else value
-                u = int(scaled)
-                if u != scaled:
+                try:  # NaN, sNaN and Infinity cannot be stored: the plain writer names the error
+                    scaled = value.scaleb(scale) if scale else value
+                    u = int(scaled)
+                    exact = u == scaled
+                except (ValueError, OverflowError, ArithmeticError):
+                    raise Fallback from None
+                if not exact:
                     raise Fallback
             else:
                 raise Fallback
@@ -397,9 +400,13 @@ class EncoderCodegen:
         def packed(value: Any) -> str:
             # The _unscaler rules, inlined: this runs for every amount of every record.
             if type(value) is decimal:
-                scaled = value.scaleb(scale) if scale else value
-                u = int(scaled)
-                if u != scaled:
+                try:  # NaN, sNaN and Infinity: see _unscaler
+                    scaled = value.scaleb(scale) if scale else value
+                    u = int(scaled)
+                    exact = u == scaled
+                except (ValueError, OverflowError, ArithmeticError):
+                    raise Fallback from None
+                if not exact:
                     raise Fallback
             elif type(value) is int:
                 u = value * factor

@@ -26,6 +26,7 @@ from typing import Any
 
 from .codepages import CodePage, get_code_page
 from .errors import RecordEncodeError
+from .fastpath import ENCODER_REFUSALS, STATS
 from .layout import Layout
 from .parser import Item
 from .picture import FieldType, Kind, Usage
@@ -49,7 +50,8 @@ def encode_record(
     The record is written by the encoder generated once per layout and
     settings (:mod:`.encode_codegen`) when there is one; whenever that
     encoder is unsure of a value it hands the record to the plain writer
-    below, which defines the output and the errors.
+    below, which defines the output and the errors (counted in
+    :data:`.fastpath.STATS`).
     """
     fast = get_encoder(
         layout, encoding, variable_size_occurs=variable_size_occurs, root=root, float_format=float_format
@@ -57,8 +59,8 @@ def encode_record(
     if fast is not None:
         try:
             return fast(values)
-        except Exception:  # noqa: S110 - Fallback or any surprise: the plain writer decides
-            pass
+        except ENCODER_REFUSALS:  # not sure: the plain writer decides (any other exception is a bug)
+            STATS.encoder_fallbacks += 1
     return encode_record_plain(
         layout,
         values,
