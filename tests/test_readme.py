@@ -58,7 +58,7 @@ def worked_example() -> Example:
     blocks = re.findall(r"```(\w+)\n(.*?)```", section, re.S)
     text = next(body for lang, body in blocks if lang == "text")
     script = next(body for lang, body in blocks if lang == "sh")
-    values = dict(line.split()[1:3] for line in text.strip().splitlines())  # type: ignore[misc]
+    values = dict(line.split()[1:3] for line in text.strip().splitlines())
     return Example(values, script)
 
 

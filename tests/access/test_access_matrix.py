@@ -7,6 +7,7 @@ full, and the audit event that must have been written (exactly one per request).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +39,8 @@ class Row:
 
 
 def R(*args: Any, **kw: Any) -> Row:
-    return Row(*args, **{k: frozenset(v) if k in {"masked", "full", "withheld"} else v for k, v in kw.items()})
+    fields: dict[str, Any] = {k: frozenset(v) if k in {"masked", "full", "withheld"} else v for k, v in kw.items()}
+    return Row(*args, **fields)
 
 
 MATRIX: list[Row] = [
@@ -155,7 +157,7 @@ MATRIX: list[Row] = [
     R("lookup-unassigned", "cw-alice", "lookup", "tp2", "collection", 404, "default-deny"),
 ]  # fmt: skip
 
-_PATHS = {
+_PATHS: dict[str, Callable[[Any], str]] = {
     "entity": lambda t: f"/v1/taxpayers/{entity_ref(t)}",
     "modules": lambda t: f"/v1/taxpayers/{entity_ref(t)}/modules",
     "transcript": lambda t: f"/v1/modules/{module_ref(t)}/transcript",

@@ -45,7 +45,7 @@ def _transcript(world: World, who: str, purpose: str | None = "collection", **ex
     headers = world.headers(who, purpose)
     headers.update(extra)
     r = world.client.get(f"/v1/modules/{module_ref('tp')}/transcript", headers=headers)
-    return r.status_code
+    return int(r.status_code)
 
 
 def _sources(engine: Engine) -> int:

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -141,9 +142,9 @@ def test_kill_9_under_load_then_restart(db_engine: Engine, tmp_path: Path) -> No
     assert server_log.read_text().count("Application shutdown complete") == 1
 
 
-def _covered_within(heads: list, index: int, event: AuditEvent) -> float:  # type: ignore[type-arg]
+def _covered_within(heads: list[Any], index: int, event: AuditEvent) -> float:
     """Seconds from the event's time to the first head that covers it (inf if none)."""
     first = min((h.timestamp_ms for h in heads if h.tree_size > index), default=None)
     if first is None:
         return float("inf")
-    return first / 1000 - event.time.astimezone(dt.UTC).timestamp()
+    return float(first / 1000 - event.time.astimezone(dt.UTC).timestamp())

@@ -31,7 +31,7 @@ def test_the_listing_shows_open_cases_and_what_each_is_for() -> None:
     assert runner.invoke(app, ["init"]).exit_code == 0
     assert runner.invoke(app, ["synth", "--taxpayers", "400", "--seed", "3"]).exit_code == 0
     with make_engine().connect() as conn:
-        open_by = dict(
+        open_by: dict[str, int] = dict(
             conn.execute(
                 sa.select(cases.c.assigned_to, sa.func.count())
                 .where(cases.c.status == "open", cases.c.assigned_to.is_not(None))

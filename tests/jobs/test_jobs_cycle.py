@@ -62,6 +62,7 @@ def _source(engine: Engine) -> int:
 def _start(engine: Engine) -> dt.date:
     with engine.connect() as conn:
         last = conn.execute(sa.select(sa.func.max(transactions.c.posted_date))).scalar_one()
+    assert isinstance(last, dt.date)
     return last + dt.timedelta(days=1)
 
 
@@ -176,7 +177,10 @@ class FailingLog(AuditLog):
 def _state(engine: Engine) -> dict[str, int]:
     """What a cycle writes: postings, pending adjustments, notices, runs (finished or not)."""
     with engine.connect() as conn:
-        n = lambda q: int(conn.execute(q).scalar_one())  # noqa: E731
+
+        def n(q: sa.Select[int]) -> int:
+            return int(conn.execute(q).scalar_one())
+
         return {
             "transactions": n(sa.select(sa.func.count()).select_from(transactions)),
             "pending": n(sa.select(sa.func.count()).where(ledger_adjustments.c.state == "pending")),

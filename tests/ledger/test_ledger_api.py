@@ -57,7 +57,7 @@ def _decide(world: World, who: str, adj: str, verb: str = "approve", target: str
         headers=world.headers(who, "collection"),
         json={"note": "checked the file"},
     )
-    return r.status_code
+    return int(r.status_code)
 
 
 def _posted(engine: Engine, tc: int) -> list[int]:

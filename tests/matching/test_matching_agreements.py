@@ -28,6 +28,7 @@ from taxvault.jobs import matching as jm
 from taxvault.matching import agreements as ag
 from taxvault.matching import importer, linkage
 from taxvault.matching.keys import load_keys
+from taxvault.matching.programs import RunError
 from taxvault.matching.tables import matching_agreements, matching_leads, matching_partner_rows, matching_runs
 from taxvault.synth import partners
 from taxvault.synth.load import synthesize
@@ -273,7 +274,7 @@ def test_a_run_without_an_approved_active_agreement_is_refused_and_audited(
 def test_a_run_with_nothing_imported_is_refused(store: tuple[Engine, AuditLog]) -> None:
     engine, log = store
     a = approved(engine)
-    with pytest.raises(jm.RunError, match="no partner data was imported"):
+    with pytest.raises(RunError, match="no partner data was imported"):
         jm.run_agreement(*job(engine, log), a.ref, today=IN_FORCE)
 
 

@@ -49,7 +49,8 @@ def people_table() -> pa.Table:
 def row(table: pa.Table, ident: str) -> dict[str, object]:
     rows = [r for r in table.to_pylist() if r["id"] == ident]
     assert len(rows) == 1
-    return rows[0]
+    found: dict[str, object] = rows[0]
+    return found
 
 
 def test_normalisation_removes_formatting_not_content() -> None:

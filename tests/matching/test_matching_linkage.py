@@ -137,7 +137,7 @@ def test_subsets_of_fields_link_without_code_changes(
     precision, recall, _ = scores(result, truth)
     assert precision >= min_precision
     assert recall >= min_recall
-    expected = [c for c in ("first_name", "last_name", "birth_date", "tin") if c in fields]
+    expected: list[str] = [c for c in ("first_name", "last_name", "birth_date", "tin") if c in fields]
     if "postcode" in fields:
         expected.append("address")
     assert list(result.comparisons) == expected

@@ -31,7 +31,8 @@ def all_bytes(data: bytes) -> bytes:
     """The raw file followed by every object of it, streams decompressed."""
     reader = PdfReader(io.BytesIO(data))
     out = [data]
-    size = int(reader.trailer["/Size"])
+    size = reader.trailer["/Size"]
+    assert isinstance(size, int)
     for num in range(1, size):
         obj = reader.get_object(num)
         if obj is None:
@@ -62,7 +63,9 @@ def placed_runs(data: bytes) -> list[Run]:
     runs: list[Run] = []
     for number, page in enumerate(reader.pages, start=1):
 
-        def visit(text: str, cm: list[float], tm: list[float], font: dict | None, size: float, n: int = number) -> None:
+        def visit(
+            text: str, cm: list[float], tm: list[float], font: dict[str, object] | None, size: float, n: int = number
+        ) -> None:
             if text.strip() and font is not None:
                 x = cm[0] * tm[4] + cm[2] * tm[5] + cm[4]
                 y = cm[1] * tm[4] + cm[3] * tm[5] + cm[5]

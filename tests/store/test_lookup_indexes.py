@@ -6,9 +6,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 
-def _indexed_prefixes(engine: Engine, table: str) -> set[tuple[str, ...]]:
+def _indexed_prefixes(engine: Engine, table: str) -> set[tuple[str | None, ...]]:
     insp = sa.inspect(engine)
-    cols = [tuple(ix["column_names"]) for ix in insp.get_indexes(table)]  # type: ignore[arg-type]
+    cols: list[tuple[str | None, ...]] = [tuple(ix["column_names"]) for ix in insp.get_indexes(table)]
     cols += [tuple(uq["column_names"]) for uq in insp.get_unique_constraints(table)]
     cols.append(tuple(insp.get_pk_constraint(table)["constrained_columns"]))
     return {c[:n] for c in cols for n in range(1, len(c) + 1)}

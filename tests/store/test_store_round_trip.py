@@ -45,7 +45,7 @@ def _clear(conn: sa.Connection, row: sa.RowMapping) -> dict[str, object]:
     """A stored entity row as it was given: the protected TIN columns replaced by the decrypted TIN."""
     out = {k: v for k, v in row.items() if not k.startswith("tin_") or k == "tin_type"}
     out["tin"] = tin_vault(conn).decrypt(conn, row["tin_enc"], aad("entities", "tin", row["ref"]))
-    assert row["tin_last4"] == out["tin"][-4:]  # type: ignore[index]
+    assert row["tin_last4"] == out["tin"][-4:]
     return out
 
 

@@ -64,6 +64,7 @@ def _options(case: dict[str, Any], variant: dict[str, Any]) -> DecodeOptions:
 
 def _load_expected(case: dict[str, Any], variant: dict[str, Any]) -> list[dict[str, Any]]:
     text = (CORPUS / variant["expected"]).read_text(encoding="utf-8")
+    rows: list[dict[str, Any]]
     if case["expected_output"]["format"].startswith("one pretty-printed JSON array"):
         rows = json.loads(text, parse_float=decimal.Decimal)
     else:
