@@ -159,11 +159,6 @@ def test_refundable_child_tax_credit_with_three_children_2024() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compute_return allows $2,000 per child for 2025; P.L. 119-21 section 70101 raised it to $2,200 "
-    "(credits 4,000 instead of 4,400; refund 1,854 instead of 2,254)",
-)
 def test_child_tax_credit_is_2200_per_child_in_2025() -> None:
     """Married filing jointly; W-2 box 1 $120,000.00, box 2 $8,000.00; two qualifying children under 17."""
     got = compute_return(F.MARRIED_JOINT, 2025, wages=120_000_00, withholding=8_000_00, children_under_17=2)

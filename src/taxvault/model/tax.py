@@ -13,10 +13,10 @@ Sources:
   $100,000 is taxed at the midpoint of its $50 row ($25 rows under $3,000; rows
   $5-$15 and $15-$25 at the bottom), rounded to whole dollars; at $100,000 or more
   the Tax Computation Worksheet applies the brackets exactly.
-- Child tax credit (IRC 24 as amended by TCJA): $2,000 per qualifying child under
-  17, reduced by $50 per $1,000 (or part) of modified AGI over $400,000 (joint) or
-  $200,000; refundable part (ACTC) up to $1,700 per child (2024), 15% of earned
-  income over $2,500.
+- Child tax credit (IRC 24 as amended by TCJA and P.L. 119-21 section 70101): $2,000 per
+  qualifying child under 17 in 2024, $2,200 from 2025, reduced by $50 per $1,000 (or
+  part) of modified AGI over $400,000 (joint) or $200,000; refundable part (ACTC) up
+  to $1,700 per child (2024 and 2025), 15% of earned income over $2,500.
 - Self-employment tax (IRC 1401, 1402): 92.35% of net earnings; 12.4% up to the
   social security wage base ($168,600 in 2024, $176,100 in 2025) less W-2 social
   security wages, 2.9% on all; nothing under $400; half is deductible from income.
@@ -84,6 +84,7 @@ _ADDITIONAL_65: dict[int, tuple[int, int]] = {
 }  # married, unmarried
 _SS_WAGE_BASE = {2024: 168_600, 2025: 176_100}
 _ACTC_PER_CHILD = {2024: 1_700, 2025: 1_700}
+_CTC_PER_CHILD = {2024: 2_000, 2025: 2_200}  # P.L. 119-21 section 70101: $2,200 from 2025
 
 SUPPORTED_YEARS = tuple(sorted(_BRACKET_STARTS))
 
@@ -219,7 +220,7 @@ def compute_returns(inp: ReturnInputs, year: int) -> dict[str, I64]:
     threshold = np.where(joint, 400_000_00, 200_000_00)
     over = np.maximum(agi - threshold, 0)
     reduction = ((over + 100_000 - 1) // 100_000) * 5_000
-    ctc = np.maximum(inp.children_under_17.astype(np.int64) * 2_000_00 - reduction, 0)
+    ctc = np.maximum(inp.children_under_17.astype(np.int64) * _CTC_PER_CHILD[year] * 100 - reduction, 0)
     credits = np.minimum(ctc, tax)
     earned = wages + np.maximum(business, 0)
     actc = np.minimum(
