@@ -51,21 +51,7 @@ class LogStore:
         with self.engine.connect() as conn:
             raw = _raw(conn)
             try:
-                frontier = self._lock(raw)
-                start = frontier.size
-                nodes: list[Node] = []
-                blocks: list[Block] = []
-                frontier.extend(hashes, nodes, blocks)
-                rows = zip(range(start, start + len(events)), events, strict=False)
-                if self.is_postgres:
-                    self._copy_pg(raw, rows, blocks, nodes)
-                else:
-                    raw.executemany("INSERT INTO audit_events (leaf_index, event) VALUES (?, ?)", rows)
-                    if blocks:
-                        raw.executemany("INSERT INTO audit_leaves (block, hashes) VALUES (?, ?)", blocks)
-                    if nodes:
-                        raw.executemany("INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)", nodes)
-                self._save_state(raw, frontier)
+                start = self._write(raw, self._lock(raw), events, hashes)
                 raw.commit()
             except BaseException:
                 raw.rollback()
@@ -94,6 +80,10 @@ class LogStore:
             if row is None:
                 raise AuditStoreError("the audit tree state row is missing (run `taxvault init`)")
             frontier = Frontier.from_bytes(int(row[0]), bytes(row[1]))
+        return self._write(raw, frontier, events, hashes)
+
+    def _write(self, raw: Any, frontier: Frontier, events: Sequence[bytes], hashes: list[bytes]) -> int:
+        """Insert the events, their closed leaf blocks and subtree nodes, and the new tree state."""
         start = frontier.size
         nodes: list[Node] = []
         blocks: list[Block] = []
