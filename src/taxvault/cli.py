@@ -20,6 +20,8 @@ from rich.console import Console
 from typer import _click as click  # Typer's own copy of Click: the types TyperGroup is built on
 from typer.core import TyperCommand, TyperGroup
 
+from taxvault.terminal import fail
+
 
 def _cycle() -> typer.Typer:
     """The ledger's queue commands, with the job that runs the cycle next to them."""
@@ -114,12 +116,6 @@ db_app = typer.Typer(help="Inspect the store.", no_args_is_help=True)
 
 console = Console()
 err = Console(stderr=True)
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print one clear error line and return the exit to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 @app.command()

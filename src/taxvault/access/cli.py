@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from taxvault.access.tokens import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS
+from taxvault.terminal import fail as _fail
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -57,11 +58,6 @@ principals_app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)  # one line, however wide
-    return typer.Exit(code)
 
 
 @token_app.command("issue")

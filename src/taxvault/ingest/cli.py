@@ -18,14 +18,10 @@ from taxvault.errors import TaxvaultError
 from taxvault.ingest.pipeline import FileReport, IngestError, ingest_paths, survey
 from taxvault.store import make_engine
 from taxvault.store.migrate import pending_heads
+from taxvault.terminal import fail as _fail
 
 console = Console()
 err = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
-    return typer.Exit(1)
 
 
 def ingest(

@@ -7,8 +7,6 @@ cycle is a job over the ledger and the notices, not part of either.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import sqlalchemy as sa
 import typer
 from rich.console import Console
@@ -19,21 +17,11 @@ from taxvault.errors import TaxvaultError
 from taxvault.jobs.cycle import run_cycle
 from taxvault.ledger.accruals import AccrualError
 from taxvault.store import make_engine
+from taxvault.terminal import fail as _fail
+from taxvault.terminal import parse_date as _date
 
 console = Console()
 err = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(1)
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter("give the date as YYYY-MM-DD") from None
 
 
 def cycle_run(

@@ -20,7 +20,6 @@ from taxvault.matching.cli import (
     JsonOption,
     app,
     console,
-    fail,
     open_door,
     parse_day,
     print_json,
@@ -28,6 +27,7 @@ from taxvault.matching.cli import (
 )
 from taxvault.matching.importer import parse_mapping
 from taxvault.synth.partners import SYNTHETIC_FILES
+from taxvault.terminal import fail
 
 JOB_PURPOSE = job.MATCHING_PURPOSE
 JobAsOption = typer.Option(job.JOB, "--as", help="The principal acting (default: the matching job).")

@@ -17,22 +17,12 @@ from taxvault.ledger.adjustments import AdjustmentError, resolve_unpostable
 from taxvault.ledger.tables import ledger_unpostables
 from taxvault.store import make_engine
 from taxvault.store.tables import sources
+from taxvault.terminal import fail as _fail
+from taxvault.terminal import parse_date as _date
 
 app = typer.Typer(help="The posting cycle: postings, notices, the unpostable queue.", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(1)
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter("give the date as YYYY-MM-DD") from None
 
 
 @app.command("unpostables")

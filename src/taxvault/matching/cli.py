@@ -38,6 +38,7 @@ from taxvault.matching.agreements import DEFAULT_THRESHOLD, PROGRAMS, validate_t
 from taxvault.matching.linkage import LinkageError
 from taxvault.store import make_engine
 from taxvault.store.migrate import pending_heads
+from taxvault.terminal import fail
 
 app = typer.Typer(
     help="Computer matching under written agreements: agreements, partner data, runs, leads, destruction.",
@@ -61,11 +62,6 @@ _SHOWN_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}", re.ASCII)  # a principal 
 
 class CliError(TaxvaultError):
     """A bad input or state, shown as one line."""
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
-    return typer.Exit(code)
 
 
 @contextmanager

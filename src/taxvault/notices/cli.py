@@ -16,15 +16,11 @@ from taxvault.errors import TaxvaultError
 from taxvault.files import write_private_bytes
 from taxvault.notices import service
 from taxvault.store import make_engine
+from taxvault.terminal import fail as _fail
 
 app = typer.Typer(help="Notices: list them, download them.", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(1)
 
 
 @app.command("list")
