@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from taxvault.access.system_principals import ensure_system_principals
 from taxvault.ingest import IngestError, ingest_paths
+from taxvault.ingest.pipeline import quarantined_raw
 from taxvault.ingest.tables import ingest_quarantine
 from taxvault.store import make_engine
 
@@ -49,13 +50,13 @@ def test_bad_records_are_quarantined_and_the_rest_loads(db_engine: Engine, legac
     r = reports["pub1220"]
     assert (r.read, r.loaded, r.quarantined) == (r.loaded + 2, r.read - 2, 2)
     with db_engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(ingest_quarantine.c.record_number, ingest_quarantine.c.field, ingest_quarantine.c.raw).order_by(
-                ingest_quarantine.c.record_number
-            )
-        ).all()
-    assert [(n, f) for n, f, _ in rows] == [(3, "payee_tin"), (4, "payee_name_control")]
-    assert all(len(raw) == 750 for _, _, raw in rows)
+        q = ingest_quarantine.c
+        rows = conn.execute(sa.select(q.record_number, q.field, q.raw, q.source_id).order_by(q.record_number)).all()
+        raws = [quarantined_raw(conn, int(src), int(n), bytes(sealed)) for n, _, sealed, src in rows]
+    assert [(n, f) for n, f, _, _ in rows] == [(3, "payee_tin"), (4, "payee_name_control")]
+    assert all(len(raw) == 750 for raw in raws)
+    assert b"123456789" in raws[0], "the quarantined record comes back as it was read"
+    assert all(b"123456789" not in bytes(sealed) for _, _, sealed, _ in rows), "kept sealed, never in clear"
     assert all(x.read == x.loaded + x.quarantined for x in reports.values())
 
 

@@ -59,7 +59,7 @@ from taxvault.store.bulk import (
     next_ids,
     reset_sequences,
 )
-from taxvault.store.tins import protect_columns
+from taxvault.store.tins import protect_columns, tin_vault
 
 PRINCIPAL = INGEST
 ACTION = "ingest"
@@ -316,6 +316,11 @@ def _insert_plan(conn: Connection, report: FileReport, plan: Plan) -> bool:
             insert_columns(conn, table, cols)
     if plan.quarantine:
         q = plan.quarantine
+        # A bad record may still carry a TIN: it is kept sealed like every stored TIN
+        # (quarantine_aad names its row), for whoever must correct it.
+        sealed = tin_vault(conn).encrypt_bytes(
+            conn, [x.raw for x in q], [quarantine_aad(source_id, x.record_number) for x in q]
+        )
         conn.execute(
             ingest_quarantine.insert(),
             [
@@ -326,10 +331,10 @@ def _insert_plan(conn: Connection, report: FileReport, plan: Plan) -> bool:
                     "record_type": x.record_type,
                     "field": x.field[:64],
                     "reason": x.reason[:200],
-                    "raw": x.raw,
+                    "raw": raw,
                     "created_at": now,
                 }
-                for x in q
+                for x, raw in zip(q, sealed, strict=True)
             ],
         )
     assert_foreign_keys(conn)
@@ -339,3 +344,13 @@ def _insert_plan(conn: Connection, report: FileReport, plan: Plan) -> bool:
 
 def _count(conn: Connection, table: sa.Table) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+
+def quarantine_aad(source_id: int, record_number: int) -> bytes:
+    """The associated data that binds a sealed quarantined record to its file and record number."""
+    return f"ingest_quarantine|{source_id}|{record_number}".encode()
+
+
+def quarantined_raw(conn: Connection, source_id: int, record_number: int, sealed: bytes) -> bytes:
+    """A quarantined record's raw bytes, unsealed (the keys dir must be present)."""
+    return tin_vault(conn).decrypt_bytes(conn, sealed, quarantine_aad(source_id, record_number))
