@@ -195,7 +195,7 @@ def taxpayer_principal_id(entity_ref: str) -> str:
 def ensure_taxpayer_principal(conn: Connection, entity_ref: str) -> str:
     """Create (if needed) the taxpayer principal of the entity with ``entity_ref``; returns its id."""
     row = conn.execute(
-        sa.select(entities.c.id, entities.c.kind, entities.c.first_name, entities.c.last_name).where(
+        sa.select(entities.c.id).where(  # the id only: making a principal discloses nothing of the taxpayer
             entities.c.ref == entity_ref
         )
     ).first()
