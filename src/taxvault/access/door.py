@@ -522,6 +522,23 @@ class Unit:
         self.events.append(ev)
         return ev
 
+    @contextmanager
+    def failures_recorded(
+        self, action: str, resource: Resource, target: Target, decided: Decided, what: str
+    ) -> Iterator[None]:
+        """Record an allowed fetch or write that then failed (``<what>:<kind>``); nothing was disclosed.
+
+        A domain error passes through as it is; anything else becomes :class:`Unavailable`.
+        """
+        try:
+            yield
+        except TaxvaultError as exc:
+            self.audit(action, resource, target.ref, decided.decision, reason=f"{what}:{exc.kind}")
+            raise
+        except Exception as exc:
+            self.audit(action, resource, target.ref, decided.decision, reason=f"{what}:error")
+            raise Unavailable("the request could not be completed; nothing was disclosed or written") from exc
+
     def locate(self, resource: Resource, ref: str, *, label: str = "read") -> Target:
         """The target, or :class:`NotFound` (audited)."""
         target = self.door.locate(self.conn, resource, ref, self.session.caller)
@@ -617,14 +634,8 @@ class Access:
                 self.ref = find(unit.conn) or ""
             target = unit.locate(self.resource, self.ref, label=label)
             decided = unit.authorize(self.resource, target, action, label=label)
-            try:
+            with unit.failures_recorded(label, self.resource, target, decided, "fetch-failed"):
                 body = fetch(unit.conn, target)
-            except TaxvaultError as exc:
-                unit.audit(label, self.resource, target.ref, decided.decision, reason=f"fetch-failed:{exc.kind}")
-                raise
-            except Exception as exc:
-                unit.audit(label, self.resource, target.ref, decided.decision, reason="fetch-failed:error")
-                raise Unavailable("the record could not be read; quote the request id") from exc
             disclosure = Disclosure()
             masked = mask_body(body, decided.plan, disclosure, structural=_STRUCTURAL)
             if isinstance(masked, dict):
@@ -640,11 +651,8 @@ class Access:
         with self.door.unit(self.session) as unit:
             target = unit.locate(self.resource, self.ref)
             decided = unit.authorize(self.resource, target, "read")
-            try:
+            with unit.failures_recorded("read", self.resource, target, decided, "fetch-failed"):
                 body = fetch(unit.conn, target)
-            except TaxvaultError as exc:
-                unit.audit("read", self.resource, target.ref, decided.decision, reason=f"fetch-failed:{exc.kind}")
-                raise
             if body is None:
                 unit.audit("read", self.resource, target.ref, decided.decision, reason="fetch-failed:no-document")
                 raise NotFound("no such document")
@@ -682,14 +690,8 @@ class Access:
                 second_person=second_person,
                 manages_requester=manages_requester,
             )
-            try:
+            with unit.failures_recorded(action, self.resource, target, decided, "write-failed"):
                 result = perform(unit.conn, target)
-            except TaxvaultError as exc:
-                unit.audit(action, self.resource, target.ref, decided.decision, reason=f"write-failed:{exc.kind}")
-                raise
-            except Exception as exc:
-                unit.audit(action, self.resource, target.ref, decided.decision, reason="write-failed:error")
-                raise Unavailable("the change could not be made; nothing was written") from exc
             unit.audit(action, self.resource, target.ref, decided.decision, fields)
         return result
 

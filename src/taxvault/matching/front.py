@@ -16,6 +16,7 @@ her access report. A page of leads decides and audits each lead on its own.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -41,7 +42,6 @@ from taxvault.matching.agreements import (
     new_ref,
     renew_agreement,
     revoke_agreement,
-    validate_terms,
 )
 from taxvault.matching.leads import Lead, LeadNotFound
 from taxvault.matching.schemas import agreement_json
@@ -152,32 +152,8 @@ def draft(door: Door, session: Session, terms: Terms, *, today: dt.date) -> dict
     with door.unit(session, write=True) as unit:
         ref = new_ref("a")
         decided = authorize(unit, "draft_agreement", Resource.MATCHING_AGREEMENT, Target(ref))
-        validate_terms(
-            program=terms.program,
-            purpose=terms.purpose,
-            legal_authority=terms.legal_authority,
-            agency_fields=terms.agency_fields,
-            partner_fields=terms.partner_fields,
-            starts_on=terms.starts_on,
-            ends_on=terms.ends_on,
-            destroy_on=terms.destroy_on,
-            threshold=terms.threshold,
-        )
-        created = draft_agreement(
-            unit.conn,
-            partner_id=terms.partner_id,
-            program=terms.program,
-            purpose=terms.purpose,
-            legal_authority=terms.legal_authority,
-            agency_fields=terms.agency_fields,
-            partner_fields=terms.partner_fields,
-            starts_on=terms.starts_on,
-            ends_on=terms.ends_on,
-            destroy_on=terms.destroy_on,
-            threshold=terms.threshold,
-            created_by=session.principal,
-            ref=ref,
-        )
+        # draft_agreement checks the terms (CMPPA fields, dates, threshold) before it writes anything
+        created = draft_agreement(unit.conn, **dataclasses.asdict(terms), created_by=session.principal, ref=ref)
         unit.audit("draft_agreement", Resource.MATCHING_AGREEMENT, ref, decided.decision, AGREEMENT_FIELDS)
     return agreement_json(created, today)
 
