@@ -21,6 +21,7 @@ break_glass_reviews = sa.Table(
     sa.Column("state", sa.String(10), nullable=False, server_default="pending"),
     sa.Column("reviewer_id", sa.String(40), sa.ForeignKey("principals.id"), nullable=True),
     sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("reason", sa.String(1000), nullable=True),  # the reviewer's (migration 0010)
     sa.CheckConstraint("state IN ('pending', 'upheld', 'referred')", name="state"),
     sa.Index(None, "state", "created_at"),
     sa.Index(None, "principal_id"),

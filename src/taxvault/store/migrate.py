@@ -36,8 +36,11 @@ def pending_heads(engine: Engine) -> set[str]:
     """Heads of the migration scripts the store has not reached yet (empty = current)."""
     script = ScriptDirectory.from_config(alembic_config(engine))
     with engine.connect() as conn:
-        current = set(MigrationContext.configure(conn).get_current_heads())
-    return set(script.get_heads()) - current
+        current = MigrationContext.configure(conn).get_current_heads()
+    # A revision another one depends on (depends_on) stays a head of the scripts but not of the
+    # store; it is reached when it is an ancestor or a dependency of what the store has.
+    reached = {r.revision for r in script.revision_map.iterate_revisions(current, "base") if r} if current else set()
+    return set(script.get_heads()) - reached
 
 
 def table_counts(engine: Engine, tables: list[sa.Table]) -> dict[str, int]:

@@ -19,6 +19,8 @@ _DOMAIN_TABLE_MODULES: tuple[str, ...] = (
     "taxvault.access.tables",
     "taxvault.ledger.tables",
     "taxvault.matching.tables",
+    "taxvault.stats.tables",
+    "taxvault.oversight.tables",
 )
 
 
