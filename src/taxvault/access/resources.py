@@ -25,6 +25,11 @@ class Resource(StrEnum):
     POSTING_CYCLE = "posting_cycle"
     INGEST_FILE = "ingest_file"
     POPULATION = "population"
+    # Oversight (located by the oversight services themselves): the alert queue, the
+    # break-glass review queue, and the UNAX letter to a taxpayer (her name and address).
+    OVERSIGHT_ALERT = "oversight_alert"
+    BREAK_GLASS_REVIEW = "break_glass_review"
+    UNAX_LETTER = "unax_letter"
 
     @property
     def dataset(self) -> str:
@@ -63,6 +68,9 @@ _DATASET = {
     Resource.POSTING_CYCLE: "cycle_runs",
     Resource.INGEST_FILE: "sources",
     Resource.POPULATION: "sources",
+    Resource.OVERSIGHT_ALERT: "oversight_alerts",
+    Resource.BREAK_GLASS_REVIEW: "break_glass_reviews",
+    Resource.UNAX_LETTER: "oversight_letters",
 }
 _TAXPAYER_DATA = frozenset(
     {
@@ -75,6 +83,7 @@ _TAXPAYER_DATA = frozenset(
         Resource.MATCHING_LEAD,  # names a taxpayer a match found
         Resource.INGEST_FILE,  # a legacy file's records are taxpayers' data
         Resource.POPULATION,  # synthetic, but loaded exactly as taxpayers' data would be
+        Resource.UNAX_LETTER,  # addressed to the taxpayer: her name and address
     }
 )
 _LOCATOR = {
@@ -98,4 +107,7 @@ _LOCATOR = {
     Resource.POSTING_CYCLE: "job",
     Resource.INGEST_FILE: "job",
     Resource.POPULATION: "job",
+    Resource.OVERSIGHT_ALERT: "job",
+    Resource.BREAK_GLASS_REVIEW: "job",
+    Resource.UNAX_LETTER: "job",
 }
