@@ -25,11 +25,17 @@ class Resource(StrEnum):
     POSTING_CYCLE = "posting_cycle"
     INGEST_FILE = "ingest_file"
     POPULATION = "population"
+    # Differentially private aggregates (stats/): no record, only noisy counts and sums per group.
+    STATS = "stats"
     # Oversight (located by the oversight services themselves): the alert queue, the
     # break-glass review queue, and the UNAX letter to a taxpayer (her name and address).
     OVERSIGHT_ALERT = "oversight_alert"
     BREAK_GLASS_REVIEW = "break_glass_review"
     UNAX_LETTER = "unax_letter"
+    # Data custody (oversight/grants.py, oversight/exports.py): time-boxed grants and the
+    # exports made under them (an export's rows are decided on the dataset's own resource).
+    GRANT = "grant"
+    EXPORT = "export"
 
     @property
     def dataset(self) -> str:
@@ -68,9 +74,12 @@ _DATASET = {
     Resource.POSTING_CYCLE: "cycle_runs",
     Resource.INGEST_FILE: "sources",
     Resource.POPULATION: "sources",
+    Resource.STATS: "stats",
     Resource.OVERSIGHT_ALERT: "oversight_alerts",
     Resource.BREAK_GLASS_REVIEW: "break_glass_reviews",
     Resource.UNAX_LETTER: "oversight_letters",
+    Resource.GRANT: "grants",
+    Resource.EXPORT: "exports",
 }
 _TAXPAYER_DATA = frozenset(
     {
@@ -107,7 +116,10 @@ _LOCATOR = {
     Resource.POSTING_CYCLE: "job",
     Resource.INGEST_FILE: "job",
     Resource.POPULATION: "job",
+    Resource.STATS: "self",  # the analyst's own budget and answers
     Resource.OVERSIGHT_ALERT: "job",
     Resource.BREAK_GLASS_REVIEW: "job",
     Resource.UNAX_LETTER: "job",
+    Resource.GRANT: "job",  # the grants service locates the grant itself
+    Resource.EXPORT: "job",
 }
