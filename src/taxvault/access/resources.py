@@ -36,6 +36,10 @@ class Resource(StrEnum):
     # exports made under them (an export's rows are decided on the dataset's own resource).
     GRANT = "grant"
     EXPORT = "export"
+    # Asking (query/): a typed plan's listing of records, or its aggregates (the query service
+    # names the plan by its hash; each dataset the plan touches is decided on its own).
+    QUERY = "query"
+    QUERY_AGGREGATE = "query_aggregate"
 
     @property
     def dataset(self) -> str:
@@ -80,6 +84,8 @@ _DATASET = {
     Resource.UNAX_LETTER: "oversight_letters",
     Resource.GRANT: "grants",
     Resource.EXPORT: "exports",
+    Resource.QUERY: "query_plans",
+    Resource.QUERY_AGGREGATE: "query_plans",
 }
 _TAXPAYER_DATA = frozenset(
     {
@@ -93,6 +99,7 @@ _TAXPAYER_DATA = frozenset(
         Resource.INGEST_FILE,  # a legacy file's records are taxpayers' data
         Resource.POPULATION,  # synthetic, but loaded exactly as taxpayers' data would be
         Resource.UNAX_LETTER,  # addressed to the taxpayer: her name and address
+        Resource.QUERY,  # a listing of records
     }
 )
 _LOCATOR = {
@@ -122,4 +129,6 @@ _LOCATOR = {
     Resource.UNAX_LETTER: "job",
     Resource.GRANT: "job",  # the grants service locates the grant itself
     Resource.EXPORT: "job",
+    Resource.QUERY: "job",  # the query service names the plan (its hash) itself
+    Resource.QUERY_AGGREGATE: "job",
 }

@@ -21,6 +21,7 @@ _DOMAIN_TABLE_MODULES: tuple[str, ...] = (
     "taxvault.matching.tables",
     "taxvault.stats.tables",
     "taxvault.oversight.tables",
+    "taxvault.query.tables",
 )
 
 
