@@ -54,7 +54,9 @@ CHANNELS = ("http", "cli", "job")
 
 _E = entities.c
 _SELF_ENTITY = sa.select(_E.ref, _E.is_restricted, _E.is_employee).where(_E.id == sa.bindparam("eid"))
-_ENTITY_FACTS = (_E.id, _E.is_restricted, _E.is_employee, _E.address_line, _E.city, _E.state, _E.zip)
+_ENTITY_FACTS = (
+    _E.id, _E.ref.label("subject"), _E.is_restricted, _E.is_employee, _E.address_line, _E.city, _E.state, _E.zip
+)  # fmt: skip
 _LOCATE_ENTITY = sa.select(*_ENTITY_FACTS).where(_E.ref == sa.bindparam("ref"))
 _LOCATE_MODULE = (
     sa.select(tax_modules.c.id.label("module_id"), *_ENTITY_FACTS)
@@ -123,6 +125,7 @@ class Target:
     employee: bool = False
     address: Address | None = None
     assigned: frozenset[str] | None = None  # the caller's case purposes, when read with the record
+    subject: str | None = None  # the opaque ref of the taxpayer the record belongs to (audit event v2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +172,10 @@ class Door:
         policies: PolicyEngine,
         *,
         caller_ttl: float = 30.0,
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self.engine = engine
+        self.clock: Callable[[], dt.datetime] = clock or _utcnow  # a simulator sets simulated time
         self.audit = audit_log
         self.policies = policies
         self.disclosures = DisclosureRules.from_policies(policies)  # PolicyError: the door does not open
@@ -252,6 +257,7 @@ class Door:
                 request_id=request_id,
                 purpose=_safe_purpose(purpose),
                 policy=f"refused:{reason}",
+                time=self.clock(),
             )
         )
 
@@ -342,7 +348,9 @@ class Door:
             me = conn.execute(_SELF_ENTITY, {"eid": caller.entity_id}).first()
             if me is None:
                 return Target(caller.id)
-            return Target(me.ref, caller.entity_id, None, bool(me.is_restricted), bool(me.is_employee))
+            return Target(
+                me.ref, caller.entity_id, None, bool(me.is_restricted), bool(me.is_employee), subject=str(me.ref)
+            )
         if not ref:
             return None
         row: Any
@@ -366,6 +374,7 @@ class Door:
             bool(row.is_employee),
             (row.address_line, row.city, row.state, row.zip),
             assigned,
+            str(row.subject),
         )
 
     def assigned_purposes(self, conn: Connection, caller: Caller, target: Target, *, lock: bool) -> frozenset[str]:
@@ -418,7 +427,7 @@ class Door:
         now: dt.datetime | None = None,
     ) -> Decided:
         """Gather the facts, ask the policies (a pure function), derive the mask plan from the rules."""
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or self.clock()
         caller = session.caller
         relation = "none"
         if target.entity_id is not None:
@@ -489,6 +498,7 @@ class Unit:
     events: list[AuditEvent] = field(default_factory=list)
     leaves: list[int] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    subjects: dict[str, str] = field(default_factory=dict)  # located ref -> its taxpayer's ref
 
     def committed(self) -> None:
         for hook in self.after_commit:
@@ -503,8 +513,12 @@ class Unit:
         fields: list[str] | tuple[str, ...] = (),
         *,
         reason: str | None = None,
+        subject: str | None = None,
     ) -> AuditEvent:
-        """Add this unit's event for ``action`` (appended when the unit ends, whatever its outcome)."""
+        """Add this unit's event for ``action`` (appended when the unit ends, whatever its outcome).
+
+        ``subject`` defaults to the taxpayer of the record this unit located under ``target_ref``.
+        """
         kind = resource.value if isinstance(resource, Resource) else resource
         policy = decision.policy_text if decision is not None else None
         if reason:
@@ -518,6 +532,9 @@ class Unit:
             purpose=self.session.purpose,
             policy=policy,
             fields=fields,
+            subject=subject or self.subjects.get(target_ref),
+            channel=self.session.channel,
+            time=self.door.clock(),
         )
         self.events.append(ev)
         return ev
@@ -545,6 +562,8 @@ class Unit:
         if target is None:
             self.audit(label, resource, ref or "none", PolicyDecision(False, ("not-found",)))
             raise NotFound("no such record")
+        if target.subject is not None:
+            self.subjects[target.ref] = target.subject
         return target
 
     def authorize(
@@ -559,6 +578,8 @@ class Unit:
         manages_requester: bool = False,
     ) -> Decided:
         """Decide; a denial is audited and raised as :class:`Denied`."""
+        if target.subject is not None:
+            self.subjects[target.ref] = target.subject
         decided = self.door.decide(
             self.conn,
             self.session,
@@ -586,7 +607,10 @@ class Unit:
 
 
 Fetch = Callable[[Connection, Target], dict[str, Any]]
-_STRUCTURAL = frozenset({"items", "next_offset", "limit", "offset", "module", "transactions", "masked", "withheld"})
+_STRUCTURAL = frozenset(
+    {"items", "next_offset", "limit", "offset", "module", "transactions", "masked", "withheld"}
+    | {"attempts", "before", "next_before"}  # the access report's second list and its paging by leaf
+)
 
 
 @dataclass(slots=True)
@@ -707,6 +731,10 @@ class Access:
         self.break_glass_review = review
         if self.on_break_glass is not None:
             self.on_break_glass(review)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

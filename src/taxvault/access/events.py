@@ -8,6 +8,7 @@ spelling. An architecture test fails if any module outside ``access/`` and
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 from taxvault.audit import AuditEvent, Decision
@@ -23,12 +24,16 @@ def event(
     purpose: str | None = None,
     policy: str | None = None,
     fields: Iterable[str] = (),
+    subject: str | None = None,
+    channel: str | None = None,
+    time: dt.datetime | None = None,
 ) -> AuditEvent:
     """An event stamped now: who did what to which (opaque) resource, why, what it disclosed.
 
     ``policy`` names the deciding policies, or ``refused:<reason>`` for a request refused
     before a decision; ``fields`` are names of disclosed fields (``name:masked`` when masked),
-    never values.
+    never values. ``subject`` is the opaque ref of the taxpayer the resource belongs to
+    (what oversight and the access report index by); ``time`` comes from the door's clock.
     """
     return AuditEvent.now(
         principal=principal,
@@ -39,4 +44,7 @@ def event(
         purpose=purpose,
         policy=policy,
         fields=fields,
+        subject=subject,
+        channel=channel,
+        time=time,
     )

@@ -4,6 +4,12 @@ The leaf of the Merkle log is the event's canonical bytes, so the same event mus
 always give the same bytes: JSON with sorted keys, no whitespace, UTF-8, a fixed
 field set and a format version. Events never carry a TIN (the resource is an opaque
 id) nor disclosed values (only field names), so the log itself is not sensitive.
+
+Version 2 adds what oversight needs without guessing from free text: ``subject``,
+the opaque ref of the taxpayer whose data the resource is (a module's or notice's
+owner; null when there is none, e.g. a look-up that found nothing), and ``channel``
+(``http``, ``cli`` or ``job``). Version-1 events still parse and re-serialize as
+version 1, so an old log verifies unchanged.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ from typing import Any
 
 from taxvault.audit.errors import AuditEventError
 
-EVENT_VERSION = 1
-_FIELDS = frozenset(
+EVENT_VERSION = 2
+_FIELDS_V1 = frozenset(
     {"v", "time", "principal", "action", "resource", "purpose", "fields", "decision", "policy", "request_id"}
 )
+_FIELDS = {1: _FIELDS_V1, 2: _FIELDS_V1 | {"subject", "channel"}}
+CHANNELS = ("http", "cli", "job")
 # A value that is exactly an SSN/ITIN/EIN shape is refused: the caller passed a TIN
 # where an opaque id belongs. (Only whole values: random ids may contain digit runs.)
 _TIN_SHAPE = re.compile(r"\d{3}-?\d{2}-?\d{4}|\d{2}-\d{7}")
@@ -70,6 +78,9 @@ class AuditEvent:
     purpose: str | None = None
     policy: str | None = None
     fields: tuple[str, ...] = field(default=())
+    subject: str | None = None
+    channel: str | None = None
+    version: int = EVENT_VERSION
 
     def __post_init__(self) -> None:
         if not isinstance(self.time, dt.datetime) or self.time.utcoffset() is None:
@@ -83,6 +94,13 @@ class AuditEvent:
             _text(name, getattr(self, name), required=True)
         _text("purpose", self.purpose, required=False)
         _text("policy", self.policy, required=False)
+        if self.version not in _FIELDS:
+            raise AuditEventError(f"unsupported audit event version {self.version!r}")
+        if self.version == 1 and (self.subject is not None or self.channel is not None):
+            raise AuditEventError("a version-1 audit event has no subject or channel")
+        _text("subject", self.subject, required=False)
+        if self.channel is not None and self.channel not in CHANNELS:
+            raise AuditEventError(f"audit event channel must be one of {list(CHANNELS)}")
         names = tuple(sorted(set(self.fields)))
         for name in names:
             _text("fields", name, required=True)
@@ -100,10 +118,13 @@ class AuditEvent:
         purpose: str | None = None,
         policy: str | None = None,
         fields: Iterable[str] = (),
+        subject: str | None = None,
+        channel: str | None = None,
+        time: dt.datetime | None = None,
     ) -> AuditEvent:
-        """An event stamped with the current UTC time."""
+        """An event stamped with the current UTC time (or ``time``, for a simulated clock)."""
         return cls(
-            time=dt.datetime.now(dt.UTC),
+            time=time or dt.datetime.now(dt.UTC),
             principal=principal,
             action=action,
             resource=resource,
@@ -112,11 +133,13 @@ class AuditEvent:
             purpose=purpose,
             policy=policy,
             fields=tuple(fields),
+            subject=subject,
+            channel=channel,
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The event as the JSON object that is hashed (every field present, nulls included)."""
-        return {
+        obj: dict[str, Any] = {
             "action": self.action,
             "decision": self.decision.value,
             "fields": list(self.fields),
@@ -126,8 +149,12 @@ class AuditEvent:
             "request_id": self.request_id,
             "resource": self.resource,
             "time": format_time(self.time),
-            "v": EVENT_VERSION,
+            "v": self.version,
         }
+        if self.version >= 2:
+            obj["subject"] = self.subject
+            obj["channel"] = self.channel
+        return obj
 
     def to_bytes(self) -> bytes:
         """Canonical bytes: sorted keys, no whitespace, UTF-8. This is the Merkle leaf.
@@ -135,16 +162,30 @@ class AuditEvent:
         Spelled out field by field for speed (it runs on every request); a test holds
         it byte-identical to :func:`canonical_json` of :meth:`to_dict`.
         """
-        policy, purpose, t = self.policy, self.purpose, self.time
+        policy, purpose, t, subject, channel = self.policy, self.purpose, self.time, self.subject, self.channel
+        if self.version == 1:
+            return (
+                f'{{"action":{_encode_str(self.action)},"decision":"{self.decision._value_}",'
+                f'"fields":[{",".join(map(_encode_str, self.fields))}],'
+                f'"policy":{"null" if policy is None else _encode_str(policy)},'
+                f'"principal":{_encode_str(self.principal)},'
+                f'"purpose":{"null" if purpose is None else _encode_str(purpose)},'
+                f'"request_id":{_encode_str(self.request_id)},"resource":{_encode_str(self.resource)},'
+                f'"time":"{_TIME % (t.year, t.month, t.day, t.hour, t.minute, t.second, t.microsecond)}",'
+                '"v":1}'
+            ).encode()
         return (
-            f'{{"action":{_encode_str(self.action)},"decision":"{self.decision._value_}",'
+            f'{{"action":{_encode_str(self.action)},'
+            f'"channel":{"null" if channel is None else _encode_str(channel)},'
+            f'"decision":"{self.decision._value_}",'
             f'"fields":[{",".join(map(_encode_str, self.fields))}],'
             f'"policy":{"null" if policy is None else _encode_str(policy)},'
             f'"principal":{_encode_str(self.principal)},'
             f'"purpose":{"null" if purpose is None else _encode_str(purpose)},'
             f'"request_id":{_encode_str(self.request_id)},"resource":{_encode_str(self.resource)},'
+            f'"subject":{"null" if subject is None else _encode_str(subject)},'
             f'"time":"{_TIME % (t.year, t.month, t.day, t.hour, t.minute, t.second, t.microsecond)}",'
-            f'"v":{EVENT_VERSION}}}'
+            f'"v":{self.version}}}'
         ).encode()
 
     @classmethod
@@ -154,10 +195,13 @@ class AuditEvent:
             obj = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise AuditEventError(f"audit event is not UTF-8 JSON: {exc}") from None
-        if not isinstance(obj, dict) or set(obj) != _FIELDS:
-            raise AuditEventError("audit event does not have exactly the version-1 field set")
-        if obj["v"] != EVENT_VERSION:
-            raise AuditEventError(f"unsupported audit event version {obj['v']!r}")
+        if not isinstance(obj, dict) or "v" not in obj:
+            raise AuditEventError("audit event is not an object with a version")
+        version = obj["v"]
+        if type(version) is not int or version not in _FIELDS:
+            raise AuditEventError(f"unsupported audit event version {version!r}")
+        if set(obj) != _FIELDS[version]:
+            raise AuditEventError(f"audit event does not have exactly the version-{version} field set")
         try:
             when = dt.datetime.strptime(obj["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
         except (TypeError, ValueError):
@@ -174,6 +218,9 @@ class AuditEvent:
             purpose=obj["purpose"],
             policy=obj["policy"],
             fields=tuple(obj["fields"]),
+            subject=obj.get("subject"),
+            channel=obj.get("channel"),
+            version=version,
         )
         if event.to_bytes() != data:
             raise AuditEventError("audit event bytes are not in canonical form")

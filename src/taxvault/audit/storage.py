@@ -25,6 +25,28 @@ from taxvault.audit.tables import audit_events, audit_leaves, audit_sths, audit_
 PAGE = 50_000
 
 
+_SUBJECT = b'"subject":"'
+
+
+def subjects_of(events: Sequence[bytes], start: int) -> list[tuple[str, int]]:
+    """(subject, leaf index) of the events that name a taxpayer (event v2), for the index.
+
+    Read from the canonical bytes without parsing: inside a JSON string every quote is
+    escaped, so the key pattern can only match the ``subject`` member itself.
+    """
+    found: list[tuple[str, int]] = []
+    for i, data in enumerate(events):
+        at = data.find(_SUBJECT)
+        if at < 0:
+            continue
+        at += len(_SUBJECT)
+        end = data.find(b'"', at)
+        value = data[at:end]
+        if end > at and b"\\" not in value:
+            found.append((value.decode("ascii", "replace"), start + i))
+    return found
+
+
 def _raw(conn: Connection) -> Any:
     raw = conn.connection.driver_connection
     if raw is None:  # pragma: no cover - only with exotic pools
@@ -89,10 +111,16 @@ class LogStore:
         blocks: list[Block] = []
         frontier.extend(hashes, nodes, blocks)
         rows = zip(range(start, start + len(events)), events, strict=False)
+        about = subjects_of(events, start)
         if self.is_postgres:
             self._copy_pg(raw, rows, blocks, nodes)
+            if about:
+                with raw.cursor() as cur:
+                    cur.executemany("INSERT INTO audit_subjects (subject, leaf_index) VALUES (%s, %s)", about)
         else:
             raw.executemany("INSERT INTO audit_events (leaf_index, event) VALUES (?, ?)", rows)
+            if about:
+                raw.executemany("INSERT INTO audit_subjects (subject, leaf_index) VALUES (?, ?)", about)
             if blocks:
                 raw.executemany("INSERT INTO audit_leaves (block, hashes) VALUES (?, ?)", blocks)
             if nodes:

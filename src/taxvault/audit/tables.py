@@ -64,3 +64,13 @@ audit_sths = sa.Table(
     sa.Column("signature", sa.LargeBinary(64), nullable=False),
     sa.Column("key_id", sa.String(64), nullable=False),
 )
+
+audit_subjects = sa.Table(
+    "audit_subjects",
+    metadata,
+    # The index by taxpayer (event v2 ``subject``) that the access report and oversight read:
+    # written in the same transaction as the events, so a report never misses a committed one.
+    sa.Column("subject", sa.String(40), primary_key=True),
+    sa.Column("leaf_index", sa.BigInteger, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
+)

@@ -67,7 +67,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 EXPORT_FORMAT = "taxvault-audit-log"
 EMPTY_ROOT = hashlib.sha256(b"").digest()
-_EVENT_KEYS = {
+_EVENT_KEYS_V1 = {
     "v",
     "time",
     "principal",
@@ -79,6 +79,7 @@ _EVENT_KEYS = {
     "policy",
     "request_id",
 }
+_EVENT_KEYS = {1: _EVENT_KEYS_V1, 2: _EVENT_KEYS_V1 | {"subject", "channel"}}
 
 
 MIN_STORED_LEVEL = 5
@@ -248,13 +249,19 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
 
 
 def _check_event(data: bytes) -> str | None:
-    """Why ``data`` is not a canonical version-1 event, or None."""
+    """Why ``data`` is not a canonical event (version 1 or 2), or None."""
     try:
         obj = json.loads(data)
     except ValueError:
         return "not JSON"
-    if not isinstance(obj, dict) or set(obj) != _EVENT_KEYS:
-        return "not the version-1 field set"
+    if not isinstance(obj, dict):
+        return "not a JSON object"
+    version = obj.get("v")
+    keys = _EVENT_KEYS.get(version) if type(version) is int else None
+    if keys is None:
+        return "not a known event version"
+    if set(obj) != keys:
+        return f"not the version-{version} field set"
     canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     return None if canonical == data else "not in canonical form"
 

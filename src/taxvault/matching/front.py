@@ -78,7 +78,7 @@ def authorize(
         unit.conn, unit.session, action, resource, target, second_person=second_person, lock=unit.write
     )
     if not decided.decision.allowed:
-        unit.audit(label or action, resource, target.ref, decided.decision)
+        unit.audit(label or action, resource, target.ref, decided.decision, subject=target.subject)
         verb = action.replace("_", " ")
         raise MatchingDenied(f"{unit.session.principal} may not {verb}{' ' + what if what else ''}", code="forbidden")
     return decided
@@ -267,6 +267,7 @@ def _target(lead: Lead, facts: RowMapping, assigned: frozenset[str]) -> Target:
         bool(facts["is_employee"]),
         (facts["address_line"], facts["city"], facts["st"], facts["zip"]),
         assigned,
+        lead.entity_ref,
     )
 
 
@@ -299,7 +300,9 @@ def leads_page(
             items.append(mask_lead(lead.summary(), one.plan, out))
             masked |= out.masked
             withheld |= out.withheld
-            unit.audit("read", Resource.MATCHING_LEAD, lead.entity_ref, one.decision, _fields(out))
+            unit.audit(
+                "read", Resource.MATCHING_LEAD, lead.entity_ref, one.decision, _fields(out), subject=lead.entity_ref
+            )
         unit.audit("list", Resource.MATCHING_LEAD, LEADS, decided.decision, (f"items={len(items)}",))
     return {
         "items": items,
