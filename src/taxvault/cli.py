@@ -62,6 +62,7 @@ LAZY: dict[str, tuple[str | Callable[[], Any], str]] = {
         "taxvault.jobs.matching_cli:app",  # matching's app, with the job's commands
         "Computer matching under written agreements: agreements, partner data, runs, leads, destruction.",
     ),
+    "ask": ("taxvault.query.cli:ask", "Ask a question under policy: the plan in words, then the answer."),
 }
 
 
