@@ -27,7 +27,7 @@ from taxvault.oversight.tables import SEVERITIES, oversight_alerts
 Severity = Literal["low", "medium", "high", "critical"]
 
 RULE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
-_TIN_LIKE = re.compile(r"(?<!\d)\d{3}-?\d{2}-?\d{4}(?!\d)|(?<!\d)\d{2}-\d{7}(?!\d)")
+TIN_LIKE = re.compile(r"(?<!\d)\d{3}-?\d{2}-?\d{4}(?!\d)|(?<!\d)\d{2}-\d{7}(?!\d)")
 _CHUNK = 500
 
 
@@ -102,7 +102,7 @@ def _check(d: AlertDraft) -> None:
         raise Invalid("an alert needs a dedupe key of 1 to 200 characters", code="alert-dedupe")
     if not d.summary or len(d.summary) > 500:
         raise Invalid("an alert summary is 1 to 500 characters", code="alert-summary")
-    if _TIN_LIKE.search(d.summary) or _TIN_LIKE.search(d.dedupe):
+    if TIN_LIKE.search(d.summary) or TIN_LIKE.search(d.dedupe):
         raise Invalid("an alert's summary and dedupe key never carry a TIN", code="alert-tin")
     if any(not isinstance(leaf, int) or leaf < 0 for leaf in d.leaves):
         raise Invalid("alert leaves are audit leaf indexes (non-negative integers)", code="alert-leaves")

@@ -69,12 +69,13 @@ oversight_letters = sa.Table(
     metadata,
     sa.Column("id", Id, primary_key=True, autoincrement=True),
     sa.Column("ref", sa.String(32), nullable=False, unique=True),
-    sa.Column("alert_id", Id, sa.ForeignKey("oversight_alerts.id"), nullable=False, unique=True),
+    sa.Column("alert_id", Id, sa.ForeignKey("oversight_alerts.id"), nullable=False),
     sa.Column("subject", sa.String(32), nullable=False),  # the taxpayer's entity ref
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("pdf", sa.LargeBinary, nullable=False),
     sa.Column("created_by", sa.String(40), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("alert_id", "subject"),  # one letter per taxpayer an alert is about
 )
 
 # Where an incremental scan resumes: one row per named cursor (the scan's last leaf and its state).

@@ -89,7 +89,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_oversight_letters")),
         sa.UniqueConstraint("ref", name=op.f("uq_oversight_letters_ref")),
-        sa.UniqueConstraint("alert_id", name=op.f("uq_oversight_letters_alert_id")),
+        sa.UniqueConstraint("alert_id", "subject", name=op.f("uq_oversight_letters_alert_id_subject")),
     )
     op.create_table(
         "oversight_cursors",
