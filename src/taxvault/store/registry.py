@@ -21,6 +21,8 @@ _DOMAIN_TABLE_MODULES: tuple[str, ...] = (
     "taxvault.matching.tables",
     "taxvault.stats.tables",
     "taxvault.oversight.tables",
+    "taxvault.oversight.scan_tables",
+    "taxvault.oversight.custody_tables",
     "taxvault.query.tables",
 )
 
