@@ -1,0 +1,980 @@
+"""The offline translator: a question in plain English to a typed :class:`Plan`, or a refusal.
+
+Shipped with the product, no model server needed. It is a small semantic
+parser over the vocabulary's words (``grammar.py``): the question is tagged
+phrase by phrase (``tagger.py``), then read as one of a documented set of
+forms (docs/asking-forms.md): counts, sums, averages, lowest/highest, top N,
+"by" a dimension, comparisons between years, thresholds, time ranges and
+"which ..." lists.
+
+Never a guess: any word it does not know, any number it cannot place, any
+combination it cannot express (an "or" across two fields, a date grouped by
+year) makes it return :class:`Unsupported` with the reason and the nearest
+forms it does support. A refusal never repeats numbers from the question (a
+TIN typed into a question must not end up in a log).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from taxvault.query.plan import AggFn, Aggregate, Filter, Op, Order, Plan
+from taxvault.query.translate import Unsupported
+from taxvault.query.translate.tagger import Tagged, tag
+from taxvault.query.translate.tokens import MAX_QUESTION_CHARS
+from taxvault.query.translate.values import Numeral, is_year
+from taxvault.query.vocab import FIELDS, EntitySet, join_path
+
+T, M, R, INFO, N, X, C = (
+    "taxpayers",
+    "modules",
+    "returns",
+    "information_returns",
+    "notices",
+    "transactions",
+    "cases",
+)
+
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "count": (
+        "How many taxpayers live in Texas?",
+        "How many returns for 2024 claimed a refund over $5,000?",
+        "Number of CP14 notices issued last year",
+    ),
+    "sum": (
+        "Total wages reported on W-2s in 2024",
+        "What is the total balance due on returns for tax year 2024 in Ohio?",
+    ),
+    "avg": ("Average adjusted gross income by filing status for 2024",),
+    "top": ("Top 5 states by number of returns", "Which state has the most CP14 notices?"),
+    "list": (
+        "Which taxpayers in Ohio owe more than $10,000?",
+        "List the 10 largest refunds for 2024",
+    ),
+    "compare": ("Returns in 2024 vs 2023 by filing status",),
+}
+"""Supported question forms, offered as the nearest ones when a question is refused."""
+
+_DEFAULT_TIME: dict[str, str] = {
+    R: "returns.tax_year",
+    INFO: "information_returns.tax_year",
+    N: "notices.issued_date",
+    C: "cases.opened",
+    X: "transactions.posted_date",
+    M: "modules.tax_period",
+}
+"""The date or year a bare "in 2024" applies to, by the set the question is about."""
+
+_DEFAULT_AMOUNT: dict[str, str] = {
+    N: "notices.amount_due",
+    X: "transactions.amount",
+    INFO: "information_returns.income",
+}
+"""The amount a bare "over $10,000" applies to, by set (returns have too many amounts to pick one)."""
+
+_LIST_FIELDS: dict[str, tuple[str, ...]] = {
+    T: ("taxpayers.ref", "taxpayers.first_name", "taxpayers.last_name"),
+    M: ("modules.ref", "modules.mft", "modules.tax_period"),
+    R: ("returns.ref", "returns.tax_year"),
+    INFO: ("information_returns.ref", "information_returns.form", "information_returns.tax_year"),
+    N: ("notices.ref", "notices.notice_type", "notices.issued_date"),
+    X: ("transactions.tc", "transactions.amount", "transactions.posted_date"),
+    C: ("cases.ref", "cases.kind", "cases.status"),
+}
+_BUSINESS_LIST = ("taxpayers.ref", "taxpayers.business_name")
+_ANY_LIST = ("taxpayers.ref", "taxpayers.first_name", "taxpayers.last_name", "taxpayers.business_name")
+
+_OP = {"gt": Op.GT, "ge": Op.GE, "lt": Op.LT, "le": Op.LE, "eq": Op.EQ}
+
+
+class _Refuse(Exception):
+    def __init__(self, reason: str, kind: str = "count") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+
+
+# --- reading the tags -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Item:
+    kind: str
+    value: Any
+    text: str
+    used: bool = False
+
+
+@dataclass
+class _Threshold:
+    op: str
+    values: list[Numeral]
+    at: int  # index of the comparison word
+    end: int  # index after the last number
+    field: str | None = None
+
+
+@dataclass
+class _Time:
+    op: str  # in | since | after | before | until | between | on
+    years: list[int] = field(default_factory=list)
+    dates: list[dt.date] = field(default_factory=list)  # a day, or a month's first and last day
+    compare: bool = False
+    at: int = 0
+    field: str | None = None  # qualified field from a verb (filed, issued...) or "tax_year"
+
+
+@dataclass
+class _Reading:
+    ops: list[tuple[str, int]] = field(default_factory=list)
+    sets: list[tuple[str, str | None, int]] = field(default_factory=list)
+    fields: list[tuple[dict[str, str], int, str]] = field(default_factory=list)
+    thresholds: list[_Threshold] = field(default_factory=list)
+    values: list[tuple[str, list[Any], bool, int]] = field(default_factory=list)  # field, values, negated, at
+    flags: list[tuple[str, str, Any, int]] = field(default_factory=list)
+    times: list[_Time] = field(default_factory=list)
+    dims: list[tuple[tuple[str, ...], int, bool, str]] = field(default_factory=list)  # candidates, at, plural, text
+    grouped: bool = False
+    compare: bool = False
+    bound_flags: set[int] = field(default_factory=set)
+    top: tuple[str, bool, int | None, int] | None = None  # direction, implies count, n, at
+    distinct: bool = False
+
+
+def _merge_numbers(tags: list[Tagged]) -> list[_Item]:
+    """Numbers with their scale words ("10 thousand", "ten thousand dollars") as one item."""
+    items: list[_Item] = []
+    i = 0
+    while i < len(tags):
+        t = tags[i]
+        if t.kind in ("num", "word_num"):
+            num = t.value if t.kind == "num" else Numeral(t.value * 100, False, False, False)
+            j = i + 1
+            if j < len(tags) and tags[j].kind == "scale":
+                num = Numeral(num.hundredths * tags[j].value, num.dollar_sign, num.has_decimals, True)
+                j += 1
+            if j < len(tags) and tags[j].kind == "filler" and tags[j].text in ("dollars", "dollar", "usd"):
+                num = Numeral(num.hundredths, True, num.has_decimals, num.scaled)
+                j += 1
+            items.append(_Item("num", num, t.text))
+            i = j
+            continue
+        if t.kind == "scale":
+            raise _Refuse(f"I could not tell what '{t.text}' multiplies")
+        items.append(_Item(t.kind, t.value, t.text))
+        i += 1
+    kept = [it for it in items if it.kind != "filler"]
+    out: list[_Item] = []
+    for n, it in enumerate(kept):
+        nxt = _peek(kept, n + 1)
+        if it.kind == "when" and not (nxt is not None and _timeish(nxt)):
+            continue  # "in", "for", "of", "to" that introduce no time connect words only
+        out.append(it)
+    return out
+
+
+def _timeish(it: _Item) -> bool:
+    return it.kind in ("rel", "month", "year_field") or (it.kind == "num" and _is_year_num(it))
+
+
+def _is_year_num(it: _Item) -> bool:
+    v: Numeral = it.value
+    return (
+        it.kind == "num"
+        and not v.dollar_sign
+        and not v.scaled
+        and v.is_integer
+        and is_year(v.integer)
+        and "," not in it.text
+    )
+
+
+def _peek(items: list[_Item], i: int) -> _Item | None:
+    return items[i] if 0 <= i < len(items) else None
+
+
+def _read_time(items: list[_Item], i: int, when: str, today: dt.date) -> tuple[_Time, int] | None:
+    """A time starting at ``items[i]`` (after the 'when' word, if any): years, a month, a day, or relative."""
+    it = _peek(items, i)
+    if it is None:
+        return None
+    if it.kind == "year_field" and _peek(items, i + 1) is not None:
+        got = _read_time(items, i + 1, when, today)
+        if got is not None:
+            got[0].field = "tax_year"
+            it.used = True
+        return got
+    if it.kind == "rel":
+        it.used = True
+        year = today.year + int(it.value)
+        return _Time("in" if when in ("in", "of") else when, years=[year]), i + 1
+    if it.kind == "month":
+        month = int(it.value)
+        nxt = _peek(items, i + 1)
+        day: int | None = None
+        j = i + 1
+        if nxt is not None and nxt.kind == "num" and not _is_year_num(nxt) and nxt.value.is_integer:
+            day = nxt.value.integer
+            j += 1
+        year_item = _peek(items, j)
+        if year_item is None or not _is_year_num(year_item):
+            raise _Refuse("a month needs its year (March 2025)")
+        year = year_item.value.integer
+        it.used = True
+        if day is not None:
+            try:
+                return _Time("on" if when == "in" else when, dates=[dt.date(year, month, day)]), j + 1
+            except ValueError:
+                raise _Refuse("that date does not exist") from None
+        last = calendar.monthrange(year, month)[1]
+        return _Time(when, dates=[dt.date(year, month, 1), dt.date(year, month, last)]), j + 1
+    if it.kind == "num" and _is_year_num(it):
+        years = [it.value.integer]
+        j = i + 1
+        compare = False
+        op = when
+        while True:
+            sep = _peek(items, j)
+            nxt = _peek(items, j + 1)
+            if sep is None or nxt is None:
+                break
+            if sep.kind == "year_field" and nxt.kind in ("and", "or", "vs", "when"):
+                sep.used = True
+                j += 1
+                continue
+            if sep.kind in ("and", "or", "vs") and nxt.kind == "num" and _is_year_num(nxt):
+                compare = compare or sep.kind == "vs"
+                years.append(nxt.value.integer)
+                j += 2
+                continue
+            if sep.kind == "vs" and nxt.kind == "rel":
+                compare = True
+                years.append(today.year + int(nxt.value))
+                j += 2
+                continue
+            if sep.kind == "when" and sep.value in ("to", "until") and nxt.kind == "num" and _is_year_num(nxt):
+                if when not in ("in", "from") or len(years) != 1:
+                    raise _Refuse("I can read a range of years as 'from 2022 to 2024' or 'between 2022 and 2024'")
+                years.append(nxt.value.integer)
+                op = "between"
+                j += 2
+                continue
+            break
+        if op == "from":
+            op = "since"
+        return _Time(op, years=years, compare=compare), j
+    return None
+
+
+def _read(items: list[_Item], today: dt.date) -> _Reading:
+    """One pass over the items: thresholds, times, values, dimensions, sets, fields, top N."""
+    r = _Reading()
+    i = 0
+    pending_not = False
+    while i < len(items):
+        it = items[i]
+        k = it.kind
+        if k == "cmp":
+            i = _read_cmp(items, i, r, today)
+            continue
+        if k == "when" or (k == "num" and _is_year_num(it)) or k in ("rel", "month", "year_field"):
+            when = it.value if k == "when" else "in"
+            start = i + 1 if k == "when" else i
+            got = _read_time(items, start, when, today)
+            if got is not None:
+                t, j = got
+                t.at = i
+                r.times.append(t)
+                i = j
+                continue
+            if k == "when":
+                raise _Refuse("I could not read the time in the question")
+            if k == "year_field":
+                r.dims.append((("year",), i, False, it.text)) if r.grouped else None
+                i += 1
+                continue
+        if k == "num":
+            nxt = _peek(items, i + 1)
+            if nxt is not None and nxt.kind == "cmp_after":
+                thr = _Threshold(nxt.value, [it.value], i, i + 2)
+                r.thresholds.append(thr)
+                i += 2
+                continue
+            if nxt is not None and nxt.kind == "top" and r.top is None:
+                r.top = (nxt.value[0], nxt.value[1], _count_of(it.value), i)
+                i += 2
+                continue
+            prev = _peek(items, i - 1)
+            if prev is not None and prev.kind == "top" and r.top is not None and r.top[2] is None:
+                r.top = (r.top[0], r.top[1], _count_of(it.value), r.top[3])
+                i += 1
+                continue
+            if prev is not None and prev.kind == "list" and not it.value.dollar_sign:
+                r.top = ("", False, _count_of(it.value), i)
+                i += 1
+                continue
+            if prev is not None and prev.kind == "dim" and prev.value in (("transactions.tc",), ("modules.mft",)):
+                qualified = prev.value[0]
+                if r.dims and r.dims[-1][1] == i - 1:
+                    r.dims.pop()
+                r.values.append((qualified, [_count_of(it.value)], pending_not, i))
+                pending_not = False
+                i += 1
+                continue
+            if nxt is not None and nxt.kind == "field" and R in nxt.value and nxt.value[R] == "dependents":
+                r.thresholds.append(_Threshold("eq", [it.value], i, i + 1))
+                i += 1
+                continue
+            raise _Refuse("I could not tell what a number in the question refers to")
+        if k == "top":
+            n_rows = r.top[2] if r.top is not None and r.top[0] == "" else None
+            r.top = (it.value[0], it.value[1], n_rows, i)
+            i += 1
+            continue
+        if k in ("agg", "list"):
+            if k == "list" and it.text == "who" and not any(s[0] == T for s in r.sets):
+                r.sets.append((T, "individual", i))
+            if k == "agg" and it.value == "distinct":
+                r.distinct = True
+                r.ops.append(("count", i))
+            else:
+                r.ops.append((it.value if k == "agg" else "list", i))
+            i += 1
+            continue
+        if k == "set":
+            r.sets.append((it.value[0], it.value[1], i))
+            i += 1
+            continue
+        if k == "field":
+            r.fields.append((it.value, i, it.text))
+            i += 1
+            continue
+        if k == "not":
+            pending_not = True
+            i += 1
+            continue
+        if k in ("state", "value", "mft"):
+            i = _read_values(items, i, r, pending_not)
+            pending_not = False
+            continue
+        if k == "flag":
+            qualified, op, value = it.value
+            nxt = _peek(items, i + 1)
+            if it.text in ("closed", "resolved", "open") and nxt is not None and nxt.kind in ("when", "rel", "num"):
+                # "closed in 2025": the date the case closed, not only its status
+                got = _read_time(items, i + 2 if nxt.kind == "when" else i + 1, _when_of(nxt), today)
+                if got is not None:
+                    t, j = got
+                    t.field = "cases.closed" if it.text != "open" else "cases.opened"
+                    t.at = i
+                    r.times.append(t)
+                    i = j
+                    continue
+            if pending_not:
+                if op != "=":
+                    raise _Refuse("I can only negate a named value (not in Texas, not deceased)")
+                value = not value if isinstance(value, bool) else value
+                op = "=" if isinstance(value, bool) else "!="
+                pending_not = False
+            r.flags.append((qualified, op, value, i))
+            i += 1
+            continue
+        if k == "date_field":
+            nxt = _peek(items, i + 1)
+            got = None
+            if nxt is not None:
+                got = _read_time(items, i + 2 if nxt.kind == "when" else i + 1, _when_of(nxt), today)
+            if got is not None:
+                t, j = got
+                if t.field is None:
+                    t.field = str(it.value)
+                t.at = i
+                r.times.append(t)
+                i = j
+                continue
+            i += 1  # "filed", "issued" with no time after them: the verb of the sentence
+            continue
+        if k == "group":
+            nxt = _peek(items, i + 1)
+            if nxt is not None and nxt.kind == "dim":
+                r.grouped = True
+            elif it.text != "by":  # "reported by taxpayers": the agent, not a grouping
+                raise _Refuse("I can group by state, year, form, notice type, filing status, MFT, case kind or status")
+            i += 1
+            continue
+        if k == "dim":
+            prev = _peek(items, i - 1)
+            if prev is not None and prev.kind in ("value", "mft") and not r.grouped:
+                prev_field = "modules.mft" if prev.kind == "mft" else prev.value[0]
+                if prev_field in it.value or (prev.kind == "mft" and "modules.mft" in it.value):
+                    i += 1  # "1099-NEC forms", "CP14 notice type": the value's own noun
+                    continue
+            plural = it.text.endswith("s") or it.text.endswith("es")
+            r.dims.append((tuple(it.value), i, plural, it.text))
+            i += 1
+            continue
+        if k in ("and", "or", "vs", "cmp_after"):
+            if k == "or" and _or_between_fields(items, i):
+                raise _Refuse("I can't combine conditions with 'or' across different fields")
+            if k == "cmp_after":
+                raise _Refuse("I could not tell which amount 'or more' / 'or less' applies to")
+            if k == "vs":
+                r.compare = True
+            i += 1
+            continue
+        raise _Refuse(f"I could not place the words '{it.text}'")
+    if pending_not:
+        raise _Refuse("I can only negate a state or a named value (not in Texas, not deceased)")
+    if r.compare:
+        multi = [t for t in r.times if len(t.years) > 1 and t.op in ("in", "of")]
+        if not multi:
+            raise _Refuse("I can compare years ('in 2024 vs 2023'), not other things", "compare")
+        for t in multi:
+            t.compare = True
+    return r
+
+
+def _when_of(it: _Item) -> str:
+    return str(it.value) if it.kind == "when" else "in"
+
+
+def _count_of(num: Numeral) -> int:
+    if num.dollar_sign or not num.is_integer or num.integer < 1:
+        raise _Refuse("a number of rows must be a whole number")
+    return num.integer
+
+
+def _or_between_fields(items: list[_Item], i: int) -> bool:
+    a, b = _peek(items, i - 1), _peek(items, i + 1)
+    if a is None or b is None:
+        return False
+    if a.kind == b.kind and a.kind in ("state", "num", "mft"):
+        return False
+    if a.kind == b.kind == "value":
+        return bool(a.value[0] != b.value[0])
+    return a.kind != b.kind
+
+
+def _read_values(items: list[_Item], i: int, r: _Reading, negated: bool) -> int:
+    """A coded value, or several joined by and/or/commas, as one filter (= or IN)."""
+    first = items[i]
+    qualified = _value_field(first)
+    values = [_value_of(first)]
+    j = i + 1
+    while True:
+        sep, nxt = _peek(items, j), _peek(items, j + 1)
+        if nxt is not None and sep is not None and sep.kind in ("and", "or") and nxt.kind == first.kind:
+            if _value_field(nxt) != qualified:
+                break
+            values.append(_value_of(nxt))
+            j += 2
+            continue
+        if sep is not None and sep.kind == first.kind and _value_field(sep) == qualified:
+            values.append(_value_of(sep))  # "Texas, Ohio and Utah" (commas are dropped)
+            j += 1
+            continue
+        if sep is not None and sep.kind == "vs" and nxt is not None and nxt.kind == first.kind:
+            raise _Refuse("I can compare years ('in 2024 vs 2023'); for states or forms, group by them")
+        break
+    if negated and len(values) > 1:
+        raise _Refuse("I can exclude one value at a time")
+    r.values.append((qualified, list(dict.fromkeys(values)), negated, i))
+    implied = {"returns.filing_status": R, "notices.notice_type": N, "information_returns.form": INFO}
+    implied["cases.kind"] = C
+    if qualified in implied:
+        r.sets.append((implied[qualified], None, i))
+        r.sets.sort(key=lambda s: s[2])
+    return j
+
+
+def _value_field(it: _Item) -> str:
+    if it.kind == "state":
+        return "taxpayers.state"
+    if it.kind == "mft":
+        return "mft"
+    return str(it.value[0])
+
+
+def _value_of(it: _Item) -> Any:
+    if it.kind in ("state", "mft"):
+        return it.value
+    return it.value[1]
+
+
+def _read_cmp(items: list[_Item], i: int, r: _Reading, today: dt.date) -> int:
+    """``over $10,000``, ``between $5k and $10k``, ``between 2022 and 2024``, ``at least 3``."""
+    op = str(items[i].value)
+    a = _peek(items, i + 1)
+    if op == "between":
+        b, c = _peek(items, i + 2), _peek(items, i + 3)
+        if a is None or b is None or c is None or b.kind != "and":
+            raise _Refuse("I read ranges as 'between X and Y'")
+        if _is_year_num(a) and _is_year_num(c) and not _amount_nearby(items, i, i + 4):
+            lo, hi = a.value.integer, c.value.integer
+            r.times.append(_Time("between", years=[min(lo, hi), max(lo, hi)], at=i))
+            return i + 4
+        if a.kind == "month" or a.kind == "rel":
+            raise _Refuse("I read date ranges as 'between 2022 and 2024' (whole years)")
+        if a.kind != "num" or c.kind != "num":
+            raise _Refuse("I read ranges as 'between X and Y' with two amounts")
+        r.thresholds.append(_Threshold("between", [a.value, c.value], i, i + 4))
+        return i + 4
+    if a is None:
+        raise _Refuse("a comparison needs an amount after it")
+    if a.kind == "num":
+        r.thresholds.append(_Threshold(op, [a.value], i, i + 2))
+        return i + 2
+    raise _Refuse("a comparison needs an amount after it ('over $10,000')")
+
+
+def _amount_nearby(items: list[_Item], start: int, end: int) -> bool:
+    before, after = _peek(items, start - 1), _peek(items, end)
+    return any(x is not None and x.kind == "field" for x in (before, after))
+
+
+# --- building the plan ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Build:
+    source: str = ""
+    filters: list[Filter] = field(default_factory=list)
+    extra_sets: list[str] = field(default_factory=list)
+
+
+def _head(r: _Reading) -> tuple[str, str | None] | None:
+    """The set the question counts or lists: the first set named after the question word, else the first."""
+    if not r.sets:
+        return None
+    op_at = r.ops[0][1] if r.ops else -1
+    after = [s for s in r.sets if s[2] > op_at]
+    s = (after or r.sets)[0]
+    return s[0], s[1]
+
+
+def _field_for(mapping: dict[str, str], preferred: list[str]) -> str:
+    for s in preferred:
+        if s in mapping:
+            return f"{s}.{mapping[s]}"
+    return f"{next(iter(mapping))}.{next(iter(mapping.values()))}"
+
+
+def _money_cents(num: Numeral) -> int:
+    return num.hundredths
+
+
+def _threshold_filter(thr: _Threshold, qualified: str) -> Filter:
+    fd = FIELDS[qualified]
+    if fd.type == "money":
+        values = [_money_cents(v) for v in thr.values]
+    elif fd.type == "int":
+        if any(v.dollar_sign or not v.is_integer for v in thr.values):
+            raise _Refuse(f"{fd.label} is a whole number, not an amount of money")
+        values = [v.integer for v in thr.values]
+    else:
+        raise _Refuse(f"I can't compare {fd.label} with a number")
+    if thr.op == "between":
+        lo, hi = sorted(values)
+        return Filter(field=qualified, op=Op.BETWEEN, value=[lo, hi])
+    return Filter(field=qualified, op=_OP[thr.op], value=values[0])
+
+
+def _time_filters(t: _Time, qualified: str) -> list[Filter]:
+    """A time on a year field (int), a tax period (YYYYMM) or a date field."""
+    fd = FIELDS[qualified]
+    if t.dates:
+        if fd.type != "date":
+            raise _Refuse(f"{fd.label} is a year, not a date")
+        if len(t.dates) == 2:  # a month
+            lo, hi = t.dates
+        else:
+            lo = hi = t.dates[0]
+        if t.op in ("in", "on", "during"):
+            if lo == hi:
+                return [Filter(field=qualified, op=Op.EQ, value=lo.isoformat())]
+            return [Filter(field=qualified, op=Op.BETWEEN, value=[lo.isoformat(), hi.isoformat()])]
+        bounds = {
+            "since": (Op.GE, lo),
+            "after": (Op.GT, hi),
+            "before": (Op.LT, lo),
+            "until": (Op.LE, hi),
+            "to": (Op.LE, hi),
+        }
+        if t.op not in bounds:
+            raise _Refuse("I could not read that date range")
+        op, day = bounds[t.op]
+        return [Filter(field=qualified, op=op, value=day.isoformat())]
+    years = t.years
+    if fd.type == "date":
+        if t.compare:
+            raise _Refuse(f"I can't compare years of {fd.label} side by side; ask for each year in turn")
+        first, last = min(years), max(years)
+        if t.op in ("in", "of") and len(years) > 1 and sorted(set(years)) != list(range(first, last + 1)):
+            raise _Refuse("I can read years of a date only as one year or a range")
+        lo, hi = dt.date(first, 1, 1), dt.date(last, 12, 31)
+        if t.op in ("in", "of", "between"):
+            return [Filter(field=qualified, op=Op.BETWEEN, value=[lo.isoformat(), hi.isoformat()])]
+        single = {"since": (Op.GE, lo), "after": (Op.GT, hi), "before": (Op.LT, lo), "until": (Op.LE, hi)}
+        if t.op not in single or len(years) > 1:
+            raise _Refuse("I could not read that range of years")
+        op, day = single[t.op]
+        return [Filter(field=qualified, op=op, value=day.isoformat())]
+    if qualified == "modules.tax_period":
+        first, last = min(years), max(years)
+        if t.op in ("in", "of", "between"):
+            if t.compare or (len(years) > 1 and sorted(set(years)) != list(range(first, last + 1))):
+                raise _Refuse("I can read tax periods only as one year or a range of years")
+            return [Filter(field=qualified, op=Op.BETWEEN, value=[first * 100 + 1, last * 100 + 12])]
+        period = {
+            "since": (Op.GE, first * 100 + 1),
+            "after": (Op.GT, first * 100 + 12),
+            "before": (Op.LT, first * 100 + 1),
+            "until": (Op.LE, first * 100 + 12),
+        }
+        if t.op not in period or len(years) > 1:
+            raise _Refuse("I could not read that range of years")
+        op, v = period[t.op]
+        return [Filter(field=qualified, op=op, value=v)]
+    # an integer year field
+    if t.op in ("in", "of", "on"):
+        if len(years) == 1:
+            return [Filter(field=qualified, op=Op.EQ, value=years[0])]
+        return [Filter(field=qualified, op=Op.IN, value=sorted(set(years)))]
+    if t.op == "between":
+        return [Filter(field=qualified, op=Op.BETWEEN, value=[min(years), max(years)])]
+    ops = {"since": Op.GE, "after": Op.GT, "before": Op.LT, "until": Op.LE, "to": Op.LE}
+    if t.op not in ops or len(years) > 1:
+        raise _Refuse("I could not read that range of years")
+    return [Filter(field=qualified, op=ops[t.op], value=years[0])]
+
+
+def _reachable(a: str, b: str) -> bool:
+    try:
+        join_path(EntitySet(a), EntitySet(b))
+    except LookupError:
+        return False
+    return True
+
+
+def _time_field(t: _Time, source: str, mentioned: list[str]) -> str:
+    candidates = [source, *[s for s in mentioned if s != source]]
+    if t.field is not None and t.field != "tax_year":
+        if t.field.split(".")[0] in candidates or t.field.startswith(T):
+            return t.field
+        t.field = None  # "W-2s issued in 2024": the verb names no date of these records
+    if t.field == "tax_year":
+        for s in candidates:
+            if s in (R, INFO):
+                return f"{s}.tax_year"
+        return "modules.tax_period" if source != T else "returns.tax_year"
+    for s in candidates:
+        if s in _DEFAULT_TIME:
+            return _DEFAULT_TIME[s]
+    raise _Refuse("taxpayers have no date of their own: say which records (returns, notices, cases) the year is of")
+
+
+def _dim_field(cands: tuple[str, ...], source: str, mentioned: list[str], time_field: str | None) -> str:
+    if cands == ("year",):
+        year_field = time_field
+        if year_field is None:
+            for s in [source, *mentioned]:
+                if s in (R, INFO):
+                    year_field = f"{s}.tax_year"
+                    break
+        if year_field is None or FIELDS[year_field].type != "int" or year_field == "modules.tax_period":
+            raise _Refuse("I can group by tax year (returns, information returns), not by the year of a date")
+        return year_field
+    for c in cands:
+        if c.split(".")[0] in (source, *mentioned):
+            return c
+    for c in cands:
+        if _reachable(source, c.split(".")[0]):
+            return c
+    return cands[0]
+
+
+def translate(question: str, *, today: dt.date) -> Plan | Unsupported:
+    """The plan for ``question`` (relative dates read against ``today``), or why it can't be expressed."""
+    try:
+        return _translate(question, today)
+    except _Refuse as refusal:
+        return Unsupported(nearest=_nearest(refusal.kind), reason=refusal.reason)
+    except (ValidationError, ValueError) as exc:
+        first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        return Unsupported(nearest=_nearest("count"), reason=f"that would not be a valid plan ({first})")
+
+
+def _nearest(kind: str) -> tuple[str, ...]:
+    return (*EXAMPLES.get(kind, ()), *(e for k, v in EXAMPLES.items() if k != kind for e in v[:1]))[:4]
+
+
+def _translate(question: str, today: dt.date) -> Plan:
+    if not question.strip():
+        raise _Refuse("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise _Refuse(f"questions are at most {MAX_QUESTION_CHARS} characters")
+    tagging = tag(question)
+    if tagging.unknown is not None:
+        raise _Refuse(_unknown_reason(tagging.unknown, tagging.reason))
+    items = _merge_numbers(tagging.tags)
+    if not items:
+        raise _Refuse("I found no question in that")
+    r = _read(items, today)
+    return _assemble(r)
+
+
+def _unknown_reason(word: str, why: str | None) -> str:
+    if why == "write":
+        return "questions can only read records; nothing can be changed by asking"
+    if why == "secret":
+        return "TINs, bank details and PINs can never be asked about"
+    if why == "measure":
+        return f"I compute counts, totals, averages, lowest and highest values, not a '{word}'"
+    if why == "number":
+        return "I could not read a number in the question"
+    if any(ch.isdigit() for ch in word):
+        return "I don't know a word with digits in the question"
+    safe = word if word.isascii() and len(word) <= 30 else "one of the words"
+    return f"I don't know the word '{safe}'"
+
+
+def _assemble(r: _Reading) -> Plan:
+    op = r.ops[0][0] if r.ops else None
+    if len({o for o, _ in r.ops if o != "list"}) > 1:
+        aggs = [o for o, _ in r.ops if o != "list"]
+        if not (set(aggs) <= {"sum", "count"} and aggs[0] == "count"):
+            raise _Refuse("I can compute one kind of aggregate per question")
+    head = _head(r)
+    fields_mentioned = r.fields
+    top = r.top
+
+    # Which aggregate, if any.
+    if op is None and top is not None and top[1] is False and top[2] is None and not r.dims:
+        op = "max" if top[0] == "desc" else "min"
+        top = None
+    if op is None and top is not None:
+        op = "list"
+    if op is None and (r.dims or r.grouped) and head is not None:
+        op = "count"
+    if op is None:
+        raise _Refuse("I could not tell what to compute: ask 'how many', 'total', 'average' or 'which'")
+    if op in ("max", "min") and top is None and r.ops and any(o == "list" for o, _ in r.ops):
+        top = ("desc" if op == "max" else "asc", False, None, r.ops[0][1])
+        op = "list"
+    if op == "sum" and r.ops[0][0] == "count":
+        op = "count"
+
+    mentioned = [s for s, _, _ in r.sets]
+    b = _Build()
+
+    # The measure field (sum, avg, min, max, or what a top N ranks by).
+    thresholds = list(r.thresholds)
+    bound: set[int] = set()
+    for thr in thresholds:
+        thr.field = _bind_threshold(thr, r, head, mentioned, bound)
+    free_fields = [f for n, f in enumerate(fields_mentioned) if n not in bound]
+    measure: list[str] = []
+    preferred = [head[0]] if head else []
+    preferred += [s for s in mentioned if s not in preferred]
+    for mapping, _, _ in free_fields:
+        measure.append(_field_for(mapping, [*preferred, R, N, INFO, X]))
+    if op in ("sum", "avg", "min", "max") and not measure:
+        if head is not None and head[0] in _DEFAULT_AMOUNT:
+            measure = [_DEFAULT_AMOUNT[head[0]]]
+        elif op != "sum" or head is None:
+            raise _Refuse("say which amount: wages, AGI, refund, balance due, amount due ...", "sum")
+    if op in ("sum", "avg", "min", "max"):
+        source = measure[0].split(".")[0] if measure else (head[0] if head else "")
+    else:
+        if head is None:
+            if measure:
+                head = (measure[0].split(".")[0], None)
+            elif r.dims and r.ops and r.ops[0][0] == "list":
+                raise _Refuse("say what to count ('which state has the most returns')", "top")
+            else:
+                raise _Refuse("say what to count or list: taxpayers, returns, W-2s, notices, cases ...")
+        source = head[0]
+    if not source:
+        raise _Refuse("say what to total ('total wages', 'total amount due on notices')", "sum")
+    b.source = source
+
+    # Filters.
+    if head is not None and head[0] == T and head[1] is not None and (source == T or op in ("count", "list")):
+        b.filters.append(Filter(field="taxpayers.kind", op=Op.EQ, value=head[1]))
+    for s, _kind, _ in r.sets:
+        if s != source and s not in b.extra_sets and (head is None or s != head[0] or source != head[0]):
+            b.extra_sets.append(s)
+    for thr in thresholds:
+        assert thr.field is not None
+        b.filters.append(_threshold_filter(thr, thr.field))
+    for qualified, values, negated, _ in r.values:
+        if qualified == "mft":
+            if source == R or (source != M and R in mentioned):
+                if values != [30]:
+                    raise _Refuse("returns here are Form 1040 returns; other forms are tax modules (accounts)")
+                b.filters.append(Filter(field="returns.form", op=Op.EQ, value="1040"))
+                continue
+            qualified = "modules.mft"
+        if qualified == "transactions.tc" or qualified == "modules.mft":
+            values = [int(v) for v in values]
+        if negated:
+            b.filters.append(Filter(field=qualified, op=Op.NE, value=values[0]))
+        elif len(values) == 1:
+            b.filters.append(Filter(field=qualified, op=Op.EQ, value=values[0]))
+        else:
+            b.filters.append(Filter(field=qualified, op=Op.IN, value=values))
+    for qualified, fop, value, at in r.flags:
+        if at in r.bound_flags:
+            continue
+        b.filters.append(Filter(field=qualified, op=Op(fop), value=value))
+    if op in ("count", "list") and top is None and not group_by_pending(r):
+        for m in measure:  # "returns with business income", "how many have a balance due"
+            b.filters.append(Filter(field=m, op=Op.GT, value=0))
+    time_field: str | None = None
+    compare_field: str | None = None
+    involved = [*mentioned, *(m.split(".")[0] for m in measure)]
+    involved += [t.field.split(".")[0] for t in thresholds if t.field is not None]
+    involved += [q.split(".")[0] for q, _, _, _ in r.values if "." in q]
+    for t in r.times:
+        qualified = _time_field(t, source, involved)
+        b.filters.extend(_time_filters(t, qualified))
+        time_field = qualified
+        if t.compare:
+            compare_field = qualified
+
+    # Grouping.
+    group_by: list[str] = []
+    if compare_field is not None:
+        group_by.append(compare_field)
+    for cands, _, _, _ in r.dims:
+        if not (r.grouped or top is not None or (r.ops and r.ops[0][0] == "list") or r.distinct):
+            raise _Refuse("say how to group: 'by state', 'per year', 'for each form'")
+        fd = _dim_field(cands, source, mentioned, time_field)
+        if fd not in group_by:
+            group_by.append(fd)
+    if r.grouped and not r.dims:
+        raise _Refuse("I can group by state, year, form, notice type, filing status, MFT, case kind or status")
+
+    order: list[Order] = []
+    limit: int | None = None
+    aggregates: list[Aggregate] = []
+    select: list[str] = []
+    if r.distinct:
+        if not group_by or len(group_by) != 1:
+            raise _Refuse("say what to count the different values of ('how many different states')")
+        aggregates = [Aggregate(fn=AggFn.COUNT_DISTINCT, field=group_by[0])]
+        group_by = []
+    elif op == "list" and group_by:
+        # "which state has the most returns": a ranking of groups
+        fn, what = _ranking(top, measure, r)
+        aggregates = [Aggregate(fn=fn, field=what)]
+        if top is None:
+            raise _Refuse("say what to rank by ('the most returns', 'the highest total wages')", "top")
+        order = [Order(by=aggregates[0].label, descending=top[0] != "asc")]
+        limit = top[2] if top[2] is not None else (None if r.dims[0][2] else 1)
+    elif op == "list":
+        select = _list_fields(head, source, measure, thresholds)
+        if top is not None:
+            rank = measure[0] if measure else None
+            if rank is None:
+                raise _Refuse("say what to rank by ('the 10 largest refunds')", "list")
+            order = [Order(by=rank, descending=top[0] != "asc")]
+            limit = top[2] if top[2] is not None else (1 if _singular(r) else None)
+    else:
+        fn_of = {"count": AggFn.COUNT, "sum": AggFn.SUM, "avg": AggFn.AVG, "min": AggFn.MIN, "max": AggFn.MAX}
+        if op == "count":
+            aggregates = [Aggregate(fn=AggFn.COUNT)]
+            if r.ops and any(o == "sum" for o, _ in r.ops) and measure:
+                aggregates += [Aggregate(fn=AggFn.SUM, field=m) for m in measure]
+        elif op == "sum" and not measure:
+            raise _Refuse("say which amount to total: wages, AGI, refund, balance due, amount due ...", "sum")
+        else:
+            aggregates = [Aggregate(fn=fn_of[op], field=m) for m in dict.fromkeys(measure)]
+        if top is not None:
+            if not group_by:
+                raise _Refuse("top N needs something to rank: 'top 5 states by number of returns'", "top")
+            order = [Order(by=aggregates[0].label, descending=top[0] != "asc")]
+            limit = top[2] if top[2] is not None else (None if r.dims and r.dims[0][2] else 1)
+    plan = Plan(
+        source=EntitySet(b.source),
+        join=[EntitySet(s) for s in b.extra_sets],
+        select=select,
+        filters=b.filters,
+        aggregates=aggregates,
+        group_by=group_by,
+        order_by=order,
+        limit=limit,
+    )
+    return plan
+
+
+def group_by_pending(r: _Reading) -> bool:
+    """Whether the question ranks groups (its amount is what groups are ranked by, not a condition)."""
+    return bool(r.dims) and (r.top is not None or r.grouped)
+
+
+def _singular(r: _Reading) -> bool:
+    """'the return with the highest refund' (one) vs 'returns with the highest refunds' (a ranking)."""
+    if not r.sets:
+        return True
+    return not (r.fields and r.fields[-1][2].endswith("s"))
+
+
+def _ranking(
+    top: tuple[str, bool, int | None, int] | None, measure: list[str], r: _Reading
+) -> tuple[AggFn, str | None]:
+    if top is not None and top[1]:
+        return AggFn.COUNT, None
+    if measure:
+        fn = AggFn.AVG if any(o == "avg" for o, _ in r.ops) else AggFn.SUM
+        return fn, measure[0]
+    return AggFn.COUNT, None
+
+
+def _list_fields(
+    head: tuple[str, str | None] | None, source: str, measure: list[str], thr: list[_Threshold]
+) -> list[str]:
+    base: tuple[str, ...]
+    if head is not None and head[0] == T:
+        base = _LIST_FIELDS[T] if head[1] == "individual" else _BUSINESS_LIST if head[1] else _ANY_LIST
+    else:
+        base = _LIST_FIELDS[source]
+    out = list(base)
+    for t in thr:
+        if t.field is not None and t.field not in out:
+            out.append(t.field)
+    for m in measure:
+        if m not in out:
+            out.append(m)
+    return out
+
+
+def _bind_threshold(
+    thr: _Threshold, r: _Reading, head: tuple[str, str | None] | None, mentioned: list[str], bound: set[int]
+) -> str:
+    """The field a threshold compares: the amount named just before or just after it, or the set's default."""
+    preferred = ([head[0]] if head else []) + [s for s in mentioned if head is None or s != head[0]]
+    preferred += [R, N, INFO, X]
+    for n, (mapping, at, _) in enumerate(r.fields):
+        if n in bound:
+            continue
+        if at == thr.at - 1 or at == thr.end:
+            bound.add(n)
+            return _field_for(mapping, preferred)
+    for qualified, _, _, at in r.flags:
+        if at == thr.at - 1 and FIELDS[qualified].type in ("money", "int"):
+            r.bound_flags.add(at)  # "claimed a refund over $5,000", "owe more than $10,000"
+            return qualified
+    if head is not None and head[0] in _DEFAULT_AMOUNT and thr.values[0].dollar_sign:
+        return _DEFAULT_AMOUNT[head[0]]
+    if head is not None and head[0] in _DEFAULT_AMOUNT and not r.fields:
+        return _DEFAULT_AMOUNT[head[0]]
+    raise _Refuse("say which amount the comparison is about ('AGI over $100,000', 'refunds over $5,000')")
+
+
+__all__ = ["EXAMPLES", "Unsupported", "translate"]
