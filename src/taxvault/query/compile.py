@@ -82,6 +82,8 @@ def _condition(f: Filter) -> ColumnElement[bool]:
     if f.op == Op.CONTAINS:
         return sa.func.lower(col).contains(str(v).lower(), autoescape=True)
     x = _value(fd, v)
+    if isinstance(x, bool):  # SQLAlchemy builds no < or > with True/False; a plan compares bools by = and !=
+        return col == x if f.op == Op.EQ else col != x
     ops: dict[Op, ColumnElement[bool]] = {
         Op.EQ: col == x,
         Op.NE: col != x,
