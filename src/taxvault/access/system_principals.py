@@ -22,6 +22,7 @@ INGEST = "sys-ingest"
 POSTING = "sys-posting"
 MATCHING = "sys-matching"
 NOTICES = "sys-notices"
+GRANTS = "sys-grants"
 
 SYSTEM_PRINCIPALS: tuple[tuple[str, str, str], ...] = (
     # id, display name, roles (the role after "system" is what system.cedar permits)
@@ -30,6 +31,7 @@ SYSTEM_PRINCIPALS: tuple[tuple[str, str, str], ...] = (
     (POSTING, "Posting cycle", "system posting"),
     (MATCHING, "Matching job", "system matching"),
     (NOTICES, "Notice issuance", "system notices"),
+    (GRANTS, "Grant expiry and shredding", "system grants"),
 )
 
 

@@ -36,6 +36,7 @@ from taxvault.audit.router import router as audit_router
 from taxvault.ledger.router import router as ledger_router
 from taxvault.matching.router import router as matching_router
 from taxvault.notices.router import router as notices_router
+from taxvault.oversight.custody.router import router as custody_router
 from taxvault.query.router import router as query_router
 from taxvault.records.router import router as records_router
 from taxvault.store import make_engine
@@ -152,6 +153,7 @@ def create_app(
     app.include_router(notices_router)
     app.include_router(matching_router)
     app.include_router(audit_router)
+    app.include_router(custody_router)
     app.include_router(query_router)
     if bench_routes:
         from taxvault.api.bench_routes import router as bench_router
