@@ -826,8 +826,8 @@ def _assemble(r: _Reading) -> Plan:
             b.filters.append(Filter(field=qualified, op=Op.NE, value=values[0]))
         elif len(values) == 1:
             b.filters.append(Filter(field=qualified, op=Op.EQ, value=values[0]))
-        else:
-            b.filters.append(Filter(field=qualified, op=Op.IN, value=values))
+        else:  # sorted: "Texas or Ohio" and "Ohio or Texas" are one plan, one hash
+            b.filters.append(Filter(field=qualified, op=Op.IN, value=sorted(values, key=str)))
     for qualified, fop, value, at in r.flags:
         if at in r.bound_flags:
             continue
