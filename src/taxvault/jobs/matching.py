@@ -43,7 +43,7 @@ from taxvault.matching.keys import (
     ShredReport,
     check_can_shred,
     create_key,
-    destroy_key,
+    destroy_and_certify,
     due_for_destruction,
     has_key,
     keys_for,
@@ -60,6 +60,7 @@ from taxvault.matching.programs import (
     link_people,
     record_run,
 )
+from taxvault.oversight.shred import record_certificate
 
 JOB = "sys-matching"
 MATCHING_PURPOSE = "computer_matching"
@@ -271,7 +272,15 @@ def shred_agreement(door: Door, session: Session, agreement_ref: str, *, today: 
                 f"lead_evidence={evidence}",
             )
             unit.audit("shred_agreement", _AGREEMENT, agreement_ref, decided.decision, fields)
-    return ShredReport(agreement_ref, rows, evidence, destroy_key(agreement_ref), None)
+    # The key goes, and its destruction is certified (signed, stored, in the audit log).
+    cert = destroy_and_certify(
+        agreement_ref, by=session.principal, details={"partner_rows": rows, "lead_evidence": evidence}
+    )
+    if cert is not None:
+        with door.unit(session, write=True) as unit:
+            decided = authorize(unit, "shred_agreement", _AGREEMENT, Target(agreement_ref))
+            record_certificate(unit, _AGREEMENT, agreement_ref, decided.decision, cert)
+    return ShredReport(agreement_ref, rows, evidence, cert is not None, None, cert)
 
 
 def shred_due(door: Door, session: Session, *, today: dt.date | None = None) -> list[ShredReport]:

@@ -1,7 +1,8 @@
 """One key per matching agreement, and crypto-shredding on its destruction date.
 
-Each approved agreement gets a random 32-byte key, kept like every other local secret
-(a 0600 file under ``<keys dir>/matching/``; production mounts a secret store there).
+Each approved agreement gets a random 32-byte key, kept by the one crypto-shredding
+mechanism of taxvault (:mod:`taxvault.oversight.shred`: wrapped by the key-encryption
+key, a 0600 file under ``<keys dir>/matching/``; production mounts a secret store).
 Two keys are derived from it (HKDF-SHA256, one ``info`` per use, so neither use can be
 turned against the other):
 
@@ -13,17 +14,18 @@ turned against the other):
 
 Destroying the key file (overwritten, synced, unlinked) makes every sealed byte of
 the agreement unreadable wherever it went (replicas, backups, exports): that is the
-destruction. The rows are deleted too and the agreement is marked ``destroyed``
-(:func:`shred_rows`, in the caller's transaction); the matching job
-(:func:`taxvault.jobs.matching.shred_agreement`) decides, audits (who, when, which
-agreement, how many rows) and commits through the door in one unit of work, and
-destroys the key only once that committed, so that a failed append destroys nothing.
+destruction, and it is certified (:func:`destroy_and_certify`: a signed destruction
+certificate, recorded in the audit log by the matching job). The rows are deleted too
+and the agreement is marked ``destroyed`` (:func:`shred_rows`, in the caller's
+transaction); the matching job (:func:`taxvault.jobs.matching.shred_agreement`)
+decides, audits (who, when, which agreement, how many rows) and commits through the
+door in one unit of work, and destroys the key only once that committed, so that a
+failed append destroys nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,10 +37,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.engine import Connection
 
-from taxvault.errors import Conflict, Unavailable
-from taxvault.keys import keys_dir
+from taxvault.errors import Conflict, Invalid, Unavailable
 from taxvault.matching.agreements import Agreement, AgreementError, MatchingError
 from taxvault.matching.tables import matching_agreements, matching_leads, matching_partner_rows
+from taxvault.oversight import shred
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -65,30 +67,28 @@ class ShredError(MatchingError, Conflict):
     status, kind = Conflict.status, Conflict.kind
 
 
-def key_path(agreement_ref: str) -> Path:
-    """Where the agreement's key lives."""
+def _handle(agreement_ref: str) -> shred.KeyHandle:
     if not agreement_ref.isalnum():
         raise AgreementKeyError("an agreement reference is letters and digits only")
-    return keys_dir() / "matching" / f"agreement-{agreement_ref}.key"
+    try:
+        return shred.KeyHandle("matching", f"agreement-{agreement_ref}")
+    except Invalid:
+        raise AgreementKeyError("an agreement reference is lower-case letters and digits") from None
+
+
+def key_path(agreement_ref: str) -> Path:
+    """Where the agreement's (wrapped) key lives."""
+    return _handle(agreement_ref).path
 
 
 def has_key(agreement_ref: str) -> bool:
     """Whether the agreement's key exists."""
-    return key_path(agreement_ref).exists()
+    return shred.has_key(_handle(agreement_ref))
 
 
 def create_key(agreement_ref: str) -> None:
-    """Create the agreement's random key (mode 0600) unless it exists."""
-    path = key_path(agreement_ref)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(secrets.token_bytes(KEY_BYTES))
-        fh.flush()
-        os.fsync(fh.fileno())
+    """Create the agreement's random key (wrapped, mode 0600) unless it exists."""
+    shred.create_key(_handle(agreement_ref))
 
 
 def _derive(master: bytes, info: bytes) -> bytes:
@@ -123,11 +123,12 @@ class AgreementKeys:
 
 def load_keys(agreement_ref: str) -> AgreementKeys:
     """The agreement's derived keys (AgreementKeyError if its key does not exist)."""
-    path = key_path(agreement_ref)
     try:
-        master = path.read_bytes()
-    except FileNotFoundError:
+        master = shred.load_key(_handle(agreement_ref))
+    except shred.KeyMissing:
         raise AgreementKeyError(f"agreement {agreement_ref} has no key (never imported into, or destroyed)") from None
+    except shred.SealError:
+        raise AgreementKeyError(f"the key file of agreement {agreement_ref} is damaged") from None
     if len(master) != KEY_BYTES:
         raise AgreementKeyError(f"the key file of agreement {agreement_ref} is damaged")
     return AgreementKeys(agreement_ref, _derive(master, _LINKAGE_INFO), AESGCM(_derive(master, _PAYLOAD_INFO)))
@@ -146,24 +147,17 @@ def keys_for(agreement: Agreement) -> AgreementKeys:
 
 def destroy_key(agreement_ref: str) -> bool:
     """Overwrite the key file with random bytes, sync, unlink; True if there was one."""
-    path = key_path(agreement_ref)
-    try:
-        fd = os.open(path, os.O_WRONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        size = max(os.fstat(fd).st_size, KEY_BYTES)
-        os.write(fd, secrets.token_bytes(size))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    path.unlink()
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return True
+    return shred.destroy_key(_handle(agreement_ref)) is not None
+
+
+def destroy_and_certify(
+    agreement_ref: str, *, by: str, details: dict[str, int | str] | None = None
+) -> shred.DestructionCertificate | None:
+    """Destroy the key and sign the certificate of its destruction (None if there was no key)."""
+    destroyed = shred.destroy_key(_handle(agreement_ref))
+    if destroyed is None:
+        return None
+    return shred.sign_certificate(destroyed, what=f"matching_agreement:{agreement_ref}", by=by, details=details)
 
 
 # -- crypto-shredding -------------------------------------------------------------------------
@@ -186,6 +180,7 @@ class ShredReport:
     lead_evidence: int
     key_destroyed: bool
     audit_leaf: int | None
+    certificate: shred.DestructionCertificate | None = None
 
 
 def shred_counts(conn: Connection, agreement: Agreement) -> tuple[int, int]:
