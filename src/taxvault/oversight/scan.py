@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,7 @@ class ScanReport:
     new_alerts: int = 0
     by_rule: dict[str, int] = field(default_factory=dict)
     refs: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (read, facts, rules, write)
 
     @property
     def events_per_second(self) -> float:
@@ -71,6 +73,7 @@ class ScanReport:
             "alerts": self.alerts,
             "new_alerts": self.new_alerts,
             "by_rule": dict(sorted(self.by_rule.items())),
+            "timings": self.timings,
         }
 
 
@@ -100,25 +103,31 @@ def scan(engine: Engine, *, batch: int = BATCH, name: str = CURSOR, limit: int |
     report.start_leaf = report.end_leaf = start
     detector = Detector(hourly, readers)
     counts: Counter[str] = Counter()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oversight-read")
     try:
-        lo = start
-        while lo < end:
-            hi = min(end, lo + batch)
-            with engine.connect() as conn:
-                frames = list(read_batches(conn, lo, hi, batch))
-                frame = frames[0] if frames else None
-                if frame is not None and frame.num_rows:
-                    principals = pc.unique(frame.column("principal")).to_pylist()
-                    refs = pc.unique(
-                        pa.chunked_array(
-                            [frame.column("resource").combine_chunks(), frame.column("subject").combine_chunks()]
-                        ).drop_null()
-                    ).to_pylist()
+        ranges = [(lo, min(end, lo + batch)) for lo in range(start, end, batch)]
+        # The next batch is read and parsed (SQLite and Arrow release the GIL) while this one is judged.
+        pending = pool.submit(_read, engine, *ranges[0]) if ranges else None
+        for i, (_, hi) in enumerate(ranges):
+            assert pending is not None
+            frame, seconds = pending.result()
+            detector.timings["read"] = detector.timings.get("read", 0.0) + seconds
+            pending = pool.submit(_read, engine, *ranges[i + 1]) if i + 1 < len(ranges) else None
+            result = None
+            if frame is not None and frame.num_rows:
+                principals = pc.unique(frame.column("principal")).to_pylist()
+                refs = pc.unique(
+                    pa.chunked_array(
+                        [frame.column("resource").combine_chunks(), frame.column("subject").combine_chunks()]
+                    ).drop_null()
+                ).to_pylist()
+                t0 = time.perf_counter()
+                with engine.connect() as conn:
                     facts = load_facts(conn, staff, principals, refs)
-                    conn.rollback()
-                    result = detector.run(frame, facts)
-                else:
-                    result = None
+                detector.timings["facts"] = detector.timings.get("facts", 0.0) + time.perf_counter() - t0
+                detector.start_batch()
+                result = detector.run(frame, facts)
+            t0 = time.perf_counter()
             with engine.begin() as conn:
                 if result is not None:
                     _add_state(conn, result.hourly, result.readers)
@@ -127,16 +136,26 @@ def scan(engine: Engine, *, batch: int = BATCH, name: str = CURSOR, limit: int |
                     _raise(conn, result.drafts, report, counts)
                     report.events += frame.num_rows if frame is not None else 0
                 _save_cursor(conn, name, hi, last_time)
-            lo = hi
+            detector.timings["write"] = detector.timings.get("write", 0.0) + time.perf_counter() - t0
             report.end_leaf = hi
         if last_time is not None:
             with engine.begin() as conn:
                 _raise(conn, unreviewed_break_glass(conn, last_time), report, counts)
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        report.timings = {k: round(v, 3) for k, v in detector.timings.items()}
         detector.close()
     report.by_rule = dict(counts)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _read(engine: Engine, lo: int, hi: int) -> tuple[pa.Table | None, float]:
+    """Leaves ``[lo, hi)`` as one frame (None if there are none), and the seconds it took."""
+    t0 = time.perf_counter()
+    with engine.connect() as conn:
+        frames = list(read_batches(conn, lo, hi, hi - lo))
+    return (frames[0] if frames else None), time.perf_counter() - t0
 
 
 def unreviewed_break_glass(conn: Connection, now: dt.datetime) -> list[AlertDraft]:
@@ -201,45 +220,42 @@ def _upsert(conn: Connection) -> Any:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
+_HOURLY_UPSERT = (
+    "INSERT INTO oversight_hourly (principal_id, hour, reads, refused_lookups, break_glass) "
+    "VALUES ({m}, {m}, {m}, {m}, {m}) "
+    "ON CONFLICT (principal_id, hour) DO UPDATE SET reads = oversight_hourly.reads + excluded.reads, "
+    "refused_lookups = oversight_hourly.refused_lookups + excluded.refused_lookups, "
+    "break_glass = oversight_hourly.break_glass + excluded.break_glass"
+)
+_READERS_UPSERT = (
+    "INSERT INTO oversight_subject_readers (subject, day, principal_id, reads, first_leaf, last_leaf) "
+    "VALUES ({m}, {m}, {m}, {m}, {m}, {m}) ON CONFLICT (subject, day, principal_id) DO UPDATE SET "
+    "reads = oversight_subject_readers.reads + excluded.reads, "
+    "first_leaf = {least}(oversight_subject_readers.first_leaf, excluded.first_leaf), "
+    "last_leaf = {greatest}(oversight_subject_readers.last_leaf, excluded.last_leaf)"
+)
+
+
 def _add_state(conn: Connection, hourly: pa.Table, readers: pa.Table) -> None:
-    """Add a batch's counts to the scan tables (summing into rows earlier batches made)."""
-    insert = _upsert(conn)
-    if hourly.num_rows:
-        h = oversight_hourly
-        stmt = insert(h)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[h.c.principal_id, h.c.hour],
-            set_={
-                "reads": h.c.reads + stmt.excluded.reads,
-                "refused_lookups": h.c.refused_lookups + stmt.excluded.refused_lookups,
-                "break_glass": h.c.break_glass + stmt.excluded.break_glass,
-            },
-        )
-        rows = [
-            {"principal_id": p, "hour": hr, "reads": n, "refused_lookups": rf, "break_glass": bg}
-            for p, hr, n, rf, bg in zip(*(hourly.column(c).to_pylist() for c in hourly.column_names), strict=True)
-        ]
-        conn.execute(stmt, rows)
-    if readers.num_rows:
-        r = oversight_subject_readers
-        stmt = insert(r)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[r.c.subject, r.c.day, r.c.principal_id],
-            set_={
-                "reads": r.c.reads + stmt.excluded.reads,
-                "first_leaf": sa.func.min(r.c.first_leaf, stmt.excluded.first_leaf)
-                if conn.dialect.name == "sqlite"
-                else sa.func.least(r.c.first_leaf, stmt.excluded.first_leaf),
-                "last_leaf": sa.func.max(r.c.last_leaf, stmt.excluded.last_leaf)
-                if conn.dialect.name == "sqlite"
-                else sa.func.greatest(r.c.last_leaf, stmt.excluded.last_leaf),
-            },
-        )
-        rows = [
-            {"subject": s, "day": d, "principal_id": p, "reads": n, "first_leaf": f, "last_leaf": la}
-            for s, d, p, n, f, la in zip(*(readers.column(c).to_pylist() for c in readers.column_names), strict=True)
-        ]
-        conn.execute(stmt, rows)
+    """Add a batch's counts to the scan tables (summing into rows earlier batches made).
+
+    Plain DBAPI ``executemany`` of tuples: tens of thousands of rows per batch, where
+    building a parameter dict per row through SQLAlchemy would cost more than the rules.
+    """
+    pg = conn.dialect.name == "postgresql"
+    m = "%s" if pg else "?"
+    least, greatest = ("least", "greatest") if pg else ("min", "max")
+    raw: Any = conn.connection.driver_connection
+    cur = raw.cursor()
+    try:
+        if hourly.num_rows:
+            rows = list(zip(*(hourly.column(c).to_pylist() for c in hourly.column_names), strict=True))
+            cur.executemany(_HOURLY_UPSERT.format(m=m), rows)
+        if readers.num_rows:
+            rows = list(zip(*(readers.column(c).to_pylist() for c in readers.column_names), strict=True))
+            cur.executemany(_READERS_UPSERT.format(m=m, least=least, greatest=greatest), rows)
+    finally:
+        cur.close()
 
 
 def _save_cursor(conn: Connection, name: str, leaf: int, last_time: dt.datetime | None) -> None:
