@@ -63,6 +63,10 @@ LAZY: dict[str, tuple[str | Callable[[], Any], str]] = {
         "Computer matching under written agreements: agreements, partner data, runs, leads, destruction.",
     ),
     "ask": ("taxvault.query.cli:ask", "Ask a question under policy: the plan in words, then the answer."),
+    "oversight": (
+        "taxvault.oversight.cli:app",
+        "Oversight: scan the audit log for browsing (UNAX), work the alert queue, report.",
+    ),
     "grants": ("taxvault.oversight.grants_cli:app", "Grants that expire: request, approve, renew, revoke, expire."),
     "export": ("taxvault.oversight.grants_cli:export_app", "Exports under a grant: sealed, canaries, two-person."),
 }

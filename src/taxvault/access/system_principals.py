@@ -22,6 +22,7 @@ INGEST = "sys-ingest"
 POSTING = "sys-posting"
 MATCHING = "sys-matching"
 NOTICES = "sys-notices"
+OVERSIGHT = "sys-oversight"
 GRANTS = "sys-grants"
 
 SYSTEM_PRINCIPALS: tuple[tuple[str, str, str], ...] = (
@@ -31,6 +32,7 @@ SYSTEM_PRINCIPALS: tuple[tuple[str, str, str], ...] = (
     (POSTING, "Posting cycle", "system posting"),
     (MATCHING, "Matching job", "system matching"),
     (NOTICES, "Notice issuance", "system notices"),
+    (OVERSIGHT, "Oversight scan and alert queue", "system oversight"),
     (GRANTS, "Grant expiry and shredding", "system grants"),
 )
 

@@ -37,6 +37,8 @@ from taxvault.ledger.router import router as ledger_router
 from taxvault.matching.router import router as matching_router
 from taxvault.notices.router import router as notices_router
 from taxvault.oversight.custody.router import router as custody_router
+from taxvault.oversight.job import ScanJob, scan_interval_seconds
+from taxvault.oversight.router import router as oversight_router
 from taxvault.query.router import router as query_router
 from taxvault.records.router import router as records_router
 from taxvault.store import make_engine
@@ -89,9 +91,15 @@ def create_app(
         # and a final one on shutdown (stop): see taxvault.audit.periodic.
         sth_signer = PeriodicSigner(audit_log or AuditLog(engine), every_seconds=sth_interval_seconds()).start()
         app.state.sth_signer = sth_signer
+        # The oversight scan every TAXVAULT_OVERSIGHT_SCAN_SECONDS (0: off): taxvault.oversight.job.
+        every = scan_interval_seconds()
+        scan_job = ScanJob(lambda: holder.get().door, every_seconds=every).start() if every > 0 else None
+        app.state.oversight_scan = scan_job
         try:
             yield
         finally:
+            if scan_job is not None:
+                await asyncio.to_thread(scan_job.stop)
             built = holder.built
             if owns_log and built is not None:
                 built.door.audit.close()
@@ -154,6 +162,7 @@ def create_app(
     app.include_router(matching_router)
     app.include_router(audit_router)
     app.include_router(custody_router)
+    app.include_router(oversight_router)
     app.include_router(query_router)
     if bench_routes:
         from taxvault.api.bench_routes import router as bench_router
