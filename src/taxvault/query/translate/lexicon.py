@@ -208,3 +208,17 @@ CASE_KINDS: dict[tuple[str, ...], str] = {
     ("taxpayer", "assistance"): "assistance",
 }
 """Case kinds (the ``kind`` column of cases)."""
+
+CASE_UNITS: dict[tuple[str, ...], str] = {
+    ("collection", "unit"): "collection",
+    ("collections", "unit"): "collection",
+    ("examination", "unit"): "examination",
+    ("exam", "unit"): "examination",
+    ("aur", "unit"): "aur",
+    ("underreporter", "unit"): "aur",
+    ("assistance", "unit"): "assistance",
+    ("special", "unit"): "special",
+    ("employee", "accounts", "unit"): "employee_accounts",
+    ("employee", "accounts"): "employee_accounts",
+}
+"""Units that work cases (the ``unit`` column of cases)."""

@@ -142,6 +142,7 @@ class _Reading:
     grouped: bool = False
     compare: bool = False
     bound_flags: set[int] = field(default_factory=set)
+    verb: tuple[str, int] | None = None  # the last date verb read without a time right after it
     top: tuple[str, bool, int | None, int] | None = None  # direction, implies count, n, at
     distinct: bool = False
 
@@ -397,14 +398,19 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
                 r.times.append(t)
                 i = j
                 continue
-            i += 1  # "filed", "issued" with no time after them: the verb of the sentence
+            r.verb = (str(it.value), i)  # "filed", "issued" with no time after them (yet: "filed between ...")
+            i += 1
             continue
         if k == "group":
             nxt = _peek(items, i + 1)
             if nxt is not None and nxt.kind == "dim":
                 r.grouped = True
-            elif it.text != "by":  # "reported by taxpayers": the agent, not a grouping
+            elif not it.text.startswith(("by", "across", "for all")):  # "reported by taxpayers", "across all returns"
                 raise _Refuse("I can group by state, year, form, notice type, filing status, MFT, case kind or status")
+            i += 1
+            continue
+        if k == "dim" and it.value == ("returns.dependents",) and not _after_group(items, i):
+            r.fields.append(({R: "dependents"}, i, it.text))  # "average number of dependents": an amount
             i += 1
             continue
         if k == "dim":
@@ -437,6 +443,13 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
         for t in multi:
             t.compare = True
     return r
+
+
+def _after_group(items: list[_Item], i: int) -> bool:
+    j = i - 1
+    while j >= 0 and items[j].kind in ("dim", "and"):
+        j -= 1
+    return j >= 0 and items[j].kind == "group"
 
 
 def _when_of(it: _Item) -> str:
@@ -512,14 +525,25 @@ def _read_cmp(items: list[_Item], i: int, r: _Reading, today: dt.date) -> int:
     a = _peek(items, i + 1)
     if op == "between":
         b, c = _peek(items, i + 2), _peek(items, i + 3)
+        if a is not None and a.kind == "month":  # between January 1, 2025 and April 15, 2025
+            first = _read_time(items, i + 1, "in", today)
+            sep = _peek(items, first[1]) if first is not None else None
+            second = _read_time(items, first[1] + 1, "in", today) if first is not None and sep is not None else None
+            if first is None or second is None or sep is None or sep.kind != "and" or not second[0].dates:
+                raise _Refuse("I read date ranges as 'between March 1, 2025 and April 15, 2025'")
+            lo, hi = first[0].dates[0], second[0].dates[-1]
+            if lo > hi:
+                raise _Refuse("the range starts after it ends")
+            r.times.append(_Time("between", dates=[lo, hi], at=i, field=_verb_field(r, i)))
+            return second[1]
         if a is None or b is None or c is None or b.kind != "and":
             raise _Refuse("I read ranges as 'between X and Y'")
         if _is_year_num(a) and _is_year_num(c) and not _amount_nearby(items, i, i + 4):
             lo, hi = a.value.integer, c.value.integer
-            r.times.append(_Time("between", years=[min(lo, hi), max(lo, hi)], at=i))
+            r.times.append(_Time("between", years=[min(lo, hi), max(lo, hi)], at=i, field=_verb_field(r, i)))
             return i + 4
-        if a.kind == "month" or a.kind == "rel":
-            raise _Refuse("I read date ranges as 'between 2022 and 2024' (whole years)")
+        if a.kind == "rel":
+            raise _Refuse("I read ranges of years as 'between 2022 and 2024'")
         if a.kind != "num" or c.kind != "num":
             raise _Refuse("I read ranges as 'between X and Y' with two amounts")
         r.thresholds.append(_Threshold("between", [a.value, c.value], i, i + 4))
@@ -530,6 +554,11 @@ def _read_cmp(items: list[_Item], i: int, r: _Reading, today: dt.date) -> int:
         r.thresholds.append(_Threshold(op, [a.value], i, i + 2))
         return i + 2
     raise _Refuse("a comparison needs an amount after it ('over $10,000')")
+
+
+def _verb_field(r: _Reading, i: int) -> str | None:
+    """The date a verb just before a range names ("filed between ...")."""
+    return r.verb[0] if r.verb is not None and r.verb[1] == i - 1 else None
 
 
 def _amount_nearby(items: list[_Item], start: int, end: int) -> bool:
@@ -550,6 +579,11 @@ class _Build:
 def _head(r: _Reading) -> tuple[str, str | None] | None:
     """The set the question counts or lists: the first set named after the question word, else the first."""
     if not r.sets:
+        coded = {q for q, _, _, _ in r.values}
+        if "transactions.tc" in coded:
+            return X, None  # "the sum of TC 846 refunds"
+        if "mft" in coded:
+            return M, None  # "how many 941s"
         return None
     op_at = r.ops[0][1] if r.ops else -1
     after = [s for s in r.sets if s[2] > op_at]
@@ -594,7 +628,7 @@ def _time_filters(t: _Time, qualified: str) -> list[Filter]:
             lo, hi = t.dates
         else:
             lo = hi = t.dates[0]
-        if t.op in ("in", "on", "during"):
+        if t.op in ("in", "on", "during", "between"):
             if lo == hi:
                 return [Filter(field=qualified, op=Op.EQ, value=lo.isoformat())]
             return [Filter(field=qualified, op=Op.BETWEEN, value=[lo.isoformat(), hi.isoformat()])]
@@ -744,7 +778,8 @@ def _unknown_reason(word: str, why: str | None) -> str:
 
 
 def _assemble(r: _Reading) -> Plan:
-    op = r.ops[0][0] if r.ops else None
+    aggs_asked = [o for o, _ in r.ops if o != "list"]
+    op = aggs_asked[0] if aggs_asked else ("list" if r.ops else None)  # "show the number of ...": a count
     if len({o for o, _ in r.ops if o != "list"}) > 1:
         aggs = [o for o, _ in r.ops if o != "list"]
         if not (set(aggs) <= {"sum", "count"} and aggs[0] == "count"):
@@ -761,13 +796,15 @@ def _assemble(r: _Reading) -> Plan:
         op = "list"
     if op is None and (r.dims or r.grouped) and head is not None:
         op = "count"
+    if op is None and r.fields and r.fields[0][2].startswith("total ") and top is None:
+        op = "sum"
     if op is None:
         raise _Refuse("I could not tell what to compute: ask 'how many', 'total', 'average' or 'which'")
     if op in ("max", "min") and top is None and r.ops and any(o == "list" for o, _ in r.ops):
         top = ("desc" if op == "max" else "asc", False, None, r.ops[0][1])
         op = "list"
-    if op == "sum" and r.ops[0][0] == "count":
-        op = "count"
+    if op is None and r.fields and r.fields[0][2].startswith("total ") and not r.dims and top is None:
+        op = "sum"  # "what was the total income ...": the phrase names the amount and asks its total
 
     mentioned = [s for s, _, _ in r.sets]
     b = _Build()
