@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
@@ -17,6 +18,7 @@ from taxvault.access.tables import break_glass_reviews
 from taxvault.audit.access_report import access_report
 from taxvault.audit.errors import AuditProofError
 from taxvault.audit.event import AuditEvent
+from taxvault.audit.report_pdf import render_report_pdf, report_document
 from taxvault.audit.storage import LogStore
 from taxvault.errors import NotFound
 
@@ -100,18 +102,27 @@ class ReviewPage(Page):
 
 
 class AccessReportItem(BaseModel):
+    event: int = Field(description="Leaf index of the audit event (a verifier can prove it is in the log).")
     time: str
-    accessor: str = Field(description="Pseudonymised employee (or the system job).")
+    accessor: str = Field(description="The employee's pseudonym in this taxpayer's report (or the system job).")
     unit: str | None = None
     role: str | None = None
     purpose: str | None = None
     action: str
+    record: str = Field(description="What of hers: entity, module_transcript, notices, returns ...")
     fields: list[str]
     break_glass: bool
+    outcome: Literal["disclosed", "denied", "failed"]
 
 
-class AccessReport(Page):
-    items: list[AccessReportItem]
+class AccessReport(BaseModel):
+    items: list[AccessReportItem] = Field(description="Accesses by others (allowed), newest first.")
+    attempts: list[AccessReportItem] = Field(description="Refused or failed attempts in the same range.")
+    limit: int
+    before: int | None = None
+    next_before: int | None = Field(None, description="Pass as ``before`` for the next (older) page.")
+    masked: list[str] = Field(default_factory=list)
+    withheld: list[str] = Field(default_factory=list)
 
 
 AuditAccess = Annotated[Access, Depends(read(Resource.AUDIT_LOG))]
@@ -220,17 +231,43 @@ def break_glass_queue(
     return access.serve(fetch, action="read_audit")
 
 
+ReportAccess = Annotated[Access, Depends(read(Resource.ACCESS_REPORT))]
+
+
 @router.get("/me/access-report", response_model=AccessReport, tags=["taxpayer"])
 def my_access_report(
-    access: Annotated[Access, Depends(read(Resource.ACCESS_REPORT))], limit: Limit = 50, offset: Offset = 0
+    access: ReportAccess,
+    limit: Limit = 50,
+    before: Annotated[int | None, Query(ge=1, le=2**62, description="Events older than this one.")] = None,
 ) -> Any:
-    """Who accessed my records: when, which unit and role, for what purpose, which fields."""
+    """Who accessed my records (from the index by taxpayer): when, unit, role, purpose, fields; attempts apart."""
 
     def fetch(conn: Connection, target: Target) -> dict[str, Any]:
         if target.entity_id is None:
             raise NotFound("no taxpayer record is linked to this principal")
-        return access_report(
-            conn, target.entity_id, target.ref, exclude_principal=access.caller.id, limit=limit, offset=offset
-        )
+        return access_report(conn, target.ref, exclude_principal=access.caller.id, limit=limit, before=before)
 
     return access.serve(fetch)
+
+
+@router.get(
+    "/me/access-report.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The access report as a PDF."}},
+    tags=["taxpayer"],
+)
+def my_access_report_pdf(access: ReportAccess) -> Response:
+    """The access report as a PDF (the newest 2000 events, a chart per month; the TIN masked)."""
+
+    def fetch(conn: Connection, target: Target) -> bytes:
+        if target.entity_id is None:
+            raise NotFound("no taxpayer record is linked to this principal")
+        doc = report_document(conn, target.entity_id, target.ref, exclude=access.caller.id, now=access.door.clock())
+        return render_report_pdf(doc)
+
+    body = access.serve_bytes(fetch, ["access_report", "name", "tin:masked"])
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": 'attachment; filename="access-report.pdf"', "Cache-Control": "no-store"},
+    )
