@@ -161,6 +161,7 @@ def create_app(
     app.include_router(notices_router)
     app.include_router(matching_router)
     app.include_router(audit_router)
+    app.include_router(stats_router)
     app.include_router(custody_router)
     app.include_router(oversight_router)
     app.include_router(query_router)
