@@ -58,7 +58,7 @@ LAZY: dict[str, tuple[str | Callable[[], Any], str]] = {
     ),
     "cycle": (_cycle, "The posting cycle: postings, notices, the unpostable queue."),
     "notices": ("taxvault.notices.cli:app", "Notices: list them, download them."),
-    "stats": ("taxvault.stats.cli:app", "Differentially private counts and sums for analysts, and the privacy budget."),
+    "stats": ("taxvault.stats.cli:app", "Differentially private counts and sums (analysts), and the privacy budget."),
     "match": (
         "taxvault.jobs.matching_cli:app",  # matching's app, with the job's commands
         "Computer matching under written agreements: agreements, partner data, runs, leads, destruction.",

@@ -41,6 +41,7 @@ from taxvault.oversight.job import ScanJob, scan_interval_seconds
 from taxvault.oversight.router import router as oversight_router
 from taxvault.query.router import router as query_router
 from taxvault.records.router import router as records_router
+from taxvault.stats.router import router as stats_router
 from taxvault.store import make_engine
 from taxvault.store.migrate import pending_heads
 
