@@ -11,7 +11,6 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -25,6 +24,7 @@ from taxvault.errors import Denied
 from taxvault.query.plan import Plan
 from taxvault.query.policy import MIN_CELL
 from taxvault.query.service import Answer, ask
+from taxvault.query.vocab import FIELDS
 from taxvault.store import tables as t
 from taxvault.synth.load import synthesize
 
@@ -142,7 +142,6 @@ def _refs(engine: Engine, ids: frozenset[int]) -> set[str]:
 
 
 def test_one_aggregate_question_five_roles(world: World, door: Door) -> None:
-    expected_role: dict[str, Any] = {}
     # caseworker: only her open cases' subjects for the purpose
     got = _ask(door, world.caseworker, world.cw_purpose, AGGREGATE)
     assert isinstance(got, Answer) and got.role == "caseworker"
@@ -152,23 +151,23 @@ def test_one_aggregate_question_five_roles(world: World, door: Door) -> None:
     assert (ev.principal, ev.resource, ev.decision) == (world.caseworker, AGGREGATE.ref, Decision.ALLOW)
     assert ev.action == "query:query_aggregate" and f"answer:rows={len(mine)}" in ev.fields
     assert "returns.wages" in ev.fields and ev.policy == "query-caseworker-assigned"
-    expected_role["caseworker"] = got.rows
 
-    # analyst: everyone, groups under the minimum cell size suppressed
+    # analyst: everyone, noised (differential privacy), groups under the minimum cell size suppressed
     got = _ask(door, "ana-001", "statistics", AGGREGATE)
     assert isinstance(got, Answer) and got.role == "analyst" and got.min_cell == MIN_CELL
     everyone = _true_counts(world.engine, None)
     big = {k: v for k, v in everyone.items() if v[0] >= MIN_CELL}
     shown = {r["returns.filing_status"]: r for r in got.rows}
-    assert set(shown) == set(big) and got.suppressed == len(everyone) - len(big)
-    if got.noise is None:  # without the statistics module: exact, suppressed only
-        assert {k: (r["count"], r["sum_wages"]) for k, r in shown.items()} == big
+    assert set(shown) == set(big)
+    assert got.suppressed == len(FIELDS["returns.filing_status"].values) - len(big)  # the public list of groups
+    assert got.noise is not None and got.noise["budget"]["epsilon_spent"] == pytest.approx(1.0)
+    ci95 = got.noise["releases"]["count"]["ci95"]
+    for status, row in shown.items():
+        assert abs(row["count"] - big[status][0]) <= 3 * ci95
+        assert isinstance(row["sum_wages"], int)
     ev = _last_event(door)
-    assert (
-        ev.decision == Decision.ALLOW
-        and ev.resource == AGGREGATE.ref
-        and f"answer:suppressed={got.suppressed}" in ev.fields
-    )
+    assert ev.decision == Decision.ALLOW and ev.resource == AGGREGATE.ref and "answer:noised" in ev.fields
+    assert f"answer:suppressed={got.suppressed}" in ev.fields
     assert sum(n for n, _ in everyone.values()) > sum(n for n, _ in mine.values())
 
     # engineer without a grant, and oversight: denied, and the denial audited with the plan's ref

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from taxvault.access.door import Decided, Door, Session, Target, Unit
 from taxvault.access.masking import MASKS, MaskPlan
 from taxvault.errors import Invalid, NotFound
+from taxvault.query import private
 from taxvault.query.compile import Column, compile_plan
 from taxvault.query.plan import AggFn, Plan
 from taxvault.query.policy import ACTION, MAX_ROWS, Authorized, authorize, resource_of
@@ -210,6 +211,19 @@ def _cell(value: Any, column: Column, auth: Authorized) -> Any:
 
 def execute(unit: Unit, plan: Plan, auth: Authorized, plan_id: str) -> Answer:
     """Compile under the authorised scope, run on the unit's connection, mask, suppress."""
+    if auth.private and auth.min_cell is not None:
+        found = private.answer(unit, plan, k=auth.min_cell)
+        return Answer(
+            plan_id,
+            plan,
+            auth.role,
+            plan.output_columns(),
+            found.rows,
+            [],
+            found.suppressed,
+            auth.min_cell,
+            found.noise,
+        )
     compiled = compile_plan(plan, auth.scope, max_rows=MAX_ROWS, with_count=auth.min_cell is not None)
     result = unit.conn.execute(compiled.statement).all()
     answer = Answer(plan_id, plan, auth.role, [c.name for c in compiled.columns], min_cell=auth.min_cell)
@@ -227,7 +241,9 @@ def execute(unit: Unit, plan: Plan, auth: Authorized, plan_id: str) -> Answer:
 
 def run(door: Door, session: Session, plan_id: str) -> Answer:
     """Run the stored plan ``plan_id`` as ``session`` (one unit of the door; audited whatever happens)."""
-    with door.unit(session) as unit:
+    # An analyst's aggregate charges her privacy budget: a write unit, so the charge commits with
+    # the answer's audit event or not at all.
+    with door.unit(session, write="analyst" in session.caller.roles) as unit:
         plan = _load(unit.conn, session, plan_id, door.clock())
         auth = authorize(unit, plan)
         target = Target(plan.ref, subject=auth.subject)
