@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import pytest
 import sqlalchemy as sa
@@ -26,7 +26,7 @@ def door(db_engine: Engine) -> Iterator[Door]:
         yield d
 
 
-def _ask(door: Door, plan: dict[str, object], who: str = "ana-001") -> Answer:
+def _ask(door: Door, plan: Mapping[str, object], who: str = "ana-001") -> Answer:
     session = door.session(door.caller(who), "statistics", channel="cli")
     result = ask(door, session, plan=Plan.model_validate(plan))
     assert isinstance(result, tuple)
