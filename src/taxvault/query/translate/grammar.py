@@ -175,9 +175,11 @@ _FIELDS: dict[str, dict[str, str]] = {
     "taxable interest": {R: "interest"},
     "dividends": {R: "dividends", INFO: "income"},
     "dividend income": {R: "dividends", INFO: "income"},
-    "business income": {R: "business_income"},
-    "self-employment income": {R: "business_income"},
-    "retirement income": {R: "retirement_income"},
+    "business income": {R: "business_income", INFO: "income"},
+    "self-employment income": {R: "business_income", INFO: "income"},
+    "retirement income": {R: "retirement_income", INFO: "income"},
+    "retirement distributions": {R: "retirement_income", INFO: "income"},
+    "distributions": {R: "retirement_income", INFO: "income"},
     "pensions": {R: "retirement_income", INFO: "income"},
     "pension income": {R: "retirement_income", INFO: "income"},
     "total income": {R: "total_income"},
@@ -298,6 +300,14 @@ _DIMS: dict[str, tuple[str, ...]] = {
     "zip": ("taxpayers.zip",),
     "number of dependents": ("returns.dependents",),
     "posting cycle": ("transactions.cycle",),
+    "month": ("month",),
+    "months": ("month",),
+    "quarter": ("month",),
+    "quarters": ("month",),
+    "week": ("month",),
+    "weeks": ("month",),
+    "day": ("month",),
+    "days": ("month",),
     "cycle": ("transactions.cycle",),
 }
 """Dimensions to group by: candidates in order of preference (the first the question's set can reach)."""
@@ -325,7 +335,7 @@ _GROUP = [
     "for all",
 ]
 
-_TOP: dict[str, tuple[str, bool]] = {
+_TOP: dict[str, tuple[str, bool | str]] = {
     "top": ("desc", False),
     "the top": ("desc", False),
     "most": ("desc", True),
@@ -348,6 +358,18 @@ _TOP: dict[str, tuple[str, bool]] = {
     "smallest": ("asc", False),
     "the smallest": ("asc", False),
     "bottom": ("asc", False),
+    "most recent": ("desc", "date"),
+    "the most recent": ("desc", "date"),
+    "latest": ("desc", "date"),
+    "the latest": ("desc", "date"),
+    "newest": ("desc", "date"),
+    "the newest": ("desc", "date"),
+    "youngest": ("desc", "date"),
+    "the youngest": ("desc", "date"),
+    "oldest": ("asc", "date"),
+    "the oldest": ("asc", "date"),
+    "earliest": ("asc", "date"),
+    "the earliest": ("asc", "date"),
     "the bottom": ("asc", False),
 }
 
@@ -612,6 +634,8 @@ _FILLER_PHRASES = [
     "assigned to the",
     "belonging to",
     "that belong to",
+    "where the",
+    "in which",
 ]
 """Phrases that only connect words ("taxpayers who live in Texas"), read before the words inside them."""
 
@@ -761,6 +785,18 @@ FILLER_WORDS = frozenset(_FILLERS) - {
     "every",
 }
 FILLER_WORDS = FILLER_WORDS | {
+    "live",
+    "lives",
+    "reside",
+    "resides",
+    "located",
+    "where",
+    "assessed",
+    "charged",
+    "billed",
+    "recorded",
+    "registered",
+    "known",
     "report",
     "reports",
     "reporting",

@@ -89,6 +89,9 @@ _LIST_FIELDS: dict[str, tuple[str, ...]] = {
 _BUSINESS_LIST = ("taxpayers.ref", "taxpayers.business_name")
 _ANY_LIST = ("taxpayers.ref", "taxpayers.first_name", "taxpayers.last_name", "taxpayers.business_name")
 
+_NUMBERED_DIMS = (("transactions.tc",), ("modules.mft",), ("modules.tax_period",), ("transactions.cycle",))
+"""Dimensions a number can follow to name one value: TC 846, MFT 30, tax period 202412, cycle 202514."""
+
 _OP = {"gt": Op.GT, "ge": Op.GE, "lt": Op.LT, "le": Op.LE, "eq": Op.EQ}
 
 
@@ -143,7 +146,7 @@ class _Reading:
     compare: bool = False
     bound_flags: set[int] = field(default_factory=set)
     verb: tuple[str, int] | None = None  # the last date verb read without a time right after it
-    top: tuple[str, bool, int | None, int] | None = None  # direction, implies count, n, at
+    top: tuple[str, bool | str, int | None, int] | None = None  # direction, count / "date", n, at
     distinct: bool = False
 
 
@@ -177,6 +180,11 @@ def _merge_numbers(tags: list[Tagged]) -> list[_Item]:
             continue  # "in", "for", "of", "to" that introduce no time connect words only
         out.append(it)
     return out
+
+
+def _timeish_after(items: list[_Item], i: int) -> bool:
+    nxt = _peek(items, i + 1)
+    return nxt is not None and _timeish(nxt)
 
 
 def _timeish(it: _Item) -> bool:
@@ -296,9 +304,7 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
             if k == "when":
                 raise _Refuse("I could not read the time in the question")
             if k == "year_field":
-                r.dims.append((("year",), i, False, it.text)) if r.grouped else None
-                i += 1
-                continue
+                raise _Refuse("say which tax year ('for tax year 2024'), or group 'by tax year'", "compare")
         if k == "num":
             nxt = _peek(items, i + 1)
             if nxt is not None and nxt.kind == "cmp_after":
@@ -319,7 +325,7 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
                 r.top = ("", False, _count_of(it.value), i)
                 i += 1
                 continue
-            if prev is not None and prev.kind == "dim" and prev.value in (("transactions.tc",), ("modules.mft",)):
+            if prev is not None and prev.kind == "dim" and prev.value in _NUMBERED_DIMS and not _after_group(items, i):
                 qualified = prev.value[0]
                 if r.dims and r.dims[-1][1] == i - 1:
                     r.dims.pop()
@@ -403,6 +409,11 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
             continue
         if k == "group":
             nxt = _peek(items, i + 1)
+            if nxt is not None and nxt.kind == "year_field" and not _timeish_after(items, i + 1):
+                r.dims.append((("year",), i + 1, False, nxt.text))  # "by tax year"
+                r.grouped = True
+                i += 2
+                continue
             if nxt is not None and nxt.kind == "dim":
                 r.grouped = True
             elif not it.text.startswith(("by", "across", "for all")):  # "reported by taxpayers", "across all returns"
@@ -713,6 +724,8 @@ def _time_field(t: _Time, source: str, mentioned: list[str]) -> str:
 
 
 def _dim_field(cands: tuple[str, ...], source: str, mentioned: list[str], time_field: str | None) -> str:
+    if cands == ("month",):
+        raise _Refuse("I can group by tax year, not by month, quarter, week or day", "compare")
     if cands == ("year",):
         year_field = time_field
         if year_field is None:
@@ -789,6 +802,10 @@ def _assemble(r: _Reading) -> Plan:
     top = r.top
 
     # Which aggregate, if any.
+    if op is None and top is not None and top[1] == "date" and r.dims:
+        raise _Refuse("I can rank groups by a count or an amount, not by a date", "top")
+    if op in ("max", "min") and top is not None and top[1] == "date":
+        raise _Refuse("ask for the highest or lowest of an amount, or list the most recent records", "list")
     if op is None and top is not None and top[1] is False and top[2] is None and not r.dims:
         op = "max" if top[0] == "desc" else "min"
         top = None
@@ -846,6 +863,8 @@ def _assemble(r: _Reading) -> Plan:
     for s, _kind, _ in r.sets:
         if s != source and s not in b.extra_sets and (head is None or s != head[0] or source != head[0]):
             b.extra_sets.append(s)
+    if T in b.extra_sets and source not in (T, C) and (head is None or head[0] != T):
+        b.extra_sets.remove(T)  # "returns filed by single taxpayers": every return has its taxpayer
     for thr in thresholds:
         assert thr.field is not None
         b.filters.append(_threshold_filter(thr, thr.field))
@@ -918,6 +937,14 @@ def _assemble(r: _Reading) -> Plan:
         select = _list_fields(head, source, measure, thresholds)
         if top is not None:
             rank = measure[0] if measure else None
+            if top[1] == "date":  # "the 10 most recent notices", "the oldest taxpayers"
+                rank = "taxpayers.birth_date" if source == T else _DEFAULT_TIME.get(source)
+                if rank is None or FIELDS[rank].type != "date":
+                    raise _Refuse("I can order by date notices, cases, returns (filing), transactions and taxpayers")
+                if source == R:
+                    rank = "returns.filed_date"
+                if rank not in select:
+                    select.append(rank)
             if rank is None:
                 raise _Refuse("say what to rank by ('the 10 largest refunds')", "list")
             order = [Order(by=rank, descending=top[0] != "asc")]
@@ -963,9 +990,9 @@ def _singular(r: _Reading) -> bool:
 
 
 def _ranking(
-    top: tuple[str, bool, int | None, int] | None, measure: list[str], r: _Reading
+    top: tuple[str, bool | str, int | None, int] | None, measure: list[str], r: _Reading
 ) -> tuple[AggFn, str | None]:
-    if top is not None and top[1]:
+    if top is not None and top[1] is True:
         return AggFn.COUNT, None
     if measure:
         fn = AggFn.AVG if any(o == "avg" for o, _ in r.ops) else AggFn.SUM
