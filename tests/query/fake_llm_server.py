@@ -101,8 +101,8 @@ def fake_llm() -> Iterator[FakeLlm]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    host, port = server.server_address[:2]
-    state["fake"] = FakeLlm(f"http://{host}:{port}")
+    port = int(server.server_address[1])
+    state["fake"] = FakeLlm(f"http://127.0.0.1:{port}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -53,17 +53,17 @@ class Shape(BaseModel):
 
     measure: Measure = Field(description="count records, or sum a money field")
     dataset: Dataset = "returns"
-    field: str | None = Field(None, description="the money field a sum adds (cents), e.g. wages_cents")
-    by: tuple[GroupBy, ...] = Field((), max_length=2, description="group by up to two of state/year/form")
-    year: int | None = Field(None, ge=FIRST_YEAR, le=2100)
-    form: str | None = Field(None, max_length=10)
-    state: str | None = Field(None, min_length=2, max_length=2)
-    bounds_cents: tuple[int, int] | None = Field(None, description="per-record clamp of the summed value")
-    epsilon: float = Field(0.5, ge=0.001, le=10)
+    field: str | None = Field(default=None, description="the money field a sum adds (cents), e.g. wages_cents")
+    by: tuple[GroupBy, ...] = Field(default=(), max_length=2, description="group by up to two of state/year/form")
+    year: int | None = Field(default=None, ge=FIRST_YEAR, le=2100)
+    form: str | None = Field(default=None, max_length=10)
+    state: str | None = Field(default=None, min_length=2, max_length=2)
+    bounds_cents: tuple[int, int] | None = Field(default=None, description="per-record clamp of the summed value")
+    epsilon: float = Field(default=0.5, ge=0.001, le=10)
     mechanism: Mechanism = "laplace"
-    delta: float = Field(0.0, ge=0, lt=1e-3)
-    k: int = Field(DEFAULT_K, ge=DEFAULT_K, le=10_000, description="minimum cell size (never below the default)")
-    max_contributions: int | None = Field(None, ge=1, le=100, description="records per taxpayer (default: shape)")
+    delta: float = Field(default=0.0, ge=0, lt=1e-3)
+    k: int = Field(default=DEFAULT_K, ge=DEFAULT_K, le=10_000, description="minimum cell size (at least the default)")
+    max_contributions: int | None = Field(default=None, ge=1, le=100, description="records per taxpayer (or: shape's)")
 
     @field_validator("by")
     @classmethod
