@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
@@ -217,5 +218,42 @@ def break_glass_command(
     out.print(f"break-glass review {done.id}: {done.state}{extra}", highlight=False)
 
 
+@app.command("evaluate")
+def evaluate_command(
+    truth: Annotated[Path, typer.Option("--truth", help="The truth file `simulate` wrote.")],
+    as_json: Json = False,
+) -> None:
+    """Recall and precision of the alerts raised against a simulation's truth file (scan first)."""
+    from taxvault.oversight.simulate import evaluate
+    from taxvault.store import make_engine
+
+    if not truth.is_file():
+        raise fail(f"no truth file at {truth}")
+    scores = evaluate(make_engine(), truth)
+    rows = {
+        k: {"planted": s.planted, "found": s.found, "alerts": s.alerts, "true_alerts": s.true_alerts,
+            "recall": round(s.recall, 4), "precision": round(s.precision, 4)}
+        for k, s in sorted(scores.items())
+    }  # fmt: skip
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("kind", "planted", "found", "alerts", "recall", "precision")
+    for k, r in rows.items():
+        table.add_row(k, str(r["planted"]), str(r["found"]), str(r["alerts"]), f"{r['recall']:.3f}",
+                      f"{r['precision']:.3f}")  # fmt: skip
+    out.print(table)
+
+
 def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
+
+
+def _mount_simulate() -> None:
+    """``taxvault oversight simulate`` (O1's simulator; its module imports nothing heavy)."""
+    from taxvault.oversight.simulate_cli import simulate
+
+    app.command("simulate")(simulate)
+
+
+_mount_simulate()

@@ -213,7 +213,7 @@ class Simulation:
                 reads.append(_Read(when(), Resource.ENTITY, None, "lookup"))  # a mistyped TIN
             if reads:
                 self.run_unit(s, s.purpose, reads)
-            if s.break_glass and rng.random() < 0.025:
+            if s.break_glass and rng.random() < 0.05:
                 self.break_glass(s, self.pick_public(), self.shift_time(s, day))
 
     def engineer_day(self, s: Staff, day: dt.date) -> None:
@@ -234,12 +234,16 @@ class Simulation:
         return self.w.public[int(self.rng.integers(0, len(self.w.public)))]
 
     def review_break_glass(self) -> None:
-        """Managers review break-glass within a few days, except the planted ones nobody looked at."""
+        """Managers review every break-glass within days, except the planted ones nobody looked at.
+
+        (Those of the last days are reviewed too, by the month's end: the truth must not
+        depend on when, after the month, the scan runs.)
+        """
         last = dt.datetime.combine(self.w.start + dt.timedelta(days=self.days), dt.time(), dt.UTC)
         with self.engine.begin() as conn:
             for review, when, pid in self.bg_reviews:
-                reviewed = when + dt.timedelta(days=float(self.rng.uniform(0.2, 2.5)))
-                if review in self.unreviewed or reviewed > last:
+                reviewed = min(last, when + dt.timedelta(days=float(self.rng.uniform(0.2, 2.5))))
+                if review in self.unreviewed:
                     continue
                 manager = self.w.staff[pid].manager or "sim-a0001"
                 conn.execute(
