@@ -113,3 +113,14 @@ def test_only_the_taxpayer_gets_her_report(world: World) -> None:
     r = world.client.get("/v1/me/access-report.pdf", headers=world.headers("cw-alice", "collection"))
     assert r.status_code == 403
     assert world.event(world.size() - 1).decision.value == "deny"
+
+
+def test_oversight_sees_each_events_subject_and_channel(world: World) -> None:
+    tp = entity_ref("tp")
+    assert world.client.get(f"/v1/taxpayers/{tp}", headers=world.headers("cw-alice", "collection")).status_code == 200
+    r = world.client.get(
+        "/v1/audit/events", params={"limit": 500}, headers=world.headers("ovs-privacy", "oversight_review")
+    )
+    assert r.status_code == 200
+    (read,) = [e for e in r.json()["items"] if e["principal"] == "cw-alice"]
+    assert read["subject"] == tp and read["channel"] == "http"

@@ -78,6 +78,8 @@ class EventOut(BaseModel):
     policy: str | None = None
     fields: list[str]
     request_id: str
+    subject: str | None = Field(None, description="Event v2: the taxpayer the record belongs to (opaque ref).")
+    channel: str | None = Field(None, description="Event v2: http, cli or job.")
 
 
 class EventPage(Page):
