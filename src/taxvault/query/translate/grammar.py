@@ -30,10 +30,12 @@ from taxvault.query.translate.lexicon import (
     CASE_KINDS,
     CASE_UNITS,
     FILING_STATUSES,
+    FORM_FAMILIES,
     INFO_FORMS,
     MFT_BY_FORM,
     NOTICE_TYPES,
     STATE_NAME_PHRASES,
+    TIN_TYPES,
 )
 
 Tag = tuple[str, Any]
@@ -238,6 +240,8 @@ _FIELDS: dict[str, dict[str, str]] = {
 
 _VALUE_FIELDS: list[tuple[dict[tuple[str, ...], Any], str]] = [
     (CASE_UNITS, "cases.unit"),
+    (FORM_FAMILIES, "information_returns.form"),
+    (TIN_TYPES, "taxpayers.tin_type"),
     (FILING_STATUSES, "returns.filing_status"),
     (NOTICE_TYPES, "notices.notice_type"),
     (INFO_FORMS, "information_returns.form"),
@@ -501,6 +505,8 @@ _REL = {
     "three years ago": -3,
     "3 years ago": -3,
     "last tax year": -1,
+    "the past year": -1,
+    "past year": -1,
     "this tax year": 0,
     "the last tax year": -1,
     "the previous tax year": -1,

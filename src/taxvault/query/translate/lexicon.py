@@ -111,6 +111,26 @@ INFO_FORMS: dict[tuple[str, ...], str] = {
     ("1099-b",): "1099-B",
     ("1099b",): "1099-B",
 }
+
+ALL_1099 = ("1099-NEC", "1099-INT", "1099-DIV", "1099-MISC", "1099-R", "1099-G", "1099-B")
+FORM_FAMILIES: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("1099",): ALL_1099,
+    ("1099s",): ALL_1099,
+    ("1099's",): ALL_1099,
+    ("form", "1099"): ALL_1099,
+    ("forms", "1099"): ALL_1099,
+}
+"""Several forms at once: "1099s" are every 1099 form."""
+
+TIN_TYPES: dict[tuple[str, ...], str] = {
+    ("itin",): "ITIN",
+    ("itins",): "ITIN",
+    ("itin", "filers"): "ITIN",
+    ("itin", "holders"): "ITIN",
+    ("ein",): "EIN",
+    ("eins",): "EIN",
+}
+"""TIN types (never the TINs themselves): the ``tin_type`` column of taxpayers."""
 """Information return forms (the ``form`` column of information_returns)."""
 
 RETURN_FORMS: dict[tuple[str, ...], str] = {

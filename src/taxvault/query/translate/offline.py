@@ -333,8 +333,20 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
                 pending_not = False
                 i += 1
                 continue
-            if nxt is not None and nxt.kind == "field" and R in nxt.value and nxt.value[R] == "dependents":
-                r.thresholds.append(_Threshold("eq", [it.value], i, i + 1))
+            if (
+                nxt is not None
+                and nxt.kind == "field"
+                and (it.value.hundredths == 0 or nxt.value.get(R) == "dependents")
+            ):
+                r.thresholds.append(_Threshold("eq", [it.value], i, i + 1))  # "zero tax", "3 dependents"
+                i += 1
+                continue
+            if prev is not None and prev.kind == "field" and (it.value.dollar_sign or it.value.hundredths == 0):
+                r.thresholds.append(_Threshold("eq", [it.value], i, i + 1))  # "total tax of $0"
+                i += 1
+                continue
+            if nxt is not None and nxt.kind in ("dim", "set") and not it.value.dollar_sign and r.top is None:
+                r.top = ("", False, _count_of(it.value), i)  # "the 3 states with ...", "the 5 notices with ..."
                 i += 1
                 continue
             raise _Refuse("I could not tell what a number in the question refers to")
@@ -505,11 +517,13 @@ def _read_values(items: list[_Item], i: int, r: _Reading, negated: bool) -> int:
         if sep is not None and sep.kind == "vs" and nxt is not None and nxt.kind == first.kind:
             raise _Refuse("I can compare years ('in 2024 vs 2023'); for states or forms, group by them")
         break
+    values = [x for v in values for x in (v if isinstance(v, tuple) else (v,))]  # "1099s": every 1099 form
     if negated and len(values) > 1:
         raise _Refuse("I can exclude one value at a time")
     r.values.append((qualified, list(dict.fromkeys(values)), negated, i))
     implied = {"returns.filing_status": R, "notices.notice_type": N, "information_returns.form": INFO}
     implied["cases.kind"] = C
+    implied["taxpayers.tin_type"] = T
     if qualified in implied:
         r.sets.append((implied[qualified], None, i))
         r.sets.sort(key=lambda s: s[2])
@@ -806,6 +820,9 @@ def _assemble(r: _Reading) -> Plan:
         raise _Refuse("I can rank groups by a count or an amount, not by a date", "top")
     if op in ("max", "min") and top is not None and top[1] == "date":
         raise _Refuse("ask for the highest or lowest of an amount, or list the most recent records", "list")
+    if op is None and top is not None and top[1] is False and top[2] is None and r.dims and r.grouped:
+        op = "max" if top[0] == "desc" else "min"  # "the highest refund in each state"
+        top = None
     if op is None and top is not None and top[1] is False and top[2] is None and not r.dims:
         op = "max" if top[0] == "desc" else "min"
         top = None
@@ -836,7 +853,9 @@ def _assemble(r: _Reading) -> Plan:
     preferred = [head[0]] if head else []
     preferred += [s for s in mentioned if s not in preferred]
     for mapping, _, _ in free_fields:
-        measure.append(_field_for(mapping, [*preferred, R, N, INFO, X]))
+        measure.append(_field_for(mapping, preferred))
+    if op in ("sum", "avg", "min", "max") and not measure and thresholds and thresholds[-1].field is not None:
+        measure = [thresholds[-1].field]  # "the smallest refund greater than zero"
     if op in ("sum", "avg", "min", "max") and not measure:
         if head is not None and head[0] in _DEFAULT_AMOUNT:
             measure = [_DEFAULT_AMOUNT[head[0]]]
@@ -888,8 +907,11 @@ def _assemble(r: _Reading) -> Plan:
         if at in r.bound_flags:
             continue
         b.filters.append(Filter(field=qualified, op=Op(fop), value=value))
-    if op in ("count", "list") and top is None and not group_by_pending(r):
-        for m in measure:  # "returns with business income", "how many have a balance due"
+    as_condition = (op == "count" and not any(o in ("sum", "avg") for o, _ in r.ops) and top is None) or (
+        op == "list" and top is None and not r.dims
+    )
+    if as_condition:
+        for m in measure:  # "returns with business income", "how many in each state have a balance due"
             b.filters.append(Filter(field=m, op=Op.GT, value=0))
     time_field: str | None = None
     compare_field: str | None = None
@@ -964,6 +986,10 @@ def _assemble(r: _Reading) -> Plan:
                 raise _Refuse("top N needs something to rank: 'top 5 states by number of returns'", "top")
             order = [Order(by=aggregates[0].label, descending=top[0] != "asc")]
             limit = top[2] if top[2] is not None else (None if r.dims and r.dims[0][2] else 1)
+    used = set(select) | {f.field for f in b.filters} | {a.field for a in aggregates if a.field}
+    used |= {o.by for o in order}
+    if any(m not in used for m in measure):
+        raise _Refuse("I could not tell what to do with an amount the question names")
     plan = Plan(
         source=EntitySet(b.source),
         join=[EntitySet(s) for s in b.extra_sets],
@@ -1023,7 +1049,6 @@ def _bind_threshold(
 ) -> str:
     """The field a threshold compares: the amount named just before or just after it, or the set's default."""
     preferred = ([head[0]] if head else []) + [s for s in mentioned if head is None or s != head[0]]
-    preferred += [R, N, INFO, X]
     for n, (mapping, at, _) in enumerate(r.fields):
         if n in bound:
             continue
@@ -1034,6 +1059,10 @@ def _bind_threshold(
         if at == thr.at - 1 and FIELDS[qualified].type in ("money", "int"):
             r.bound_flags.add(at)  # "claimed a refund over $5,000", "owe more than $10,000"
             return qualified
+    implied = {"information_returns.form": INFO, "notices.notice_type": N, "transactions.tc": X}
+    for qualified, _, _, at in r.values:
+        if (at == thr.at - 1 or at == thr.end) and qualified in implied:
+            return _DEFAULT_AMOUNT[implied[qualified]]  # "a 1099-NEC over $20,000", "over $5,000 in CP14s"
     if head is not None and head[0] in _DEFAULT_AMOUNT and thr.values[0].dollar_sign:
         return _DEFAULT_AMOUNT[head[0]]
     if head is not None and head[0] in _DEFAULT_AMOUNT and not r.fields:

@@ -40,7 +40,7 @@ WRITE_WORDS = _wordset(
 """Verbs that ask for a change: the plan language cannot express them (refused with that reason)."""
 
 SECRET_WORDS = _wordset(
-    """ssn ssns tin tins itin itins ein eins social-security password passwords pin pins
+    """ssn ssns tin tins social-security password passwords pin pins
     routing bank-account account-number"""
 )
 SECRET_PHRASES: tuple[tuple[str, ...], ...] = (

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 _TOKEN = re.compile(
     r"""
     (?P<money>\$\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:k|mm|m|bn|b)?(?![a-z0-9]))
-  | (?P<form>\d{3,4}(?:-[a-z]{1,4})+(?:'?s)?(?![a-z0-9]))
+  | (?P<form>(?:\d{3,4}(?:-[a-z]{1,4})+(?:'?s)?|\d{3,4}'?s)(?![a-z0-9]))
   | (?P<number>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:k|mm|m|bn|b)?(?![a-z0-9]))
   | (?P<ordinal>\d+(?:st|nd|rd|th)(?![a-z0-9]))
   | (?P<word>[a-z][a-z0-9]*(?:[-.'][a-z0-9]+)*\.?)

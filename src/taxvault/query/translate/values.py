@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 _SMALL = {
     "zero": 0,
+    "no": 0,
     "one": 1,
     "two": 2,
     "three": 3,
