@@ -266,7 +266,7 @@ def _chart(p: _Page, doc: ReportDocument) -> None:
 _ACCESS_COLS = (("Date and time", 0, 68), ("Who", 68, 90), ("Unit / role", 158, 82), ("Purpose", 240, 62),
                 ("What", 302, 86), ("Items shown", 388, 116))  # fmt: skip
 _ATTEMPT_COLS = (("Date and time", 0, 68), ("Who", 68, 90), ("Unit / role", 158, 82), ("Purpose", 240, 68),
-                 ("What", 308, 132), ("Outcome", 440, 64))  # fmt: skip
+                 ("What", 308, 112), ("Outcome", 420, 84))  # fmt: skip
 
 
 def _when(line: Line) -> str:
