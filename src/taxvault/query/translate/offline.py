@@ -146,6 +146,7 @@ class _Reading:
     compare: bool = False
     bound_flags: set[int] = field(default_factory=set)
     verb: tuple[str, int] | None = None  # the last date verb read without a time right after it
+    kinds: list[str] = field(default_factory=list)  # the kind of every item, by index
     top: tuple[str, bool | str, int | None, int] | None = None  # direction, count / "date", n, at
     distinct: bool = False
 
@@ -157,13 +158,13 @@ def _merge_numbers(tags: list[Tagged]) -> list[_Item]:
     while i < len(tags):
         t = tags[i]
         if t.kind in ("num", "word_num"):
-            num = t.value if t.kind == "num" else Numeral(t.value * 100, False, False, False)
+            num = t.value if t.kind == "num" else Numeral(t.value * 100, False, False, False, spelled=True)
             j = i + 1
             if j < len(tags) and tags[j].kind == "scale":
-                num = Numeral(num.hundredths * tags[j].value, num.dollar_sign, num.has_decimals, True)
+                num = Numeral(num.hundredths * tags[j].value, num.dollar_sign, num.has_decimals, True, num.spelled)
                 j += 1
             if j < len(tags) and tags[j].kind == "filler" and tags[j].text in ("dollars", "dollar", "usd"):
-                num = Numeral(num.hundredths, True, num.has_decimals, num.scaled)
+                num = Numeral(num.hundredths, True, num.has_decimals, num.scaled, num.spelled)
                 j += 1
             items.append(_Item("num", num, t.text))
             i = j
@@ -282,7 +283,7 @@ def _read_time(items: list[_Item], i: int, when: str, today: dt.date) -> tuple[_
 
 def _read(items: list[_Item], today: dt.date) -> _Reading:
     """One pass over the items: thresholds, times, values, dimensions, sets, fields, top N."""
-    r = _Reading()
+    r = _Reading(kinds=[it.kind for it in items])
     i = 0
     pending_not = False
     while i < len(items):
@@ -581,6 +582,10 @@ def _read_cmp(items: list[_Item], i: int, r: _Reading, today: dt.date) -> int:
     raise _Refuse("a comparison needs an amount after it ('over $10,000')")
 
 
+def _peek_kind(r: _Reading, i: int) -> str | None:
+    return r.kinds[i] if 0 <= i < len(r.kinds) else None
+
+
 def _verb_field(r: _Reading, i: int) -> str | None:
     """The date a verb just before a range names ("filed between ...")."""
     return r.verb[0] if r.verb is not None and r.verb[1] == i - 1 else None
@@ -630,6 +635,8 @@ def _money_cents(num: Numeral) -> int:
 def _threshold_filter(thr: _Threshold, qualified: str) -> Filter:
     fd = FIELDS[qualified]
     if fd.type == "money":
+        if any(v.spelled and not v.dollar_sign and not v.scaled and v.hundredths for v in thr.values):
+            raise _Refuse(f"say the {fd.label} as an amount ('$1,000'), not as a count")
         values = [_money_cents(v) for v in thr.values]
     elif fd.type == "int":
         if any(v.dollar_sign or not v.is_integer for v in thr.values):
@@ -1060,13 +1067,15 @@ def _bind_threshold(
             r.bound_flags.add(at)  # "claimed a refund over $5,000", "owe more than $10,000"
             return qualified
     implied = {"information_returns.form": INFO, "notices.notice_type": N, "transactions.tc": X}
+    money = all(v.looks_like_money for v in thr.values)
+    counted = _peek_kind(r, thr.end) in ("value", "set")  # "more than 1 W-2", "over 3 notices": a count of records
+    if counted and not money:
+        raise _Refuse("I can't count records per taxpayer ('more than one W-2'); ask how many W-2s, or by state")
     for qualified, _, _, at in r.values:
-        if (at == thr.at - 1 or at == thr.end) and qualified in implied:
+        if (at == thr.at - 1 or (money and at == thr.end)) and qualified in implied:
             return _DEFAULT_AMOUNT[implied[qualified]]  # "a 1099-NEC over $20,000", "over $5,000 in CP14s"
-    if head is not None and head[0] in _DEFAULT_AMOUNT and thr.values[0].dollar_sign:
-        return _DEFAULT_AMOUNT[head[0]]
-    if head is not None and head[0] in _DEFAULT_AMOUNT and not r.fields:
-        return _DEFAULT_AMOUNT[head[0]]
+    if head is not None and head[0] in _DEFAULT_AMOUNT and not any(v.spelled and not money for v in thr.values):
+        return _DEFAULT_AMOUNT[head[0]]  # "notices over $10,000", "1099-Rs over 50k" (not "more than one W-2")
     raise _Refuse("say which amount the comparison is about ('AGI over $100,000', 'refunds over $5,000')")
 
 

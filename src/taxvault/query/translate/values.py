@@ -76,6 +76,12 @@ class Numeral:
     dollar_sign: bool
     has_decimals: bool
     scaled: bool
+    spelled: bool = False  # "one", "ten": a count unless "dollars" follows
+
+    @property
+    def looks_like_money(self) -> bool:
+        """Written as money: "$500", "10k", "ten thousand dollars" (not a bare "one" or "3")."""
+        return self.dollar_sign or self.scaled
 
     @property
     def is_integer(self) -> bool:
