@@ -135,3 +135,18 @@ def test_cli_ask_json_and_refusal(db_engine: Engine, tmp_path: Path, monkeypatch
         cli_app, ["ask", "--plan", str(plan_file), "--as", "ovs-privacy", "--purpose", "oversight_review", "--yes"]
     )
     assert denied.exit_code == 1 and "not authorized" in denied.output
+
+
+def test_a_question_is_translated_offline_or_gets_i_cant_express_that(api: Api) -> None:
+    asked = api.post("ana-001", "statistics", {"question": "How many taxpayers live in Texas?", "run": True})
+    assert asked.status_code == 200, asked.text
+    body = asked.json()
+    assert body["supported"] and "TX" in body["description"] and body["answer"]["role"] == "analyst"
+    with api.engine.connect() as conn:
+        stored = conn.execute(sa.select(query_plans.c.translator).where(query_plans.c.id == body["plan_id"])).scalar()
+    assert stored == "offline"
+    refused = api.post("ana-001", "statistics", {"question": "delete every return filed in 2024"})
+    assert refused.status_code == 200
+    out = refused.json()
+    assert out["supported"] is False and out["message"].startswith("I can't express that") and out["nearest"]
+    assert out["plan_id"] is None

@@ -189,9 +189,15 @@ def test_one_aggregate_question_five_roles(world: World, door: Door) -> None:
 
 
 def test_one_listing_question_five_roles(world: World, door: Door) -> None:
+    size = door.audit.tree_head().tree_size
     got = _ask(door, world.caseworker, world.cw_purpose, LISTING)
     assert isinstance(got, Answer)
     assert {r["taxpayers.ref"] for r in got.rows} == _refs(world.engine, world.cw_subjects)
+    # one event for the plan, and one per taxpayer shown (her access report lists the query)
+    events = [door.audit.event(i) for i in range(size, door.audit.tree_head().tree_size)]
+    assert all(e.resource == LISTING.ref and e.decision == Decision.ALLOW for e in events)
+    assert {e.subject for e in events if e.subject} == {r["taxpayers.ref"] for r in got.rows}
+    assert len(events) == len(got.rows) + 1
     birth_years = {r["taxpayers.birth_date"] for r in got.rows}
     masked = world.cw_purpose != "examination"
     if masked:  # birth dates shown as the year only: the purpose does not need them

@@ -40,6 +40,9 @@ _MONEY_NAMES = frozenset(f.name for f in FIELDS.values() if f.type == "money")
 
 
 def _print_answer(answer: service.Answer) -> None:
+    if not answer.rows and answer.suppressed:
+        console.print(f"suppressed: fewer than {answer.min_cell} records", highlight=False)
+        return
     table = Table(show_header=True, header_style="bold")
     for c in answer.columns:
         table.add_column(escape(c.split(".", 1)[-1]))
@@ -64,21 +67,28 @@ def ask(
     explain: bool = typer.Option(False, "--explain", help="Also print the plan as JSON and its hash."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Run without asking to confirm the plan."),
     plan_file: Path | None = typer.Option(None, "--plan", help="Run this plan (JSON) instead of translating."),
+    translator: str = typer.Option(
+        "auto", "--translator", help="offline, llm (TAXVAULT_LLM_URL) or auto (llm when configured)."
+    ),
 ) -> None:
     """Ask a question under policy: the plan is shown in words, then run through the door and audited."""
     from taxvault.access.local import local_door
     from taxvault.store import make_engine
+    from taxvault.store.migrate import pending_heads
 
+    engine = make_engine()
+    if pending_heads(engine):
+        raise fail("the store is not initialised or not current: run `taxvault init`")
     given: Plan | None = None
     try:
         if plan_file is not None:
             given = service.parse_plan(plan_file.read_text(encoding="utf-8"))
         elif not question.strip():
             raise fail("ask a question, or give a plan with --plan FILE")
-        with local_door(make_engine()) as door:
+        with local_door(engine) as door:
             caller = door.caller(who)
             session = door.session(caller, purpose, channel="cli")
-            proposal = service.propose(door, session, question=question or None, plan=given)
+            proposal = service.propose(door, session, question=question or None, plan=given, translator=translator)
             if not isinstance(proposal, service.Proposal):
                 _cannot(proposal, as_json)
                 raise typer.Exit(2)

@@ -146,6 +146,26 @@ def _scope_conditions(plan: Plan, scope: Scope) -> list[ColumnElement[bool]]:
     return out
 
 
+def owner_ref(plan: Plan) -> sa.ColumnElement[Any] | None:
+    """The opaque ref of the taxpayer who owns each record of the source set (None for cases: many)."""
+    s = plan.source
+    t = _table(s)
+    ents = metadata.tables["entities"].alias("owner_e")
+    if s == EntitySet.TAXPAYERS:
+        return t.c.ref
+    owner: sa.ColumnElement[Any]
+    if s in (EntitySet.MODULES, EntitySet.RETURNS):
+        owner = t.c.entity_id
+    elif s == EntitySet.INFORMATION_RETURNS:
+        owner = t.c.payee_id
+    elif s in (EntitySet.NOTICES, EntitySet.TRANSACTIONS):
+        tm = metadata.tables["tax_modules"].alias("owner_tm")
+        owner = sa.select(tm.c.entity_id).where(tm.c.id == t.c.module_id).scalar_subquery()
+    else:
+        return None
+    return sa.select(ents.c.ref).where(ents.c.id == owner).scalar_subquery()
+
+
 def _fans_out(plan: Plan) -> bool:
     parent = parents(plan.sets)
     return any(fans_out(parent[s], s) for s in plan.sets[1:])
@@ -169,12 +189,18 @@ def _aggregate(plan: Plan, a: Aggregate, fanned: bool) -> sa.ColumnElement[Any]:
 
 
 def compile_plan(
-    plan: Plan, scope: Scope = UNSCOPED, *, max_rows: int | None = None, with_count: bool = False
+    plan: Plan,
+    scope: Scope = UNSCOPED,
+    *,
+    max_rows: int | None = None,
+    with_count: bool = False,
+    with_owner: bool = False,
 ) -> Compiled:
     """One ``SELECT`` for the plan under ``scope``; ``max_rows`` caps the plan's limit (the policy's cap).
 
     ``with_count`` adds a last column ``n``, each group's true number of source records (what
-    small-cell suppression decides on; it never leaves the service).
+    small-cell suppression decides on; it never leaves the service). ``with_owner`` adds to a
+    listing a last column ``owner``, the ref of the taxpayer each row is about (for her audit trail).
     """
     where = [_condition(f) for f in plan.filters] + _scope_conditions(plan, scope)
     columns: list[Column] = []
@@ -200,7 +226,11 @@ def compile_plan(
     else:
         cols = [_col(FIELDS[n]) for n in plan.select]
         columns = [Column(n, FIELDS[n]) for n in plan.select]
-        stmt = sa.select(*(c.label(f"c{i}") for i, c in enumerate(cols))).select_from(_joined(plan)).where(*where)
+        shown = [c.label(f"c{i}") for i, c in enumerate(cols)]
+        owner = owner_ref(plan) if with_owner else None
+        if owner is not None:
+            shown.append(owner.label("owner"))
+        stmt = sa.select(*shown).select_from(_joined(plan)).where(*where)
         if _fans_out(plan) and not any(FIELDS[n].set != plan.source for n in plan.select):
             stmt = stmt.distinct()
         order = []

@@ -33,6 +33,7 @@ class AskRequest(BaseModel):
     plan: dict[str, Any] | None = Field(default=None, description="A plan (see docs/asking.md).")
     plan_id: str | None = Field(default=None, pattern=r"^p[0-9a-f]{24}$")
     run: bool = Field(default=False, description="Run the proposed plan at once.")
+    translator: str = Field(default="auto", pattern=r"^(auto|offline|llm)$", description="Who translates a question.")
 
     @model_validator(mode="after")
     def _one(self) -> AskRequest:
@@ -70,7 +71,7 @@ def ask(body: AskRequest, access: AskAccess) -> AskResponse:
             answer=out,
         )
     plan: Plan | None = service.parse_plan(body.plan) if body.plan is not None else None
-    proposal = service.propose(door, session, question=body.question, plan=plan)
+    proposal = service.propose(door, session, question=body.question, plan=plan, translator=body.translator)
     if not isinstance(proposal, service.Proposal):
         return AskResponse(supported=False, message=proposal.message, nearest=list(proposal.nearest))
     shown = proposal.as_dict()

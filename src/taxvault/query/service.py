@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -91,6 +92,7 @@ class Answer:
     min_cell: int | None = None
     noise: dict[str, Any] | None = None
     leaf_index: int | None = None
+    subjects: list[str] = field(default_factory=list)  # taxpayers whose records a listing showed (audit only)
 
     def shape(self) -> list[str]:
         """The answer's shape for the audit event (counts and flags, never values)."""
@@ -120,13 +122,25 @@ class Answer:
 # --- translating ---------------------------------------------------------------------------------
 
 
-def translate(question: str, *, today: dt.date) -> Plan | Unsupported:
-    """The offline translator's plan for ``question`` (Q2's ``query/translate/offline.py``)."""
+TRANSLATORS = ("offline", "llm")
+
+
+def chosen_translator(name: str = "auto") -> str:
+    """``auto``: the language model when ``TAXVAULT_LLM_URL`` is set, else the offline parser."""
+    if name == "auto":
+        return "llm" if os.environ.get("TAXVAULT_LLM_URL", "").strip() else "offline"
+    if name not in TRANSLATORS:
+        raise Invalid(f"unknown translator {name!r}: offline, llm or auto")
+    return name
+
+
+def translate(question: str, *, today: dt.date, translator: str = "offline") -> Plan | Unsupported:
+    """The plan ``translator`` proposes for ``question`` (``query/translate/offline.py`` or ``llm.py``)."""
     try:
-        offline = importlib.import_module("taxvault.query.translate.offline")
+        module = importlib.import_module(f"taxvault.query.translate.{translator}")
     except ImportError:
         return CannotExpress("no translator is installed: give the plan as JSON (--plan FILE)")
-    result: Plan | Unsupported = offline.translate(question, today=today)
+    result: Plan | Unsupported = module.translate(question, today=today)
     return result
 
 
@@ -146,18 +160,20 @@ def propose(
     question: str | None = None,
     plan: Plan | None = None,
     today: dt.date | None = None,
+    translator: str = "auto",
 ) -> Proposal | Unsupported:
     """Translate (or take) a plan and store it for ``session``'s principal and purpose."""
-    translator = "given"
+    used = "given"
     if plan is None:
         if not question or not question.strip():
             raise Invalid("ask a question or give a plan")
-        found = translate(question, today=today or door.clock().date())
+        used = chosen_translator(translator)
+        found = translate(question, today=today or door.clock().date(), translator=used)
         if not isinstance(found, Plan):
             return found
-        plan, translator = found, "offline"
+        plan = found
     now = door.clock()
-    proposal = Proposal("p" + secrets.token_hex(12), plan, translator, now + PROPOSAL_TTL)
+    proposal = Proposal("p" + secrets.token_hex(12), plan, used, now + PROPOSAL_TTL)
     with door.engine.begin() as conn:
         conn.execute(
             query_plans.insert().values(
@@ -166,7 +182,7 @@ def propose(
                 purpose=session.purpose,
                 plan_hash=plan.plan_hash(),
                 plan=plan.canonical_json(),
-                translator=translator,
+                translator=used,
                 created_at=now,
                 expires_at=proposal.expires_at,
             )
@@ -224,12 +240,25 @@ def execute(unit: Unit, plan: Plan, auth: Authorized, plan_id: str) -> Answer:
             auth.min_cell,
             found.noise,
         )
-    compiled = compile_plan(plan, auth.scope, max_rows=MAX_ROWS, with_count=auth.min_cell is not None)
+    listing = not plan.is_aggregate
+    compiled = compile_plan(
+        plan, auth.scope, max_rows=MAX_ROWS, with_count=auth.min_cell is not None, with_owner=listing
+    )
     result = unit.conn.execute(compiled.statement).all()
+    width = len(compiled.columns)
     answer = Answer(plan_id, plan, auth.role, [c.name for c in compiled.columns], min_cell=auth.min_cell)
     answer.masked = sorted({c.name for c in compiled.columns if c.fn is None and c.name in auth.masked})
+    seen: set[tuple[Any, ...]] = set()
     for row in result:
         values = list(row)
+        if listing and len(values) > width:  # the hidden owner column: whose record this row shows
+            owner = values.pop()
+            if owner is not None:
+                answer.subjects.append(str(owner))
+            key = tuple(values)
+            if key in seen:  # the same visible row for two owners: shown once, both recorded
+                continue
+            seen.add(key)
         if auth.min_cell is not None:
             n = int(values.pop())
             if n < auth.min_cell:
@@ -252,6 +281,11 @@ def run(door: Door, session: Session, plan_id: str) -> Answer:
             answer = execute(unit, plan, auth, plan_id)
         fields = [n + ":masked" if n in auth.masked else n for n in plan.field_names()]
         unit.audit(ACTION, resource_of(plan), plan.ref, auth.decision, [*fields, *answer.shape()], subject=auth.subject)
+        # A listing shows records of particular taxpayers: one event per taxpayer, so her access
+        # report and the browsing detectors see the query like any other look at her record.
+        for subject in dict.fromkeys(answer.subjects):
+            if subject != auth.subject:
+                unit.audit(ACTION, resource_of(plan), plan.ref, auth.decision, fields, subject=subject)
     answer.leaf_index = unit.leaves[-1] if unit.leaves else None
     return answer
 
