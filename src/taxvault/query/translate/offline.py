@@ -963,7 +963,8 @@ def _assemble(r: _Reading) -> Plan:
         order = [Order(by=aggregates[0].label, descending=top[0] != "asc")]
         limit = top[2] if top[2] is not None else (None if r.dims[0][2] else 1)
     elif op == "list":
-        select = _list_fields(head, source, measure, thresholds)
+        amounts = [q for q, _, _, _ in r.flags if FIELDS[q].type in ("money", "int")]  # "owe money": show it
+        select = _list_fields(head, source, [*measure, *amounts], thresholds)
         if top is not None:
             rank = measure[0] if measure else None
             if top[1] == "date":  # "the 10 most recent notices", "the oldest taxpayers"
