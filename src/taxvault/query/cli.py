@@ -71,7 +71,7 @@ def ask(
         "auto", "--translator", help="offline, llm (TAXVAULT_LLM_URL) or auto (llm when configured)."
     ),
 ) -> None:
-    """Ask a question under policy: the plan is shown in words, then run through the door and audited."""
+    """Ask a question under policy: the plan in words, then the answer."""
     from taxvault.access.local import local_door
     from taxvault.store import make_engine
     from taxvault.store.migrate import pending_heads
