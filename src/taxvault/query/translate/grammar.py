@@ -586,6 +586,17 @@ _FLAGS: dict[str, tuple[str, str, Any]] = {
     "with kids": ("returns.dependents", ">", 0),
     "claiming dependents": ("returns.dependents", ">", 0),
     "claimed dependents": ("returns.dependents", ">", 0),
+    "without a refund": ("returns.refund", "=", 0),
+    "without refunds": ("returns.refund", "=", 0),
+    "without a balance due": ("returns.balance_due", "=", 0),
+    "don't owe": ("returns.balance_due", "=", 0),
+    "do not owe": ("returns.balance_due", "=", 0),
+    "does not owe": ("returns.balance_due", "=", 0),
+    "doesn't owe": ("returns.balance_due", "=", 0),
+    "did not owe": ("returns.balance_due", "=", 0),
+    "didn't owe": ("returns.balance_due", "=", 0),
+    "owe nothing": ("returns.balance_due", "=", 0),
+    "owing nothing": ("returns.balance_due", "=", 0),
     "with no dependents": ("returns.dependents", "=", 0),
     "no dependents": ("returns.dependents", "=", 0),
     "zero dependents": ("returns.dependents", "=", 0),
@@ -642,6 +653,10 @@ _FILLER_PHRASES = [
     "that belong to",
     "where the",
     "in which",
+    "break down",
+    "breakdown of",
+    "a breakdown of",
+    "breakdown",
 ]
 """Phrases that only connect words ("taxpayers who live in Texas"), read before the words inside them."""
 
@@ -791,6 +806,13 @@ FILLER_WORDS = frozenset(_FILLERS) - {
     "every",
 }
 FILLER_WORDS = FILLER_WORDS | {
+    "file",
+    "files",
+    "submit",
+    "submits",
+    "anything",
+    "money",
+    "altogether",
     "live",
     "lives",
     "reside",

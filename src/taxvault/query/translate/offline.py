@@ -147,6 +147,7 @@ class _Reading:
     bound_flags: set[int] = field(default_factory=set)
     verb: tuple[str, int] | None = None  # the last date verb read without a time right after it
     kinds: list[str] = field(default_factory=list)  # the kind of every item, by index
+    set_texts: dict[int, str] = field(default_factory=dict)  # the words that named a set, by index
     top: tuple[str, bool | str, int | None, int] | None = None  # direction, count / "date", n, at
     distinct: bool = False
 
@@ -359,6 +360,7 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
         if k in ("agg", "list"):
             if k == "list" and it.text == "who" and not any(s[0] == T for s in r.sets):
                 r.sets.append((T, "individual", i))
+                r.set_texts[i] = "who"
             if k == "agg" and it.value == "distinct":
                 r.distinct = True
                 r.ops.append(("count", i))
@@ -368,6 +370,7 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
             continue
         if k == "set":
             r.sets.append((it.value[0], it.value[1], i))
+            r.set_texts[i] = it.text
             i += 1
             continue
         if k == "field":
@@ -835,6 +838,8 @@ def _assemble(r: _Reading) -> Plan:
         top = None
     if op is None and top is not None:
         op = "list"
+    if op is None and r.grouped and r.fields and top is None:
+        op = "sum"  # "W-2 wages by state": the amount's total per group
     if op is None and (r.dims or r.grouped) and head is not None:
         op = "count"
     if op is None and r.fields and r.fields[0][2].startswith("total ") and top is None:
@@ -967,6 +972,9 @@ def _assemble(r: _Reading) -> Plan:
         select = _list_fields(head, source, [*measure, *amounts], thresholds)
         if top is not None:
             rank = measure[0] if measure else None
+            if rank is None and amounts:  # "which 10 taxpayers owe the most": ranked by what they owe
+                rank = amounts[0]
+                b.filters = [f for f in b.filters if not (f.field == rank and f.op == Op.GT and f.value == 0)]
             if top[1] == "date":  # "the 10 most recent notices", "the oldest taxpayers"
                 rank = "taxpayers.birth_date" if source == T else _DEFAULT_TIME.get(source)
                 if rank is None or FIELDS[rank].type != "date":
@@ -1018,8 +1026,9 @@ def group_by_pending(r: _Reading) -> bool:
 
 def _singular(r: _Reading) -> bool:
     """'the return with the highest refund' (one) vs 'returns with the highest refunds' (a ranking)."""
-    if not r.sets:
-        return True
+    nouns = [r.set_texts[at] for _, _, at in r.sets if at in r.set_texts]
+    if nouns:
+        return not (nouns[0].endswith("s") or nouns[0] == "people")  # "who has the highest ...": one
     return not (r.fields and r.fields[-1][2].endswith("s"))
 
 
