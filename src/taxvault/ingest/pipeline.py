@@ -49,6 +49,7 @@ from taxvault.ingest.extracts import extract_id, is_extract, read_extract
 from taxvault.ingest.information_returns import plan_efw2, plan_pub1220
 from taxvault.ingest.plan import Plan
 from taxvault.ingest.tables import ingest_quarantine
+from taxvault.oversight.canaries import check_columns
 from taxvault.store import tables as t
 from taxvault.store.bulk import (
     assert_foreign_keys,
@@ -309,6 +310,7 @@ def _insert_plan(conn: Connection, report: FileReport, plan: Plan) -> bool:
         if "source_id" in table.c:
             cols = {**cols, "source_id": [source_id] * n}
         cols = protect_columns(conn, name, cols)  # TINs land only hashed and encrypted
+        check_columns(conn, cols, f"ingest file sha256:{report.content_hash[:16]}")  # an export's canary: alert
         if n >= _REBUILD_INDEXES_FROM and n >= _count(conn, table):
             with foreign_keys_validated_after(conn, [table]), indexes_built_after(conn, [table]):
                 insert_columns(conn, table, cols)

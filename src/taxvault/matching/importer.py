@@ -46,6 +46,7 @@ from taxvault.matching import encode as _encode
 from taxvault.matching.agreements import Agreement, MatchingError, new_ref
 from taxvault.matching.keys import AgreementKeys, create_key, keys_for
 from taxvault.matching.tables import matching_imports, matching_partner_rows
+from taxvault.oversight import canaries
 
 FORMATS = ("csv", "parquet")
 IMPORT_PURPOSE = "computer_matching"
@@ -287,6 +288,7 @@ class PreparedImport:
     tokens: list[str]
     encoded: pa.Table  # the encoded person columns (no id), one row per kept row
     extras: list[dict[str, Any]]
+    tin_hashes: list[bytes] = field(default_factory=list)  # the store's keyed hashes of the file's TINs (canaries)
 
 
 def prepare_import(
@@ -312,7 +314,9 @@ def prepare_import(
         raise PartnerFileError(f"{path.name}: encoding returned {encoded.num_rows} rows for {len(tokens)}")
     report.rows_loaded = len(tokens)
     report.records = len(set(tokens))
-    return PreparedImport(report, content_hash, fmt, tokens, encoded.drop_columns(["id"]), extras)
+    tins = table.column(mapping["tin"]).to_pylist() if "tin" in mapping else []
+    hashes = canaries.tin_hashes(str(t) for t in tins if t is not None)
+    return PreparedImport(report, content_hash, fmt, tokens, encoded.drop_columns(["id"]), extras, hashes)
 
 
 def import_fields(agreement: Agreement, report: ImportReport) -> tuple[str, ...]:
@@ -328,6 +332,8 @@ def import_fields(agreement: Agreement, report: ImportReport) -> tuple[str, ...]
 def store_import(conn: Connection, agreement: Agreement, prepared: PreparedImport, *, actor: str) -> ImportReport:
     """Seal every row under the agreement's key and store it (the caller owns the transaction)."""
     keys = keys_for(agreement)
+    where = f"partner file import {prepared.report.import_ref} under agreement {agreement.ref}"
+    canaries.check_hashes(conn, prepared.tin_hashes, where)  # an export's canary in a partner's file: alert
     report = prepared.report
     binary = frozenset(f.name for f in prepared.encoded.schema if _binary(f.type))
     import_id = _insert_import(conn, agreement, report, actor, prepared.content_hash, prepared.fmt, prepared.encoded)

@@ -257,7 +257,7 @@ def request_export(
         raise Invalid(f"an export holds 1 to {MAX_RECORDS} records", code="export-records")
     if state is not None and not (len(state) == 2 and state.isalpha() and state.isupper()):
         raise Invalid("state is a two-letter code", code="export-state")
-    ref = "x" + secrets.token_hex(10)
+    ref = canaries.opaque_ref("x")  # named in a canary's alert
     resource = _DATASET_RESOURCE.get(dataset)
     with door.unit(session, write=True) as unit:
         grant = _grant_for(unit, session, grant_ref, now)

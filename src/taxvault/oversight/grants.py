@@ -55,8 +55,9 @@ GRANT_DATASETS = frozenset(
     r.dataset for r in Resource if r.taxpayer_data and r not in (Resource.INGEST_FILE, Resource.POPULATION)
 )
 """Datasets a grant may name: those of the resources that disclose a taxpayer's data."""
-GRANT_FIELDS = frozenset({*GRANT_CATEGORY.values(), "line_items"})
-"""Field categories a grant may name (see :data:`taxvault.access.masking.GRANT_CATEGORY`)."""
+GRANT_FIELDS = frozenset({*GRANT_CATEGORY.values(), "line_items", "tin"})
+"""Field categories a grant may name (see :data:`taxvault.access.masking.GRANT_CATEGORY`); ``tin`` is the
+full TIN in an export (reads through the door show a TIN only under ``tin_last4``, as its last four)."""
 _PURPOSE = re.compile(r"^[a-z][a-z_]{1,39}$", re.ASCII)
 _REF = re.compile(r"^g[0-9a-f]{8,31}$")
 _G = grants.c

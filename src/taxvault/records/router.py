@@ -44,7 +44,7 @@ def lookup_taxpayer(
         return access.serve(
             lambda conn, t: service.entity_summary(conn, _entity_id(t)),
             label="lookup",
-            find=lambda conn: service.entity_ref_by_tin(conn, body.tin, body.tin_type),
+            find=lambda conn: service.entity_ref_by_tin(conn, body.tin, body.tin_type, seen_by=access.caller.id),
         )
     except (Denied, NotFound):
         raise NotFound("no taxpayer you may access has that TIN") from None

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from taxvault.ledger.accruals import AccrualError, accrual_invalid, payoff
+from taxvault.oversight import canaries
 from taxvault.store.tables import (
     case_subjects,
     cases,
@@ -44,12 +45,19 @@ _ENTITY_COLS = (
 )
 
 
-def entity_ref_by_tin(conn: Connection, tin: str, tin_type: str | None) -> str | None:
-    """The opaque id of the entity with ``tin`` (the TIN never leaves this function): found by its keyed hash."""
-    q = sa.select(entities.c.ref).where(entities.c.tin_hash == tin_vault(conn).lookup_hash(tin))
+def entity_ref_by_tin(conn: Connection, tin: str, tin_type: str | None, *, seen_by: str | None = None) -> str | None:
+    """The opaque id of the entity with ``tin`` (the TIN never leaves this function): found by its keyed hash.
+
+    A TIN not on file may be an export's canary (a synthetic taxpayer that exists only in
+    that export): then a critical alert names the export, in a transaction of its own.
+    """
+    h = tin_vault(conn).lookup_hash(tin)
+    q = sa.select(entities.c.ref).where(entities.c.tin_hash == h)
     if tin_type:
         q = q.where(entities.c.tin_type == tin_type)
     row = conn.execute(q.limit(1)).first()
+    if row is None and conn.engine is not None:
+        canaries.check_hashes_now(conn.engine, [h], "API TIN look-up", seen_by=seen_by)
     return None if row is None else str(row.ref)
 
 
