@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from conftest import new_store
 from taxvault.access.door import Door
 from taxvault.access.local import local_door
 from taxvault.access.principals import ensure_taxpayer_principal
@@ -99,12 +100,14 @@ def _world(engine: Engine) -> World:
     return World(engine, str(me.id), str(row.purpose), allowed, taxpayer, int(tp.id))
 
 
-@pytest.fixture
-def world(db_engine: Engine) -> World:
-    return _world(db_engine)
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One synthetic population per store for the whole module (the tests only read, or add their own rows)."""
+    for engine in new_store(request.param, request, tmp_path_factory.mktemp("roles")):
+        yield _world(engine)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def door(world: World) -> Iterator[Door]:
     with local_door(world.engine) as d:
         yield d
@@ -285,3 +288,21 @@ def test_answers_do_not_depend_on_who_else_asked(world: World, door: Door) -> No
     again = _ask(door, world.caseworker, world.cw_purpose, AGGREGATE)
     assert isinstance(first, Answer) and isinstance(again, Answer) and first.rows == again.rows
     assert Counter(e.action for e in (_last_event(door),)) == Counter({"query:query_aggregate": 1})
+
+
+def test_a_caseworker_sees_only_her_own_open_cases(world: World, door: Door) -> None:
+    plan = Plan.model_validate({"source": "cases", "select": ["ref", "status"], "limit": 1000})
+    got = _ask(door, world.caseworker, world.cw_purpose, plan)
+    assert isinstance(got, Answer)
+    c = t.cases.c
+    with world.engine.connect() as conn:
+        mine = {
+            str(r)
+            for (r,) in conn.execute(
+                sa.select(c.ref).where(
+                    c.assigned_to == world.caseworker, c.status == "open", c.purpose == world.cw_purpose
+                )
+            )
+        }
+        everyone = conn.execute(sa.select(sa.func.count()).select_from(t.cases)).scalar_one()
+    assert {r["cases.ref"] for r in got.rows} == mine and everyone > len(mine)

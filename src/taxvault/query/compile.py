@@ -33,6 +33,7 @@ class Scope:
 
     entities: sa.Select[Any] | None = None
     modules: sa.Select[Any] | None = None
+    cases: sa.Select[Any] | None = None  # the cases that may be read (a caseworker: her own)
 
 
 UNSCOPED = Scope()
@@ -119,7 +120,7 @@ def _joined(plan: Plan) -> sa.FromClause:
 
 def _scope_conditions(plan: Plan, scope: Scope) -> list[ColumnElement[bool]]:
     """``IN (subquery)`` on the owner of every set the plan touches."""
-    if scope.entities is None and scope.modules is None:
+    if scope.entities is None and scope.modules is None and scope.cases is None:
         return []
     ent = scope.entities
     out: list[ColumnElement[bool]] = []
@@ -141,6 +142,8 @@ def _scope_conditions(plan: Plan, scope: Scope) -> list[ColumnElement[bool]]:
         elif s == EntitySet.INFORMATION_RETURNS:
             out.append(t.c.payee_id.in_(ent))
         elif s == EntitySet.CASES:
+            if scope.cases is not None:
+                out.append(t.c.id.in_(scope.cases))
             cs = case_subjects.alias("scope_cs")
             out.append(t.c.id.in_(sa.select(cs.c.case_id).where(cs.c.entity_id.in_(ent))))
     return out

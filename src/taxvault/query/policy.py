@@ -198,7 +198,10 @@ def caseworker_scope(caller: Caller, purpose: str) -> Scope:
         )
         .where(tm.c.entity_id.in_(ents))
     )
-    return Scope(entities=ents, modules=mods)
+    own = sa.select(cases.c.id).where(
+        cases.c.assigned_to == caller.id, cases.c.status == "open", cases.c.purpose == purpose
+    )
+    return Scope(entities=ents, modules=mods, cases=own)
 
 
 def authorize(unit: Unit, plan: Plan) -> Authorized:
