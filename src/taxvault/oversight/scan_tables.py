@@ -1,7 +1,8 @@
 """The scan's own compact state: what window rules need without re-reading the log.
 
-- ``oversight_hourly``: per principal and clock hour, counts of taxpayer-data events
-  (reads and attempts), refused look-ups and break-glass accesses. Bursts, off-hours,
+- ``oversight_hourly``: per principal and clock hour, the taxpayers her events touched
+  (``reads``: distinct taxpayers read or attempted, each look-up that found nothing counted
+  once; summed over scan batches), refused look-ups and break-glass accesses. Bursts, off-hours,
   fishing and break-glass norms are robust statistics over these rows (a month of a
   2,000-person agency is a few hundred thousand rows), so an incremental scan never
   re-reads old events to know a baseline.

@@ -279,6 +279,27 @@ def _closed_only(w: World, s: Staff, day: dt.date) -> list[Case]:
     return [cs[0] for cs in by_subject.values() if all(c.closed is not None and c.closed < day for c in cs)]
 
 
+def _grant_end_spike(sim: Simulation, engineers: list[Staff], days: list[dt.date]) -> bool:
+    """A day in a grant's last week reading far more taxpayers than her other days (inside the grant)."""
+    for s in engineers:
+        assert s.grant is not None
+        purpose, datasets, begins, ends = s.grant
+        last_week = [d for d in days if ends - dt.timedelta(days=7) <= sim.at(d, 12) < ends and sim.at(d, 0) >= begins]
+        if not last_week:
+            continue
+        day = _choose(sim, last_week)
+        reads = []
+        for _ in range(int(sim.rng.integers(40, 70))):
+            res = _GRANT_RESOURCE[_choose(sim, list(datasets))]
+            eid = sim.pick_public()
+            ref = sim.w.module[eid] if res is Resource.MODULE_TRANSCRIPT else sim.w.ref[eid]
+            reads.append(_Read(sim.shift_time(s, day), res, ref))
+        rid = sim.run_unit(s, purpose, reads, channel="cli")
+        sim.planted.append(Planted("grant_probe", s.pid, None, [rid]))
+        return True
+    return False
+
+
 def plant(sim: Simulation, days: list[dt.date], per_kind: int) -> None:
     """Plant ``per_kind`` episodes of each kind on working days after the first week."""
     rng, w = sim.rng, sim.w
@@ -378,9 +399,11 @@ def plant(sim: Simulation, days: list[dt.date], per_kind: int) -> None:
             sim.unreviewed.add(review)
             sim.planted.append(Planted("break_glass_unreviewed", s.pid, None, [rid]))
     engineers = [s for s in w.staff.values() if s.grant is not None]
-    for day in _plant_days(sim, days, per_kind):  # outside her grant's datasets
+    for k, day in enumerate(_plant_days(sim, days, per_kind)):  # outside her grant's datasets, or near its end
         s = _choose(sim, engineers)
         assert s.grant is not None
+        if k % 2 == 1 and _grant_end_spike(sim, engineers, days):
+            continue
         outside = [Resource.RETURNS, Resource.INFORMATION_RETURNS]
         reads = [_Read(sim.shift_time(s, day), _choose(sim, outside), w.ref[sim.pick_public()])
                  for _ in range(int(rng.integers(2, 6)))]  # fmt: skip

@@ -34,6 +34,8 @@ CELEBRITY_READERS = 3
 OFF_HOURS_GAP = 2
 MIN_HISTORY_DAYS = 5
 REVIEW_DAYS = 7
+GRANT_END_DAYS = 7
+MIN_HOURS = 8  # active hours a baseline needs before it is trusted
 MANY = 3  # more taxpayers than this in a day: one alert for the person-day
 
 _HOURLY = pa.schema(
@@ -115,7 +117,7 @@ class Detector:
         drafts += self._per_event()
         tick("per_event")
         hourly = db.sql(
-            "SELECT pid, hour, count(*)::BIGINT AS reads, "
+            "SELECT pid, hour, count(DISTINCT coalesce(CAST(sid AS VARCHAR), 'leaf' || leaf))::BIGINT AS reads, "
             "count(*) FILTER (WHERE verb = 'lookup' AND NOT allowed)::BIGINT AS refused, "
             "count(*) FILTER (WHERE break_glass)::BIGINT AS bg FROM tev GROUP BY pid, hour"
         ).to_arrow_table()
@@ -128,6 +130,7 @@ class Detector:
         drafts += self._off_hours()
         tick("off_hours")
         drafts += self._fishing()
+        drafts += self._grant_end()
         drafts += self._break_glass_excess()
         tick("fishing_break_glass")
         readers = db.sql(
@@ -173,7 +176,7 @@ class Detector:
             SELECT eid, ref, upper(trim(coalesce(last_name, ''))) AS lname,
                    upper(regexp_replace(trim(coalesce(address_line, '')), '\\s+', ' ', 'g'))
                        || '|' || left(coalesce(zip, ''), 5) AS akey,
-                   left(coalesce(zip, ''), 5) AS zip5, spouse_eid, is_employee, is_restricted
+                   left(coalesce(zip, ''), 5) AS zip5, spouse_eid, is_employee, is_restricted, household_id
             FROM people
             """
         )
@@ -194,6 +197,14 @@ class Detector:
         )
         db.execute(
             """
+            CREATE OR REPLACE TEMP TABLE cases_at AS
+            SELECT pid, eid, purpose, opened,
+                   CASE WHEN closed IS NULL AND status = 'closed' THEN opened - 1 ELSE closed END AS closed
+            FROM cases
+            """
+        )
+        db.execute(
+            """
             CREATE OR REPLACE TEMP TABLE cflags AS
             SELECT t.leaf,
               bool_or(c.opened <= t.day AND (c.closed IS NULL OR c.closed >= t.day)
@@ -201,7 +212,7 @@ class Detector:
               bool_or(c.opened <= t.day AND (c.closed IS NULL OR c.closed >= t.day)) AS open_any,
               bool_or(c.opened <= t.day) AS ever,
               bool_or(c.closed < t.day) AS closed_before
-            FROM tev t JOIN cases c ON c.pid = t.pid AND c.eid = t.sid
+            FROM tev t JOIN cases_at c ON c.pid = t.pid AND c.eid = t.sid
             GROUP BY t.leaf
             """
         )
@@ -232,7 +243,7 @@ class Detector:
             CASE WHEN x.sid = x.own_eid THEN 'her own account'
                  WHEN r.relation IS NOT NULL THEN 'a declared ' || r.relation
                  WHEN xe.eid IS NOT NULL THEN 'a former spouse'
-                 WHEN sp.akey = op.akey THEN 'an account at her address'
+                 WHEN sp.akey = op.akey OR sp.household_id = op.household_id THEN 'an account of her household'
                  WHEN EXISTS (SELECT 1 FROM exes x2 JOIN pk xp ON xp.eid = x2.eid
                               WHERE x2.pid = x.pid AND xp.akey = sp.akey)
                       THEN 'an account at a former spouse''s address'
@@ -247,6 +258,7 @@ class Detector:
           WHERE x.pkind = 'employee' AND (
                 x.sid = x.own_eid OR r.relation IS NOT NULL OR xe.eid IS NOT NULL
              OR (op.eid IS NOT NULL AND sp.akey = op.akey AND sp.akey <> '|')
+             OR (op.household_id IS NOT NULL AND sp.household_id = op.household_id)
              OR EXISTS (SELECT 1 FROM exes x2 JOIN pk xp ON xp.eid = x2.eid
                         WHERE x2.pid = x.pid AND xp.akey = sp.akey)
              OR (op.eid IS NOT NULL AND sp.lname = op.lname AND sp.lname <> '' AND sp.zip5 = op.zip5)
@@ -312,49 +324,51 @@ class Detector:
         )
 
     def _burst(self) -> list[AlertDraft]:
-        sql = """
+        sql = f"""
         WITH own AS (SELECT pid, median(reads) AS med, mad(reads) AS mad, count(*) AS n FROM hist GROUP BY pid),
-        unitstat AS (SELECT s.unit, median(h.reads) AS med, mad(h.reads) AS mad
+        unitstat AS (SELECT s.unit, median(h.reads) AS med, mad(h.reads) AS mad, count(*) AS k
                      FROM hist h JOIN staff s ON s.pid = h.pid GROUP BY s.unit),
+        allstat AS (SELECT median(reads) AS med, mad(reads) AS mad, count(*) AS k FROM hist),
         cand AS (
-          SELECT b.pid, b.hour, h.reads, o.med AS omed, o.mad AS omad, o.n, u.med AS umed, u.mad AS umad
+          -- her unit's hours as the baseline; the agency's when the unit has too few; a prior
+          -- (a few taxpayers an hour) when the log is too young to have either
+          SELECT b.pid, b.hour, h.reads, o.med AS omed, o.mad AS omad, o.n,
+                 CASE WHEN u.k >= {MIN_HOURS} THEN u.med WHEN a.k >= {MIN_HOURS} THEN a.med ELSE 3 END AS umed,
+                 CASE WHEN u.k >= {MIN_HOURS} THEN u.mad WHEN a.k >= {MIN_HOURS} THEN a.mad ELSE 1 END AS umad
           FROM (SELECT DISTINCT pid, hour FROM hourly_batch) b
           JOIN hist h ON h.pid = b.pid AND h.hour = b.hour
           JOIN own o ON o.pid = b.pid
           JOIN staff s ON s.pid = b.pid
           JOIN unitstat u ON u.unit IS NOT DISTINCT FROM s.unit
+          CROSS JOIN allstat a
         )
         SELECT pid, hour, reads FROM cand
         WHERE reads > umed + 6 * greatest(1.4826 * umad, 1.0, 0.25 * umed)
           AND reads >= 3 * greatest(umed, 1)
-          AND (n < 8 OR (reads > omed + 6 * greatest(1.4826 * omad, 1.0, 0.25 * omed)
-                         AND reads >= 3 * greatest(omed, 1)))
-        """
-        return self._hour_alerts("burst", sql, "{n} reads in one hour, far above her own and her unit's hours")
+          AND (n < {MIN_HOURS} OR (reads > omed + 6 * greatest(1.4826 * omad, 1.0, 0.25 * omed)
+                                   AND reads >= 3 * greatest(omed, 1)))
+        """  # noqa: S608
+        return self._hour_alerts(
+            "burst", sql, "{n} events in an hour on far more taxpayers than her own and her unit's hours"
+        )
 
     def _hour_alerts(self, rule: str, sql: str, text: str) -> list[AlertDraft]:
+        """One alert per person and day for the hours ``sql`` flags (a run across an hour boundary is one)."""
         self.db.execute(f"CREATE OR REPLACE TEMP TABLE fired AS {sql}")
         rows = self.db.execute(
             """
-            SELECT f.pid, f.hour, list(t.leaf ORDER BY t.leaf), min(t.time), max(t.time), count(*)
+            SELECT f.pid, f.hour // 24 AS day, list(DISTINCT f.hour % 24 ORDER BY f.hour % 24),
+                   list(t.leaf ORDER BY t.leaf), min(t.time), max(t.time), count(*)
             FROM fired f JOIN tev t ON t.pid = f.pid AND t.hour = f.hour
-            GROUP BY f.pid, f.hour ORDER BY f.pid, f.hour
+            GROUP BY f.pid, f.hour // 24 ORDER BY f.pid, day
             """
         ).fetchall()
         out: list[AlertDraft] = []
-        for pid, hour, leaves, t0, t1, n in rows:
-            when = dt.datetime.fromtimestamp(int(hour) * 3600, dt.UTC).strftime("%Y-%m-%dT%H")
-            out.append(
-                _draft(
-                    rule,
-                    f"{pid}: {text.format(n=n)} ({when}h UTC)",
-                    leaves,
-                    pid,
-                    None,
-                    (t0, t1),
-                    f"{rule}:{pid}:{when}",
-                )
-            )
+        for pid, day, hours, leaves, t0, t1, n in rows:
+            date = (dt.date(1970, 1, 1) + dt.timedelta(days=int(day))).isoformat()
+            at = ", ".join(f"{h:02d}h" for h in hours)
+            summary = f"{pid}: {text.format(n=n)} ({date} at {at} UTC)"
+            out.append(_draft(rule, summary, leaves, pid, None, (t0, t1), f"{rule}:{pid}:{date}"))
         return out
 
     def _off_hours(self) -> list[AlertDraft]:
@@ -405,6 +419,38 @@ class Detector:
                     f"tin_fishing:{pid}:{date}",
                 )
             )
+        return out
+
+    def _grant_end(self) -> list[AlertDraft]:
+        """Reads inside a grant in its last days, far above her own days: taking what she can before it ends."""
+        sql = f"""
+        WITH cover AS (
+          SELECT DISTINCT x.leaf, x.pid, x.day_no, x.time
+          FROM x JOIN datasets d ON d.kind = x.kind
+          JOIN grants g ON g.pid = x.pid AND g.purpose = x.purpose
+               AND list_contains(string_split(g.datasets, ','), d.dataset)
+               AND g.starts <= x.time AND x.time < g.ends
+          WHERE x.engineer AND x.allowed AND g.ends - x.time <= INTERVAL {GRANT_END_DAYS} DAY
+        ),
+        daily AS (SELECT pid, hour // 24 AS day, sum(reads) AS n FROM hist GROUP BY pid, hour // 24),
+        norm AS (SELECT pid, median(n) AS med, mad(n) AS mad FROM daily GROUP BY pid),
+        fired AS (
+          SELECT DISTINCT c.pid, c.day_no, d.n FROM cover c
+          JOIN daily d ON d.pid = c.pid AND d.day = c.day_no JOIN norm o ON o.pid = c.pid
+          WHERE d.n >= greatest(20, 3 * o.med, o.med + 6 * greatest(1.4826 * o.mad, 1.0))
+        )
+        SELECT f.pid, f.day_no, any_value(f.n), list(c.leaf ORDER BY c.leaf), min(c.time), max(c.time)
+        FROM fired f JOIN cover c ON c.pid = f.pid AND c.day_no = f.day_no
+        GROUP BY f.pid, f.day_no ORDER BY f.pid, f.day_no
+        """  # noqa: S608
+        out = []
+        for pid, day, n, leaves, t0, t1 in self.db.execute(sql).fetchall():
+            date = (dt.date(1970, 1, 1) + dt.timedelta(days=int(day))).isoformat()
+            summary = (
+                f"{pid}: {n} taxpayers read on {date}, within {GRANT_END_DAYS} days of her grant's end, "
+                "far above her other days"
+            )
+            out.append(_draft("grant_probe", summary, leaves, pid, None, (t0, t1), f"grant_probe:{pid}:end:{date}"))
         return out
 
     def _break_glass_excess(self) -> list[AlertDraft]:

@@ -38,11 +38,11 @@ class Facts:
     """The batch's facts as Arrow tables (registered in DuckDB under these names)."""
 
     staff: pa.Table  # pid, kind, roles, unit, manager, own_eid
-    people: pa.Table  # eid, ref, last_name, address_line, zip, spouse_eid, is_employee, is_restricted
+    people: pa.Table  # eid, ref, last_name, address_line, zip, spouse_eid, is_employee, is_restricted, household_id
     module_owner: pa.Table  # mref, eid
     related: pa.Table  # pid, eid, relation  (declared relations, and spouses either side)
     exes: pa.Table  # pid, eid  (former spouses: a joint return in the past, not the spouse now)
-    cases: pa.Table  # pid, eid, purpose, opened, closed
+    cases: pa.Table  # pid, eid, purpose, opened, closed, status
     grants: pa.Table  # pid, purpose, datasets (JSON text), starts, ends
 
     def tables(self) -> dict[str, pa.Table]:
@@ -94,6 +94,7 @@ _PEOPLE = pa.schema(
         ("spouse_eid", pa.int64()),
         ("is_employee", pa.bool_()),
         ("is_restricted", pa.bool_()),
+        ("household_id", pa.int64()),
     ]
 )
 _MODULES = pa.schema([("mref", pa.string()), ("eid", pa.int64())])
@@ -106,6 +107,7 @@ _CASES = pa.schema(
         ("purpose", pa.string()),
         ("opened", pa.date32()),
         ("closed", pa.date32()),
+        ("status", pa.string()),
     ]
 )
 _GRANTS = pa.schema(
@@ -127,6 +129,7 @@ _PEOPLE_COLS = (
     _E.spouse_id,
     _E.is_employee,
     _E.is_restricted,
+    _E.household_id,
 )
 
 
@@ -210,7 +213,7 @@ def load_facts(conn: Connection, staff: pa.Table, principals_seen: Sequence[str]
     case_rows = _rows(
         conn,
         lambda chunk: (
-            sa.select(c.assigned_to, cs.entity_id, c.purpose, c.opened_at, c.closed_at)
+            sa.select(c.assigned_to, cs.entity_id, c.purpose, c.opened_at, c.closed_at, c.status)
             .select_from(cases.join(case_subjects, cs.case_id == c.id))
             .where(cs.entity_id.in_(chunk), c.assigned_to.is_not(None))
         ),

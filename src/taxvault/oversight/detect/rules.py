@@ -62,8 +62,8 @@ RULES: dict[str, Rule] = {
         Rule(
             "burst",
             "high",
-            "An hour with far more reads than both her own hours and her unit's (median + 6 MAD): browsing comes "
-            "in runs that case work does not.",
+            "An hour touching far more taxpayers than both her own hours and her unit's (median + 6 MAD): "
+            "browsing runs through many accounts, case work returns to a few.",
         ),
         Rule(
             "off_hours",
@@ -92,7 +92,8 @@ RULES: dict[str, Rule] = {
             "grant_probe",
             "high",
             "An engineer's or contractor's attempt outside her grants (another dataset or purpose, before the "
-            "start or after the end, or with no grant at all): probing the edges of a grant.",
+            "start or after the end, or with no grant at all), or a day in a grant's last week reading far more "
+            "taxpayers than her other days: probing the edges of a grant, or taking what she can before it ends.",
         ),
         Rule(
             "tin_fishing",
