@@ -362,6 +362,14 @@ _TOP: dict[str, tuple[str, bool | str]] = {
     "smallest": ("asc", False),
     "the smallest": ("asc", False),
     "bottom": ("asc", False),
+    "most common": ("desc", True),
+    "the most common": ("desc", True),
+    "most frequent": ("desc", True),
+    "the most frequent": ("desc", True),
+    "least common": ("asc", True),
+    "the least common": ("asc", True),
+    "most popular": ("desc", True),
+    "the most popular": ("desc", True),
     "most recent": ("desc", "date"),
     "the most recent": ("desc", "date"),
     "latest": ("desc", "date"),
@@ -806,6 +814,8 @@ FILLER_WORDS = frozenset(_FILLERS) - {
     "every",
 }
 FILLER_WORDS = FILLER_WORDS | {
+    "among",
+    "amongst",
     "file",
     "files",
     "submit",

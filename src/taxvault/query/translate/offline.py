@@ -447,7 +447,7 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
                 if prev_field in it.value or (prev.kind == "mft" and "modules.mft" in it.value):
                     i += 1  # "1099-NEC forms", "CP14 notice type": the value's own noun
                     continue
-            plural = it.text.endswith("s") or it.text.endswith("es")
+            plural = it.text.endswith("s") and not it.text.endswith("status")  # "filing status" is one
             r.dims.append((tuple(it.value), i, plural, it.text))
             i += 1
             continue
@@ -879,6 +879,8 @@ def _assemble(r: _Reading) -> Plan:
         if head is None:
             if measure:
                 head = (measure[0].split(".")[0], None)
+            elif r.dims and r.dims[0][0][0] != "year" and top is not None and top[1] is True:
+                head = (r.dims[0][0][0].split(".")[0], None)  # "the most common notice type": count notices
             elif r.dims and r.ops and r.ops[0][0] == "list":
                 raise _Refuse("say what to count ('which state has the most returns')", "top")
             else:
