@@ -306,3 +306,55 @@ def test_a_caseworker_sees_only_her_own_open_cases(world: World, door: Door) -> 
         }
         everyone = conn.execute(sa.select(sa.func.count()).select_from(t.cases)).scalar_one()
     assert {r["cases.ref"] for r in got.rows} == mine and everyone > len(mine)
+
+
+QUESTION = "How many taxpayers live in each state?"
+ROLES = [
+    # (role, who, purpose, what the answer must be)
+    ("caseworker", "caseworker", "case", "her subjects' counts, exact"),
+    ("analyst", "ana-001", "statistics", "everyone's counts, noised, small states suppressed"),
+    ("engineer without a grant", "eng-001", "data_migration", "denied"),
+    ("oversight", "ovs-audit", "oversight_review", "denied"),
+    ("taxpayer", "taxpayer", "self_service", "her own state, count 1"),
+]
+
+
+@pytest.mark.parametrize(("role", "who", "purpose", "expected"), ROLES, ids=[r[0] for r in ROLES])
+def test_the_same_question_in_words_five_roles(
+    world: World, door: Door, role: str, who: str, purpose: str, expected: str
+) -> None:
+    """The offline translator's plan for one question, asked as each role, through the door."""
+    principal = {"caseworker": world.caseworker, "taxpayer": world.taxpayer}.get(who, who)
+    purpose = world.cw_purpose if purpose == "case" else purpose
+    session = door.session(door.caller(principal), purpose, channel="cli")
+    e = t.entities.c
+    with world.engine.connect() as conn:
+
+        def states(ids: frozenset[int] | None) -> dict[str, int]:
+            q = sa.select(e.state, sa.func.count()).where(e.kind == "individual").group_by(e.state)
+            if ids is not None:
+                q = q.where(e.id.in_(sorted(ids)))
+            return {str(s): int(n) for s, n in conn.execute(q)}
+
+        if expected == "denied":
+            with pytest.raises(Denied):
+                ask(door, session, question=QUESTION)
+            ev = _last_event(door)
+            assert ev.principal == principal and ev.decision == Decision.DENY and ev.action == "query:query_aggregate"
+            return
+        result = ask(door, session, question=QUESTION)
+        assert isinstance(result, tuple)
+        proposal, got = result
+        assert proposal.translator == "offline" and "for each state" in proposal.description
+        by_state = {r["taxpayers.state"]: r["count"] for r in got.rows}
+        if role == "caseworker":
+            assert by_state == states(world.cw_subjects)
+        elif role == "taxpayer":
+            assert by_state == states(frozenset({world.tp_entity})) and sum(by_state.values()) == 1
+        else:
+            truth = states(None)
+            assert got.noise is not None and set(by_state) == {s for s, n in truth.items() if n >= MIN_CELL}
+            ci95 = got.noise["releases"]["count"]["ci95"]
+            assert all(abs(by_state[s] - truth[s]) <= 3 * ci95 for s in by_state)
+    ev = _last_event(door)
+    assert (ev.principal, ev.resource, ev.decision) == (principal, proposal.plan.ref, Decision.ALLOW)
