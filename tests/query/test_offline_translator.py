@@ -107,6 +107,18 @@ def test_lower_case_in_and_or_are_words_not_states() -> None:
     assert _filters(plan)["taxpayers.state"] == (Op.IN, ["OH", "TX"])
 
 
+def test_a_question_in_capitals_reads_the_same() -> None:
+    shouted = _plan("HOW MANY TAXPAYERS LIVE IN TEXAS?")
+    assert evaluate.plan_key(shouted) == evaluate.plan_key(_plan("How many taxpayers live in Texas?"))
+
+
+def test_counts_of_records_per_taxpayer_are_not_read_as_money() -> None:
+    got = _ask("How many people have more than one W-2?")
+    assert isinstance(got, Unsupported)
+    plan = _plan("How many notices over 500?")
+    assert _filters(plan)["notices.amount_due"] == (Op.GT, 50_000)
+
+
 def test_synonyms_give_the_same_plan() -> None:
     groups = [
         ["How many W-2s were issued for 2024?", "Number of wage statements for tax year 2024", "Count of W2s in 2024"],

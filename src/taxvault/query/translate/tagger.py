@@ -74,12 +74,12 @@ class Tagging:
     reason: str | None = None
 
 
-def _state_code(tok: Token, prev: str | None) -> str | None:
+def _state_code(tok: Token, prev: str | None, shouting: bool = False) -> str | None:
     code = tok.text.upper()
     if len(code) != 2 or code not in STATES:
         return None
-    if tok.text in STATE_CODE_WORDS_AMBIGUOUS:
-        return code if tok.raw == code or prev == "state" else None
+    if tok.text in STATE_CODE_WORDS_AMBIGUOUS:  # "in", "or", "me": a state only as "IN" (not all in capitals)
+        return code if (tok.raw == code and not shouting) or prev in ("state", "in", "from") else None
     return code
 
 
@@ -87,6 +87,7 @@ def tag(question: str) -> Tagging:
     """Tag every token of ``question``; stop at the first unknown or forbidden word."""
     tokens = tokenize(question)
     texts = [t.text for t in tokens]
+    shouting = not any(ch.islower() for ch in question)  # "HOW MANY ... IN TEXAS": capitals say nothing
     tags: list[Tagged] = []
     i = 0
     n = len(tokens)
@@ -108,7 +109,7 @@ def tag(question: str) -> Tagging:
             if hit is None:
                 continue
             if length == 1:
-                code = _state_code(tok, texts[i - 1] if i else None)
+                code = _state_code(tok, texts[i - 1] if i else None, shouting)
                 if code is not None and tok.raw == code and hit[0] in ("when", "or", "filler", "group"):
                     break  # "IN", "OR" written in capitals: the state
             tags.append(Tagged(hit[0], hit[1], i, i + length, " ".join(words)))
@@ -124,7 +125,7 @@ def tag(question: str) -> Tagging:
             tags.append(Tagged("num", num, i, i + 1, tok.text))
             i += 1
             continue
-        code = _state_code(tok, texts[i - 1] if i else None)
+        code = _state_code(tok, texts[i - 1] if i else None, shouting)
         if code is not None:
             tags.append(Tagged("state", code, i, i + 1, tok.text))
             i += 1
