@@ -32,6 +32,7 @@ def audit_ref(digest: str) -> str:
 
 def answer(door: Door, session: Session, shape: Shape, *, today: dt.date | None = None) -> dict[str, Any]:
     """A differentially private answer to ``shape`` for the session's analyst, with her budget left."""
+    today = today or door.clock().date()
     spec = shape.spec(today)
     spec.check()  # Invalid before anything is read or charged
     digest = shape_hash(shape.description())
