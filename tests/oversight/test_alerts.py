@@ -83,7 +83,7 @@ def test_raise_alerts_bulk_keeps_order_and_collapses_duplicates(db_engine: Engin
     [
         ({"summary": "looked up 123-45-6789 twice"}, "alert-tin"),
         ({"summary": "looked up 123456789 twice"}, "alert-tin"),
-        ({"dedupe": "tin_fishing:123456789"}, "alert-tin"),
+        ({"dedupe": "tin_fishing:123-45-6789"}, "alert-tin"),
         ({"severity": "urgent"}, "alert-severity"),
         ({"rule": "Burst!"}, "alert-rule"),
         ({"leaves": [-1]}, "alert-leaves"),
@@ -97,3 +97,10 @@ def test_bad_drafts_are_refused(db_engine: Engine, change: dict[str, object], co
     assert info.value.code == code
     with db_engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(oversight_alerts)).scalar_one() == 0
+
+
+def test_a_dedupe_key_may_carry_a_long_id(db_engine: Engine) -> None:
+    """Machine keys name reviews and leaves by number; only a TIN written as one is refused there."""
+    with db_engine.begin() as conn:
+        ref = raise_alerts(conn, [_draft("break_glass_unreviewed:123456789")])[0]
+    assert re.fullmatch(REF_PATTERN, ref)

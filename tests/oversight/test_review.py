@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+
 import pytest
-from review_world import alert, door, entity_ref, last_event, module_ref, reads_by, session, state_of, world
+from review_world import alert, build, door_over, entity_ref, last_event, module_ref, reads_by, session, state_of
 from sqlalchemy.engine import Engine
 
+from conftest import new_store
 from taxvault.access.door import Door
 from taxvault.errors import Conflict, Denied, Invalid, NotFound, TaxvaultError
 from taxvault.oversight.queue import get_alert, list_alerts
 from taxvault.oversight.review import review_alert
 
-__all__ = ["door", "world"]  # fixtures
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """One world per store for the module: every test raises its own alerts (their own dedupe keys)."""
+    tmp = tmp_path_factory.mktemp("review")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TAXVAULT_VAR_DIR", str(tmp / "var"))  # the world's TIN keys, never the developer's ./var
+        for engine in new_store(request.param, request, tmp):
+            build(engine)
+            yield engine
+
+
+@pytest.fixture
+def door(world: Engine) -> Iterator[Door]:
+    with door_over(world) as d:
+        yield d
+
+
+def _key() -> str:
+    return uuid.uuid4().hex
+
 
 REASON = "reviewed the case file: the access was duty-related"
 Step = tuple[str, str, str | None]  # who, action, reason
@@ -62,7 +86,7 @@ def test_review_rules(
     state: str,
 ) -> None:
     leaves = reads_by(door, "cw-alice", [module_ref("tp")])
-    ref = alert(world, "ovs-d", entity_ref("tp"), leaves, "k1")
+    ref = alert(world, "ovs-d", entity_ref("tp"), leaves, _key())
     for who, action, reason in steps:
         review_alert(door, session(door, who), ref, action, reason)  # type: ignore[arg-type]
     who, action, reason = step
@@ -88,7 +112,7 @@ def test_review_rules(
 
 @pytest.mark.parametrize("bad", ["l00000000000000000000", "123-45-6789", "", "L!"])
 def test_unknown_alert_is_not_found_and_audited(world: Engine, door: Door, bad: str) -> None:
-    alert(world, "cw-alice", entity_ref("tp"), [], "k2")
+    alert(world, "cw-alice", entity_ref("tp"), [], _key())
     with pytest.raises(NotFound) as info:
         review_alert(door, session(door, "ovs-a"), bad, "confirm")
     assert info.value.code == "alert-not-found"
@@ -99,8 +123,8 @@ def test_unknown_alert_is_not_found_and_audited(world: Engine, door: Door, bad: 
 
 def test_history_and_listing(world: Engine, door: Door) -> None:
     leaves = reads_by(door, "cw-alice", [module_ref("tp")])
-    ref = alert(world, "cw-alice", entity_ref("tp"), leaves, "k3")
-    other = alert(world, "cw-alice", None, leaves, "k4")
+    ref = alert(world, "cw-alice", entity_ref("tp"), leaves, _key())
+    other = alert(world, "cw-alice", None, leaves, _key())
     review_alert(door, session(door, "ovs-a"), ref, "confirm")
     review_alert(door, session(door, "ovs-b"), ref, "confirm")
     review_alert(door, session(door, "ovs-b"), other, "dismiss", REASON)
@@ -110,13 +134,13 @@ def test_history_and_listing(world: Engine, door: Door) -> None:
         ("ovs-b", "confirming", "confirmed"),
     ]
     assert body["confirmed_by"] == ["ovs-a", "ovs-b"]
-    confirmed = list_alerts(door, session(door, "ovs-b"), state="confirmed")
-    assert [a["ref"] for a in confirmed] == [ref]
-    assert {"ref", "rule", "severity", "state", "principal", "subject", "leaves", "window", "summary"} <= set(
-        confirmed[0]
-    )
-    assert confirmed[0]["leaves"] == leaves and confirmed[0]["principal"] == "cw-alice"
-    assert {a["ref"] for a in list_alerts(door, session(door, "ovs-b"))} == {ref, other}
+    confirmed = {a["ref"]: a for a in list_alerts(door, session(door, "ovs-b"), state="confirmed")}
+    dismissed = {a["ref"] for a in list_alerts(door, session(door, "ovs-b"), state="dismissed")}
+    assert ref in confirmed and other not in confirmed and other in dismissed and ref not in dismissed
+    mine = confirmed[ref]
+    assert {"ref", "rule", "severity", "state", "principal", "subject", "leaves", "window", "summary"} <= set(mine)
+    assert mine["leaves"] == leaves and mine["principal"] == "cw-alice" and mine["subject"] == entity_ref("tp")
+    assert {ref, other} <= {a["ref"] for a in list_alerts(door, session(door, "ovs-b"))}
     with pytest.raises(Denied):
         list_alerts(door, session(door, "cw-alice", "collection"))
     assert last_event(door).decision.value == "deny"

@@ -27,7 +27,9 @@ from taxvault.oversight.tables import SEVERITIES, oversight_alerts
 Severity = Literal["low", "medium", "high", "critical"]
 
 RULE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
-TIN_LIKE = re.compile(r"(?<!\d)\d{3}-?\d{2}-?\d{4}(?!\d)|(?<!\d)\d{2}-\d{7}(?!\d)")
+TIN_LIKE = re.compile(r"(?<!\d)\d{3}-?\d{2}-?\d{4}(?!\d)|(?<!\d)\d{2}-\d{7}(?!\d)")  # in free text
+# Dedupe keys are machine keys that may carry long ids: only a TIN written as one (dashes) is refused there.
+TIN_FORMATTED = re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)|(?<!\d)\d{2}-\d{7}(?!\d)")
 _CHUNK = 500
 
 
@@ -102,7 +104,7 @@ def _check(d: AlertDraft) -> None:
         raise Invalid("an alert needs a dedupe key of 1 to 200 characters", code="alert-dedupe")
     if not d.summary or len(d.summary) > 500:
         raise Invalid("an alert summary is 1 to 500 characters", code="alert-summary")
-    if TIN_LIKE.search(d.summary) or TIN_LIKE.search(d.dedupe):
+    if TIN_LIKE.search(d.summary) or TIN_FORMATTED.search(d.dedupe):
         raise Invalid("an alert's summary and dedupe key never carry a TIN", code="alert-tin")
     if any(not isinstance(leaf, int) or leaf < 0 for leaf in d.leaves):
         raise Invalid("alert leaves are audit leaf indexes (non-negative integers)", code="alert-leaves")
