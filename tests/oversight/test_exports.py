@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator
@@ -15,9 +16,11 @@ from sqlalchemy.engine import Engine
 
 from taxvault.errors import Conflict, Denied
 from taxvault.ingest import ingest_paths
+from taxvault.jobs import matching as jm
+from taxvault.matching import agreements as ag
+from taxvault.oversight import canaries, shred
 from taxvault.oversight import exports as ex
 from taxvault.oversight import grants as g
-from taxvault.oversight import shred
 from taxvault.oversight.custody_tables import export_canaries, exports
 from taxvault.oversight.tables import oversight_alerts
 from taxvault.synth.legacy import write_legacy
@@ -162,3 +165,29 @@ def test_a_canary_in_an_ingest_file_raises_a_critical_alert_naming_the_export(wo
     ((rule, severity, who, summary),) = _alerts(w)
     assert (rule, severity, who) == ("canary", "critical", HOLDER)
     assert ref in summary and "ingest file" in summary and tin not in summary
+
+
+@pytest.mark.parametrize("db_engine", ["sqlite"], indirect=True)
+def test_a_canary_in_a_partners_file_raises_an_alert(world: Custody, tmp_path: Path) -> None:
+    w = world
+    ref = str(_export(w, _grant(w), 10)["id"])
+    tin = _canary_tin(w, ref)
+    with w.engine.begin() as conn:
+        draft = ag.draft_agreement(
+            conn, partner_id="partner-ssa", program="death_refunds", purpose="Refunds issued after a death",
+            legal_authority="26 USC 6103(d)", agency_fields=["first_name", "last_name", "tin", "refunds_846"],
+            partner_fields=["first_name", "last_name", "tin", "death_date"], starts_on=dt.date(2026, 1, 1),
+            ends_on=dt.date(2027, 6, 30), destroy_on=dt.date(2027, 9, 30), created_by="E000000",
+        )  # fmt: skip
+        a = ag.approve_agreement(conn, draft.ref, approver="eng-lead", now=dt.datetime(2025, 12, 1, tzinfo=dt.UTC))
+    partner = tmp_path / "deaths.csv"
+    partner.write_text(
+        f"rid,fn,ln,ssn,dod\n1,Ann,Lee,900-01-0001,2026-02-01\n2,Bo,Ray,{tin[:3]}-{tin[3:5]}-{tin[5:]},2026-02-02\n"
+    )
+    mapping = {"first_name": "fn", "last_name": "ln", "tin": "ssn", "death_date": "dod"}
+    jm.import_partner_file(
+        w.door, jm.job_session(w.door), a.ref, partner, id_column="rid", mapping=mapping, today=dt.date(2026, 3, 1)
+    )
+    ((rule, severity, who, summary),) = _alerts(w)
+    assert (rule, severity, who) == ("canary", "critical", HOLDER)
+    assert ref in summary and "partner file import" in summary and canaries.defang(a.ref) in summary

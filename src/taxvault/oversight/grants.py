@@ -455,3 +455,15 @@ def shred_grant(door: Door, session: Session, ref: str, *, now: dt.datetime | No
         decided = unit.authorize(Resource.GRANT, Target(ref), "shred_grant")
         shred.record_certificate(unit, Resource.GRANT, ref, decided.decision, cert)
     return ShredOutcome(ref, n, cert)
+
+
+def run_expiry(door: Door, *, now: dt.datetime | None = None) -> int:
+    """One scheduled pass of the grants job (``serve``'s oversight schedule): how many grants it ended or swept.
+
+    Creates the job's system principal if the store predates it (as ``taxvault init`` does).
+    """
+    from taxvault.access.system_principals import ensure_system_principals
+
+    with door.engine.begin() as conn:
+        ensure_system_principals(conn)
+    return len(expire_due(door, door.system_session(GRANTS_JOB, JOB_PURPOSE), now=now))

@@ -59,6 +59,9 @@ def run_once(door: Door, *, limit: int | None = None, now: dt.datetime | None = 
         except Exception:  # one alert's letter failing does not stop the others
             failed += 1
             log.exception("UNAX letter not written; retried on the next pass", extra={"alert": ref})
+    from taxvault.oversight.grants import run_expiry
+
+    report["grants_ended"] = run_expiry(door, now=now)  # grants past their time box: ended, keys shredded
     report["break_glass_unreviewed"] = len(stale)
     report["letters"] = len(letters)
     report["letters_failed"] = failed
