@@ -215,7 +215,9 @@ def _read_time(items: list[_Item], i: int, when: str, today: dt.date) -> tuple[_
     if it is None:
         return None
     if it.kind == "year_field" and _peek(items, i + 1) is not None:
-        got = _read_time(items, i + 1, when, today)
+        after = items[i + 1]
+        skip = 1 if after.kind == "cmp" and after.value == "eq" else 0  # "tax year = 2024"
+        got = _read_time(items, i + 1 + skip, when, today)
         if got is not None:
             got[0].field = "tax_year"
             it.used = True
@@ -440,6 +442,16 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
             r.fields.append(({R: "dependents"}, i, it.text))  # "average number of dependents": an amount
             i += 1
             continue
+        if k == "dim" and _names_next_value(items, i):
+            i += 1  # "filing status is MFJ", "notice type CP14", "state = CA": the value is the filter
+            if items[i].kind == "cmp" and items[i].value == "eq":
+                i += 1
+            continue
+        if k == "dim" and "modules.status" in it.value and _peek_kind_at(items, i + 1) == "num":
+            r.values.append(("modules.status", [_count_of(items[i + 1].value)], pending_not, i))  # status 21
+            pending_not = False
+            i += 2
+            continue
         if k == "dim":
             prev = _peek(items, i - 1)
             if prev is not None and prev.kind in ("value", "mft") and not r.grouped:
@@ -470,6 +482,27 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
         for t in multi:
             t.compare = True
     return r
+
+
+def _peek_kind_at(items: list[_Item], i: int) -> str | None:
+    it = _peek(items, i)
+    return it.kind if it is not None else None
+
+
+def _names_next_value(items: list[_Item], i: int) -> bool:
+    """Whether the dimension at ``i`` only names the field of the value after it (optionally after '=')."""
+    j = i + 1
+    if _peek_kind_at(items, j) == "cmp" and items[j].value == "eq":
+        j += 1
+    nxt = _peek(items, j)
+    if nxt is None or nxt.kind not in ("value", "state", "mft", "flag"):
+        return False
+    field_name = {"state": "taxpayers.state", "mft": "modules.mft"}.get(nxt.kind)
+    if nxt.kind == "value":
+        field_name = nxt.value[0]
+    if nxt.kind == "flag":
+        field_name = nxt.value[0]
+    return field_name in items[i].value
 
 
 def _after_group(items: list[_Item], i: int) -> bool:
@@ -891,6 +924,11 @@ def _assemble(r: _Reading) -> Plan:
     b.source = source
 
     # Filters.
+    kinds = {k for s_, k, _ in r.sets if s_ == T and k is not None}
+    if head is not None and head[0] == T and head[1] is None and len(kinds) == 1:
+        head = (T, kinds.pop())  # "how many entities are businesses"
+    elif head is not None and head[0] == T and len(kinds) > 1:
+        raise _Refuse("a taxpayer is one kind: individual, business or exempt organisation")
     if head is not None and head[0] == T and head[1] is not None and (source == T or op in ("count", "list")):
         b.filters.append(Filter(field="taxpayers.kind", op=Op.EQ, value=head[1]))
     for s, _kind, _ in r.sets:
@@ -968,7 +1006,7 @@ def _assemble(r: _Reading) -> Plan:
         if top is None:
             raise _Refuse("say what to rank by ('the most returns', 'the highest total wages')", "top")
         order = [Order(by=aggregates[0].label, descending=top[0] != "asc")]
-        limit = top[2] if top[2] is not None else (None if r.dims[0][2] else 1)
+        limit = top[2] if top[2] is not None else (None if r.dims[0][2] or top[1] == "sort" else 1)
     elif op == "list":
         amounts = [q for q, _, _, _ in r.flags if FIELDS[q].type in ("money", "int")]  # "owe money": show it
         select = _list_fields(head, source, [*measure, *amounts], thresholds)
@@ -988,7 +1026,7 @@ def _assemble(r: _Reading) -> Plan:
             if rank is None:
                 raise _Refuse("say what to rank by ('the 10 largest refunds')", "list")
             order = [Order(by=rank, descending=top[0] != "asc")]
-            limit = top[2] if top[2] is not None else (1 if _singular(r) else None)
+            limit = top[2] if top[2] is not None else (1 if _singular(r) and top[1] != "sort" else None)
     else:
         fn_of = {"count": AggFn.COUNT, "sum": AggFn.SUM, "avg": AggFn.AVG, "min": AggFn.MIN, "max": AggFn.MAX}
         if op == "count":
@@ -1003,7 +1041,7 @@ def _assemble(r: _Reading) -> Plan:
             if not group_by:
                 raise _Refuse("top N needs something to rank: 'top 5 states by number of returns'", "top")
             order = [Order(by=aggregates[0].label, descending=top[0] != "asc")]
-            limit = top[2] if top[2] is not None else (None if r.dims and r.dims[0][2] else 1)
+            limit = top[2] if top[2] is not None else (None if (r.dims and r.dims[0][2]) or top[1] == "sort" else 1)
     used = set(select) | {f.field for f in b.filters} | {a.field for a in aggregates if a.field}
     used |= {o.by for o in order}
     if any(m not in used for m in measure):

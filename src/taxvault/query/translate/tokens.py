@@ -45,6 +45,7 @@ class Token:
 def normalise(question: str) -> str:
     """NFKC, straight quotes and dashes, collapsed whitespace."""
     text = unicodedata.normalize("NFKC", question).translate(_QUOTES)
+    text = text.replace("_", " ")  # column-style names ("balance_due", "tax_year") read as words
     return " ".join(text.split())
 
 
