@@ -810,6 +810,7 @@ def translate(question: str, *, today: dt.date) -> Plan | Unsupported:
         return Unsupported(nearest=_nearest(refusal.kind), reason=refusal.reason)
     except (ValidationError, ValueError) as exc:
         first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        first = first.removeprefix("Value error, ")
         return Unsupported(nearest=_nearest("count"), reason=f"that would not be a valid plan ({first})")
 
 
