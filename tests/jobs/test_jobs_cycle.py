@@ -23,7 +23,7 @@ from taxvault.ledger.posting import Candidate, post
 from taxvault.ledger.tables import cycle_runs, ledger_adjustments
 from taxvault.notices.issue import field_collection, owing_modules
 from taxvault.notices.series import MIN_INTERVAL_DAYS
-from taxvault.store.tables import notices, principals, sources, tax_modules, transactions
+from taxvault.store.tables import entities, notices, principals, sources, tax_modules, transactions
 
 WEEK = dt.timedelta(days=7)
 World = tuple[Engine, AuditLog, Door]
@@ -137,13 +137,18 @@ def test_every_notice_is_audited_with_a_pdf_and_amounts_that_add_up(world: World
     assert log.tree_head().tree_size == size_before + report.audit_events
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(notices, tax_modules.c.ref.label("module_ref"))
+            sa.select(notices, tax_modules.c.ref.label("module_ref"), entities.c.ref.label("owner"))
             .join(tax_modules, tax_modules.c.id == notices.c.module_id)
+            .join(entities, entities.c.id == tax_modules.c.entity_id)
             .where(notices.c.issued_date == day)
         ).all()
     assert len(rows) == report.notices_issued
     events = [log.event(i) for i in range(size_before, size_before + report.audit_events)]
     audited = {e.resource for e in events if e.action.startswith("issue_notice:notices:")}
+    # Each notice's event names its taxpayer (event v2 subject): the job's access is in her report.
+    subjects = {e.resource: e.subject for e in events if e.action.startswith("issue_notice:notices:")}
+    assert {r.module_ref: r.owner for r in rows}.items() <= subjects.items()
+    assert all(e.channel == "job" for e in events)
     for r in rows:
         assert r.pdf is not None and bytes(r.pdf).startswith(b"%PDF")
         assert r.amount_due_cents == r.tax_cents + r.penalty_cents + r.interest_cents

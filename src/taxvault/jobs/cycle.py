@@ -121,9 +121,13 @@ def _audit(
     ref: str,
     decision: PolicyDecision,
     fields: list[str],
+    subject: str | None = None,
 ) -> None:
-    """Queue one event of the unit (appended inside its transaction, before COMMIT) and count it."""
-    unit.audit(action, resource, ref, decision, fields)
+    """Queue one event of the unit (appended inside its transaction, before COMMIT) and count it.
+
+    ``subject`` is the taxpayer the module belongs to: the job's access is in her report too.
+    """
+    unit.audit(action, resource, ref, decision, fields, subject=subject)
     report.audit_events += 1
 
 
@@ -157,11 +161,11 @@ def _post_phase(
         flags = _module_flags(conn, sorted({int(m) for _, m in pending}))
         allowed_ids: list[int] = []
         for adj_id, mid in pending:
-            ref, restricted, employee = flags[int(mid)]
-            target = Target(ref, module_id=int(mid), restricted=restricted, employee=employee)
+            ref, restricted, employee, owner = flags[int(mid)]
+            target = Target(ref, module_id=int(mid), restricted=restricted, employee=employee, subject=owner)
             decision = door.decide(conn, unit.session, "post", Resource.MODULE_TRANSCRIPT, target).decision
             fields = POST_FIELDS if decision.allowed else []
-            _audit(unit, report, "post", Resource.MODULE_TRANSCRIPT, ref, decision, fields)
+            _audit(unit, report, "post", Resource.MODULE_TRANSCRIPT, ref, decision, fields, owner)
             if decision.allowed:
                 allowed_ids.append(int(adj_id))
             else:
@@ -194,7 +198,7 @@ def _notice_phase(
             decision = door.decide(conn, unit.session, "issue_notice", Resource.NOTICES, target).decision
             kind = f"{Resource.NOTICES.value}:{p.notice_type.value}"  # issue_notice:notices:CP14
             _audit(unit, report, "issue_notice", kind, p.facts.module_ref, decision,
-                   NOTICE_FIELDS if decision.allowed else [])  # fmt: skip
+                   NOTICE_FIELDS if decision.allowed else [], p.facts.entity_ref or None)  # fmt: skip
             if decision.allowed:
                 allowed.append(p)
             else:
@@ -223,15 +227,15 @@ def _job_source(conn: Connection, on: dt.date, now: dt.datetime) -> int:
     return int(new_id)
 
 
-def _module_flags(conn: Connection, module_ids: list[int]) -> dict[int, tuple[str, bool, bool]]:
-    """Opaque ref and the policy flags of each module: what posting needs, and no name, address or TIN."""
+def _module_flags(conn: Connection, module_ids: list[int]) -> dict[int, tuple[str, bool, bool, str]]:
+    """Opaque refs (module, owner) and the policy flags of each module: no name, address or TIN."""
     m, e = tax_modules.c, entities.c
     rows = conn.execute(
-        sa.select(m.id, m.ref, e.is_restricted, e.is_employee)
+        sa.select(m.id, m.ref, e.is_restricted, e.is_employee, e.ref.label("owner"))
         .join(entities, entities.c.id == m.entity_id)
         .where(m.id.in_(module_ids))
     )
-    return {int(r.id): (str(r.ref), bool(r.is_restricted), bool(r.is_employee)) for r in rows}
+    return {int(r.id): (str(r.ref), bool(r.is_restricted), bool(r.is_employee), str(r.owner)) for r in rows}
 
 
 def _plan_cp2000(conn: Connection, on: dt.date, skipped: list[tuple[str, str]]) -> list[issue.Planned]:

@@ -49,6 +49,7 @@ class ModuleFacts:
     tin_type: str
     restricted: bool
     employee: bool
+    entity_ref: str = ""  # the taxpayer's opaque ref: the subject of the cycle's audit events
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,7 @@ def module_facts(conn: Connection, module_ids: Sequence[int]) -> dict[int, Modul
             lines = tuple(x.upper() for x in (r.address_line or "", city_line) if x)
             found[int(r.id)] = ModuleFacts(
                 int(r.id), str(r.ref), int(r.entity_id), int(r.mft), int(r.tax_period), name, lines,
-                tin, str(r.tin_type), bool(r.is_restricted), bool(r.is_employee),
+                tin, str(r.tin_type), bool(r.is_restricted), bool(r.is_employee), str(r.entity_ref),
             )  # fmt: skip
     return found
 
