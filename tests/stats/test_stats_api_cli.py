@@ -18,9 +18,17 @@ from taxvault.api.app import create_app
 from taxvault.audit import AuditLog, Decision
 from taxvault.cli import app as cli_app
 from taxvault.stats.tables import stats_charges
+from taxvault.synth.load import synthesize
 
 runner = CliRunner()
 COUNT = {"measure": "count", "by": ["state"], "year": 2024, "epsilon": 0.5}
+
+
+@pytest.fixture
+def population(db_engine: Engine) -> Engine:
+    """A smaller population than the conftest's: budgets do not depend on its size."""
+    synthesize(db_engine, 500, 5)
+    return db_engine
 
 
 @pytest.fixture

@@ -19,9 +19,17 @@ from taxvault.stats import budget, service
 from taxvault.stats.shapes import Shape
 from taxvault.stats.tables import stats_budgets, stats_charges
 from taxvault.store import tables as t
+from taxvault.synth.load import synthesize
 
 COUNT = Shape(measure="count", by=("state",), year=2024, epsilon=0.4)
 WAGES = Shape(measure="sum", field="wages_cents", bounds_cents=(0, 25_000_000), by=("state",), year=2024, epsilon=0.4)
+
+
+@pytest.fixture
+def population(db_engine: Engine) -> Engine:
+    """A smaller population than the conftest's: budgets do not depend on its size."""
+    synthesize(db_engine, 500, 5)
+    return db_engine
 
 
 def _limit(engine: Engine, principal: str, epsilon: float, delta: float = 1e-5) -> None:
