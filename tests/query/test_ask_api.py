@@ -69,6 +69,13 @@ def test_propose_then_run_the_same_plan_by_id(api: Api) -> None:
 def test_a_plan_id_runs_only_for_whom_and_why_it_was_proposed(api: Api) -> None:
     plan_id = api.post("ana-001", "statistics", {"plan": PLAN}).json()["plan_id"]
     assert api.post("ana-002", "statistics", {"plan_id": plan_id}).status_code == 404
+    ev = api.last()  # the probe of someone else's plan is recorded
+    assert (ev.principal, ev.resource, ev.decision, ev.policy) == (
+        "ana-002",
+        plan_id,
+        Decision.DENY,
+        "refused:plan-not-found",
+    )
     assert api.post("ana-001", "research", {"plan_id": plan_id}).status_code == 404
 
 

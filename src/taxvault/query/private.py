@@ -124,22 +124,32 @@ def _truths(
     if value is not None and bounds is not None:
         v = clamp(_col(value), *bounds)
     src = _table(plan.source)
-    inner = (
-        sa.select(
-            *(_col(g).label(f"g{i}") for i, g in enumerate(groups)),
-            v.label("v"),
-            sa.func.row_number().over(partition_by=_owner(plan), order_by=src.c.id).label("rn"),
+    where = [_condition(f) for f in plan.filters]
+    if plan.source == EntitySet.TAXPAYERS:  # one row per taxpayer already: no window needed
+        cols = [_col(g) for g in groups]
+        stmt = (
+            sa.select(*cols, sa.func.count().label("n"), sa.func.coalesce(sa.func.sum(v), 0).label("total"))
+            .select_from(_joined(plan))
+            .where(*where)
+            .group_by(*cols)
         )
-        .select_from(_joined(plan))
-        .where(*(_condition(f) for f in plan.filters))
-        .subquery("bounded")
-    )
-    keys = [inner.c[f"g{i}"] for i in range(len(groups))]
-    stmt = (
-        sa.select(*keys, sa.func.count().label("n"), sa.func.coalesce(sa.func.sum(inner.c.v), 0).label("total"))
-        .where(inner.c.rn <= m)
-        .group_by(*keys)
-    )
+    else:
+        inner = (
+            sa.select(
+                *(_col(g).label(f"g{i}") for i, g in enumerate(groups)),
+                v.label("v"),
+                sa.func.row_number().over(partition_by=_owner(plan), order_by=src.c.id).label("rn"),
+            )
+            .select_from(_joined(plan))
+            .where(*where)
+            .subquery("bounded")
+        )
+        keys = [inner.c[f"g{i}"] for i in range(len(groups))]
+        stmt = (
+            sa.select(*keys, sa.func.count().label("n"), sa.func.coalesce(sa.func.sum(inner.c.v), 0).label("total"))
+            .where(inner.c.rn <= m)
+            .group_by(*keys)
+        )
     found = {tuple(row[: len(groups)]): (int(row.n), int(row.total)) for row in unit.conn.execute(stmt)}
     domains = [domain(plan, g, today) for g in groups]
     out = []

@@ -270,10 +270,20 @@ def execute(unit: Unit, plan: Plan, auth: Authorized, plan_id: str) -> Answer:
 
 def run(door: Door, session: Session, plan_id: str) -> Answer:
     """Run the stored plan ``plan_id`` as ``session`` (one unit of the door; audited whatever happens)."""
-    # An analyst's aggregate charges her privacy budget: a write unit, so the charge commits with
-    # the answer's audit event or not at all.
-    with door.unit(session, write="analyst" in session.caller.roles) as unit:
-        plan = _load(unit.conn, session, plan_id, door.clock())
+    try:
+        with door.engine.connect() as conn:
+            plan = _load(conn, session, plan_id, door.clock())
+    except (NotFound, Invalid) as exc:  # someone else's, expired or altered: refused, and recorded
+        door.refuse(
+            session.principal, f"{ACTION}:plan", f"plan-{exc.kind}", request_id=session.request_id,
+            purpose=session.purpose, resource=plan_id,
+        )  # fmt: skip
+        raise
+    # A write unit when the answer spends or records much: an analyst's aggregate charges her privacy
+    # budget (the charge commits with the answer's audit event or not at all), and a listing records
+    # one event per taxpayer shown (appended in the unit's transaction: one commit, not one each).
+    write = "analyst" in session.caller.roles or not plan.is_aggregate
+    with door.unit(session, write=write) as unit:
         auth = authorize(unit, plan)
         target = Target(plan.ref, subject=auth.subject)
         decided = Decided(auth.decision, MaskPlan())
