@@ -70,6 +70,8 @@ def test_two_answers_charge_and_the_third_over_budget_is_refused_and_audited(doo
     assert len(allowed) == 2
     assert {e.resource for e in allowed} == {service.audit_ref(first["shape"]), service.audit_ref(second["shape"])}
     assert "by:state" in allowed[0].fields and "count:returns" in allowed[0].fields
+    assert "answer:groups=56" in allowed[0].fields and "answer:noised" in allowed[0].fields
+    assert any(f.startswith("answer:suppressed=") for f in allowed[0].fields)
 
     exact = service.answer(door, ana, COUNT.model_copy(update={"epsilon": 0.2}))  # spends exactly what is left
     assert exact["budget"]["epsilon_left"] == 0.0

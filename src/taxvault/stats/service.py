@@ -51,7 +51,9 @@ def answer(door: Door, session: Session, shape: Shape, *, today: dt.date | None 
         except Exception as exc:
             unit.audit(RELEASE, Resource.STATS, ref, decided.decision, fields, reason="release-failed:error")
             raise Unavailable("the statistics could not be computed; nothing was released or charged") from exc
-        unit.audit(RELEASE, Resource.STATS, ref, decided.decision, fields)
+        suppressed = sum(g.suppressed for g in out.groups)
+        shape_of_answer = [f"answer:groups={len(out.groups)}", f"answer:suppressed={suppressed}", "answer:noised"]
+        unit.audit(RELEASE, Resource.STATS, ref, decided.decision, [*fields, *shape_of_answer])
     return out.as_dict(shape.by)
 
 
