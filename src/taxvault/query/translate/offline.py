@@ -302,6 +302,7 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
             if got is not None:
                 t, j = got
                 t.at = i
+                _adjective_year(items, j, t)
                 r.times.append(t)
                 i = j
                 continue
@@ -416,6 +417,7 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
                 got = _read_time(items, i + 2 if nxt.kind == "when" else i + 1, _when_of(nxt), today)
             if got is not None:
                 t, j = got
+                _adjective_year(items, j, t)
                 if t.field is None:
                     t.field = str(it.value)
                 t.at = i
@@ -482,6 +484,17 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
         for t in multi:
             t.compare = True
     return r
+
+
+def _adjective_year(items: list[_Item], j: int, t: _Time) -> None:
+    """ "a 2024 return", "2024 W-2s": a year written before the noun is the tax year."""
+    nxt = _peek(items, j)
+    if not (t.years and len(t.years) == 1 and t.field is None and nxt is not None):
+        return
+    if (nxt.kind == "set" and nxt.value[0] in (R, INFO)) or (
+        nxt.kind == "value" and nxt.value[0] in ("information_returns.form", "returns.filing_status")
+    ):
+        t.field = "tax_year"
 
 
 def _peek_kind_at(items: list[_Item], i: int) -> str | None:
@@ -872,6 +885,8 @@ def _assemble(r: _Reading) -> Plan:
         top = None
     if op is None and top is not None:
         op = "list"
+    if op is None and head is not None and not r.dims and not r.grouped and (r.thresholds or r.values or r.flags):
+        op = "list"  # "Returns in Texas with AGI above $250,000": a listing
     if op is None and r.grouped and r.fields and top is None:
         op = "sum"  # "W-2 wages by state": the amount's total per group
     if op is None and (r.dims or r.grouped) and head is not None:
@@ -900,6 +915,12 @@ def _assemble(r: _Reading) -> Plan:
     preferred += [s for s in mentioned if s not in preferred]
     for mapping, _, _ in free_fields:
         measure.append(_field_for(mapping, preferred))
+    owe_flags = [f for f in r.flags if f[0] == "returns.balance_due" and f[1] == ">" and f[3] not in r.bound_flags]
+    if owe_flags and ((head is not None and head[0] == N) or (op in ("sum", "avg", "min", "max") and not measure)):
+        for f in owe_flags:  # "how much is owed on CP14s", "how much did taxpayers in Texas owe"
+            r.bound_flags.add(f[3])
+        if op in ("sum", "avg", "min", "max") and not measure:
+            measure = ["notices.amount_due" if head is not None and head[0] == N else "returns.balance_due"]
     if op in ("sum", "avg", "min", "max") and not measure and thresholds and thresholds[-1].field is not None:
         measure = [thresholds[-1].field]  # "the smallest refund greater than zero"
     if op in ("sum", "avg", "min", "max") and not measure:
@@ -911,8 +932,11 @@ def _assemble(r: _Reading) -> Plan:
         source = measure[0].split(".")[0] if measure else (head[0] if head else "")
     else:
         if head is None:
+            bound_sets = [t.field.split(".")[0] for t in thresholds if t.field is not None]
             if measure:
                 head = (measure[0].split(".")[0], None)
+            elif bound_sets and op == "count":
+                head = (bound_sets[0], None)  # "number of refunds over $1,000": returns
             elif r.dims and r.dims[0][0][0] != "year" and top is not None and top[1] is True:
                 head = (r.dims[0][0][0].split(".")[0], None)  # "the most common notice type": count notices
             elif r.dims and r.ops and r.ops[0][0] == "list":
@@ -1111,6 +1135,8 @@ def _bind_threshold(
         if n in bound:
             continue
         if at == thr.at - 1 or at == thr.end:
+            if at == thr.at - 1 and _peek_kind(r, at - 1) == "agg" and (r.dims or r.grouped):
+                raise _Refuse("I can't keep only the groups whose total or average passes a threshold", "top")
             bound.add(n)
             return _field_for(mapping, preferred)
     for qualified, _, _, at in r.flags:
