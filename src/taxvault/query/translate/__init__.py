@@ -21,11 +21,19 @@ CANNOT_EXPRESS = "I can't express that"
 
 @dataclass(frozen=True, slots=True)
 class Unsupported:
-    """A question the translator cannot turn into a plan: why, and the nearest forms it supports."""
+    """A question the translator cannot turn into a plan: why, and the nearest forms it supports.
 
-    message: str = CANNOT_EXPRESS
+    ``message`` is what the person asking sees: "I can't express that: <reason>." (The
+    offline translator's own class has the same shape; the query service reads only
+    ``message`` and ``nearest``.)
+    """
+
+    reason: str
     nearest: tuple[str, ...] = ()
-    reason: str | None = None  # for logs and tests: what failed (never data values)
+
+    @property
+    def message(self) -> str:
+        return f"{CANNOT_EXPRESS}: {self.reason}."
 
 
 class Translator(Protocol):

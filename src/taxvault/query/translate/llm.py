@@ -34,28 +34,10 @@ from pydantic import ValidationError
 
 from taxvault.errors import Invalid, Unavailable
 from taxvault.query.plan import Plan
+from taxvault.query.translate import CANNOT_EXPRESS, Unsupported
 from taxvault.query.vocab import FIELDS, RELATIONS, SET_NOUN, EntitySet
 
 log = logging.getLogger("taxvault.query.llm")
-
-CANNOT_EXPRESS = "I can't express that"
-
-
-@dataclass(frozen=True, slots=True)
-class Unsupported:
-    """A question the model could not turn into a valid plan: why, and the nearest supported forms.
-
-    The same shape as the offline translator's (``reason``, ``nearest``, ``message``), which
-    is what the query service reads.
-    """
-
-    reason: str
-    nearest: tuple[str, ...] = ()
-
-    @property
-    def message(self) -> str:
-        return f"{CANNOT_EXPRESS}: {self.reason}."
-
 
 MAX_QUESTION = 500
 MAX_RESPONSE_BYTES = 1_000_000
@@ -300,3 +282,6 @@ class LlmTranslator:
 def translate(question: str, *, today: dt.date) -> Plan | Unsupported:
     """The configured model's plan for ``question`` (same signature as the offline translator)."""
     return LlmTranslator(LlmConfig.from_env())(question, today=today)
+
+
+__all__ = ["CANNOT_EXPRESS", "NEAREST_FORMS", "LlmConfig", "LlmTranslator", "Unsupported", "translate"]
