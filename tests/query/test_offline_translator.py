@@ -49,7 +49,7 @@ def test_exact_plan_accuracy_over_the_question_set_is_at_least_90_percent() -> N
 def test_unsupported_questions_are_refused_with_the_nearest_forms(question: str) -> None:
     got = _ask(question)
     assert isinstance(got, Unsupported), f"{question!r} was answered with a plan"
-    assert got.message == CANNOT_EXPRESS
+    assert got.message.startswith(CANNOT_EXPRESS)
     assert got.reason
     assert got.nearest and all(isinstance(_ask(n), Plan) for n in got.nearest)
 
