@@ -383,7 +383,7 @@ def _value_text(fd: FieldDef, value: Any) -> str:
 
 def _field_text(plan: Plan, qualified: str) -> str:
     fd = FIELDS[qualified]
-    if not any(o.set != fd.set and o.set in plan.sets for o in BY_NAME[fd.name]):
+    if not any(o.label == fd.label and o.set != fd.set and o.set in plan.sets for o in FIELDS.values()):
         return fd.label
     return f"{fd.label} ({SET_NOUN[fd.set][0]})"
 
