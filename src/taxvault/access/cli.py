@@ -41,10 +41,11 @@ ROLES: dict[str, str] = {
     "posting": "job: posting cycle",
     "notices": "job: notices",
     "matching": "job: matching",
+    "grants": "job: grant expiry, shredding",
 }
 """Every role the policies and the code know, with a short "use for" text."""
 
-JOB_ROLES = frozenset({"system", "synth", "ingest", "posting", "notices", "matching", "taxpayer"})
+JOB_ROLES = frozenset({"system", "synth", "ingest", "posting", "notices", "matching", "grants", "taxpayer"})
 """Roles of system and taxpayer principals, which are never added by hand."""
 ADDABLE_KINDS = ("employee", "contractor", "analyst", "oversight", "partner")
 """Kinds an administrator adds by hand (``init`` makes the system ones, tokens the taxpayer ones)."""

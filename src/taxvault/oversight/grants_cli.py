@@ -27,10 +27,8 @@ from taxvault.store import make_engine
 from taxvault.store.migrate import pending_heads
 from taxvault.terminal import fail
 
-app = typer.Typer(
-    help="Grants that expire: request, approve, renew, revoke, list; expire (the job).", no_args_is_help=True
-)
-export_app = typer.Typer(help="Exports under a grant: sealed, canaries inside, two people above a threshold.")
+app = typer.Typer(help="Grants that expire: request, approve, renew, revoke, expire.", no_args_is_help=True)
+export_app = typer.Typer(help="Exports under a grant: sealed, canaries, two-person.", no_args_is_help=True)
 
 AsOption = typer.Option(..., "--as", help="The principal acting (see `taxvault principals`).")
 JsonOption = typer.Option(False, "--json", help="Print JSON.")
