@@ -270,9 +270,15 @@ def test_an_engineer_with_a_grant_sees_only_its_datasets_and_fields(world: World
     counts = Plan.model_validate({"source": "returns", "aggregates": [{"fn": "count"}], "group_by": ["filing_status"]})
     got = _ask(door, "eng-002", "data_migration", counts)
     assert isinstance(got, Answer) and got.role == "engineer"
+    e = t.entities.c
+    with world.engine.connect() as conn:  # every account but restricted and employees' (the forbids)
+        open_ids = frozenset(
+            int(i) for (i,) in conn.execute(sa.select(e.id).where(e.is_restricted.is_(False), e.is_employee.is_(False)))
+        )
     assert {r["returns.filing_status"]: r["count"] for r in got.rows} == {
-        k: n for k, (n, _) in _true_counts(world.engine, None).items()
+        k: n for k, (n, _) in _true_counts(world.engine, open_ids).items()
     }
+    assert sum(n for n, _ in _true_counts(world.engine, None).values()) > sum(r["count"] for r in got.rows)
     # a field category the grant does not name, a dataset it does not name, another purpose
     assert isinstance(_ask(door, "eng-002", "data_migration", AGGREGATE), Denied)
     assert "outside-grant" in (_last_event(door).policy or "")

@@ -154,13 +154,14 @@ def _check_fields(unit: Unit, plan: Plan, permit: str, decision: PolicyDecision,
         raise _refuse(unit, plan, decision, "masked-field", message)
 
 
-def caseworker_scope(caller: Caller, purpose: str) -> Scope:
-    """Her open cases' subjects for this purpose, less what the forbids keep from her."""
+def _forbidden(caller: Caller, *, assigned: bool) -> sa.ColumnElement[bool]:
+    """The accounts the forbids keep from her (forbid.cedar, as SQL over ``entities``).
+
+    Her own, a declared relative's, one at her address; a restricted account unless she is
+    in the special unit and assigned; an employee's account unless her unit handles them.
+    """
     e = entities.c
-    cs, c = case_subjects.alias("qs_cs"), cases.alias("qs_c")
-    mine = sa.and_(c.c.id == cs.c.case_id, c.c.assigned_to == caller.id, c.c.status == "open", c.c.purpose == purpose)
     unit = caller.facts.unit
-    ents = sa.select(cs.c.entity_id).select_from(cs.join(c, mine).join(entities, e.id == cs.c.entity_id))
     pr = principal_relations.c
     excluded: list[sa.ColumnElement[bool]] = [e.id.in_(sa.select(pr.entity_id).where(pr.principal_id == caller.id))]
     if caller.entity_id is not None:
@@ -175,11 +176,25 @@ def caseworker_scope(caller: Caller, purpose: str) -> Scope:
                 sa.func.substr(e.zip, 1, 5) == zip_code[:5],
             )
         )
-    if unit != "special":
+    if not (unit == "special" and assigned):
         excluded.append(e.is_restricted.is_(True))
     if unit != "employee_accounts":
         excluded.append(e.is_employee.is_(True))
-    ents = ents.where(sa.not_(sa.or_(*excluded)))
+    return sa.or_(*excluded)
+
+
+def engineer_scope(caller: Caller) -> Scope:
+    """Every account of the granted datasets but those the forbids keep from her."""
+    return Scope(entities=sa.select(entities.c.id).where(sa.not_(_forbidden(caller, assigned=False))))
+
+
+def caseworker_scope(caller: Caller, purpose: str) -> Scope:
+    """Her open cases' subjects for this purpose, less what the forbids keep from her."""
+    e = entities.c
+    cs, c = case_subjects.alias("qs_cs"), cases.alias("qs_c")
+    mine = sa.and_(c.c.id == cs.c.case_id, c.c.assigned_to == caller.id, c.c.status == "open", c.c.purpose == purpose)
+    ents = sa.select(cs.c.entity_id).select_from(cs.join(c, mine).join(entities, e.id == cs.c.entity_id))
+    ents = ents.where(sa.not_(_forbidden(caller, assigned=True)))
     # A case that names a module covers that module only; one that names none covers them all.
     cs2, c2 = case_subjects.alias("qs_cs2"), cases.alias("qs_c2")
     mine2 = sa.and_(
@@ -225,4 +240,4 @@ def authorize(unit: Unit, plan: Plan) -> Authorized:
         return Authorized(plan, resource_of(plan), permit, decision, Scope(entities=own), masked, subject=ref)
     if permit == ANALYST:
         return Authorized(plan, resource_of(plan), permit, decision, UNSCOPED, masked, min_cell=MIN_CELL, private=True)
-    return Authorized(plan, resource_of(plan), permit, decision, UNSCOPED, masked)
+    return Authorized(plan, resource_of(plan), permit, decision, engineer_scope(caller), masked)
