@@ -216,6 +216,7 @@ _FIELDS: dict[str, dict[str, str]] = {
     "amount withheld": {R: "withholding", INFO: "withholding"},
     "payments": {R: "payments", X: "amount"},
     "payment": {R: "payments", X: "amount"},
+    "payments posted": {X: "amount"},
     "estimated payments": {R: "payments"},
     "refund": {R: "refund", X: "amount"},
     "refunds": {R: "refund", X: "amount"},

@@ -89,6 +89,18 @@ _LIST_FIELDS: dict[str, tuple[str, ...]] = {
 _BUSINESS_LIST = ("taxpayers.ref", "taxpayers.business_name")
 _ANY_LIST = ("taxpayers.ref", "taxpayers.first_name", "taxpayers.last_name", "taxpayers.business_name")
 
+_TC_OF_WORD: dict[str, list[int]] = {
+    "refund": [846],
+    "refunds": [846],
+    "payment": [610, 650, 670],
+    "payments": [610, 650, 670],
+}
+"""Transaction codes a word means on transactions (Document 6209): TC 846 refund issued; TC 610
+payment with the return, 650 federal tax deposit, 670 subsequent payment."""
+
+_SPECIFIC_DATES = frozenset({"transactions.posted_date", "cases.opened", "cases.closed"})
+"""Dates named by a verb that belongs to one set ("posted", "opened"): never silently dropped."""
+
 _NUMBERED_DIMS = (("transactions.tc",), ("modules.mft",), ("modules.tax_period",), ("transactions.cycle",))
 """Dimensions a number can follow to name one value: TC 846, MFT 30, tax period 202412, cycle 202514."""
 
@@ -486,6 +498,19 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
     return r
 
 
+def _context_sets(r: _Reading, *, verbs: bool) -> list[str]:
+    """Sets the question points at without naming them: by a dimension, a TC, an MFT (or a date verb:
+    "payments posted in 2025" are transactions' amounts, but a verb never makes a set's date apply)."""
+    out = [c[0].split(".")[0] for c, _, _, _ in r.dims if "." in c[0]]
+    if verbs:
+        out += [t.field.split(".")[0] for t in r.times if t.field is not None and "." in t.field]
+        out += [r.verb[0].split(".")[0]] if r.verb is not None else []
+    coded = {q for q, _, _, _ in r.values}
+    out += [X] if "transactions.tc" in coded else []
+    out += [M] if "mft" in coded else []
+    return list(dict.fromkeys(out))
+
+
 def _adjective_year(items: list[_Item], j: int, t: _Time) -> None:
     """ "a 2024 return", "2024 W-2s": a year written before the noun is the tax year."""
     nxt = _peek(items, j)
@@ -781,6 +806,8 @@ def _time_field(t: _Time, source: str, mentioned: list[str]) -> str:
     if t.field is not None and t.field != "tax_year":
         if t.field.split(".")[0] in candidates or t.field.startswith(T):
             return t.field
+        if t.field in _SPECIFIC_DATES:
+            raise _Refuse(f"'{FIELDS[t.field].label}' is a date of {t.field.split('.')[0]}, not of these records")
         t.field = None  # "W-2s issued in 2024": the verb names no date of these records
     if t.field == "tax_year":
         for s in candidates:
@@ -912,9 +939,12 @@ def _assemble(r: _Reading) -> Plan:
     free_fields = [f for n, f in enumerate(fields_mentioned) if n not in bound]
     measure: list[str] = []
     preferred = [head[0]] if head else []
-    preferred += [s for s in mentioned if s not in preferred]
-    for mapping, _, _ in free_fields:
+    preferred += [s for s in [*mentioned, *_context_sets(r, verbs=True)] if s not in preferred]
+    tc_hints: list[list[int]] = []
+    for mapping, _, text in free_fields:
         measure.append(_field_for(mapping, preferred))
+        if measure[-1] == "transactions.amount" and text.split()[0] in _TC_OF_WORD:
+            tc_hints.append(_TC_OF_WORD[text.split()[0]])  # "refunds posted in 2025": TC 846
     owe_flags = [f for f in r.flags if f[0] == "returns.balance_due" and f[1] == ">" and f[3] not in r.bound_flags]
     if owe_flags and ((head is not None and head[0] == N) or (op in ("sum", "avg", "min", "max") and not measure)):
         for f in owe_flags:  # "how much is owed on CP14s", "how much did taxpayers in Texas owe"
@@ -964,6 +994,13 @@ def _assemble(r: _Reading) -> Plan:
     for thr in thresholds:
         assert thr.field is not None
         b.filters.append(_threshold_filter(thr, thr.field))
+    if tc_hints and not any(q == "transactions.tc" for q, _, _, _ in r.values):
+        codes: list[bool | int | str] = sorted({c for hint in tc_hints for c in hint})
+        b.filters.append(
+            Filter(field="transactions.tc", op=Op.EQ, value=codes[0])
+            if len(codes) == 1
+            else Filter(field="transactions.tc", op=Op.IN, value=codes)
+        )
     for qualified, values, negated, _ in r.values:
         if qualified == "mft":
             if source == R or (source != M and R in mentioned):
@@ -995,6 +1032,7 @@ def _assemble(r: _Reading) -> Plan:
     involved = [*mentioned, *(m.split(".")[0] for m in measure)]
     involved += [t.field.split(".")[0] for t in thresholds if t.field is not None]
     involved += [q.split(".")[0] for q, _, _, _ in r.values if "." in q]
+    involved += _context_sets(r, verbs=False)
     for t in r.times:
         qualified = _time_field(t, source, involved)
         b.filters.extend(_time_filters(t, qualified))

@@ -39,6 +39,8 @@ WRITE_WORDS = _wordset(
 )
 """Verbs that ask for a change: the plan language cannot express them (refused with that reason)."""
 
+_BEFORE_A_COMMAND = _wordset("please and then to now you must should can could would will i we let's also")
+
 SECRET_WORDS = _wordset(
     """ssn ssns tin tins social-security password passwords pin pins
     routing bank-account account-number"""
@@ -98,8 +100,8 @@ def tag(question: str) -> Tagging:
                 return Tagging(tags, " ".join(secret), "secret")
         if tok.text in SECRET_WORDS:
             return Tagging(tags, tok.text, "secret")
-        if tok.text in WRITE_WORDS:
-            return Tagging(tags, tok.text, "write")
+        if tok.text in WRITE_WORDS and (i == 0 or texts[i - 1] in _BEFORE_A_COMMAND):
+            return Tagging(tags, tok.text, "write")  # "delete ...", "please update ...", "and send ..."
         if tok.text in UNSUPPORTED_MEASURES:
             return Tagging(tags, tok.text, "measure")
         matched = False
