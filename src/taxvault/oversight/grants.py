@@ -336,8 +336,7 @@ def revoke_grant(
             .values(state="revoked", revoked_by=session.principal, revoked_at=now, ended_reason=reason.strip())
         )
         unit.audit("revoke_grant", Resource.GRANT, ref, decided.decision, _FIELDS)
-    job = door.system_session(GRANTS_JOB, JOB_PURPOSE, request_id=session.request_id)
-    shred_grant(door, job, ref, now=now)
+    shred_grant(door, job_session(door, request_id=session.request_id), ref, now=now)
     with door.engine.connect() as conn:
         return get_grant(conn, ref).to_json(now)
 
@@ -457,13 +456,15 @@ def shred_grant(door: Door, session: Session, ref: str, *, now: dt.datetime | No
     return ShredOutcome(ref, n, cert)
 
 
-def run_expiry(door: Door, *, now: dt.datetime | None = None) -> int:
-    """One scheduled pass of the grants job (``serve``'s oversight schedule): how many grants it ended or swept.
-
-    Creates the job's system principal if the store predates it (as ``taxvault init`` does).
-    """
+def job_session(door: Door, *, request_id: str | None = None) -> Session:
+    """The grants job's session (``sys-grants``), its principal created if the store predates it (as ``init`` does)."""
     from taxvault.access.system_principals import ensure_system_principals
 
     with door.engine.begin() as conn:
         ensure_system_principals(conn)
-    return len(expire_due(door, door.system_session(GRANTS_JOB, JOB_PURPOSE), now=now))
+    return door.system_session(GRANTS_JOB, JOB_PURPOSE, request_id=request_id)
+
+
+def run_expiry(door: Door, *, now: dt.datetime | None = None) -> int:
+    """One scheduled pass of the grants job (``serve``'s oversight schedule): how many grants it ended or swept."""
+    return len(expire_due(door, job_session(door), now=now))

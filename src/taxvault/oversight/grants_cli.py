@@ -158,13 +158,10 @@ def list_(
 @app.command("expire")
 def expire(as_json: bool = JsonOption) -> None:
     """The job: end grants past their time box, shred their keys, certify each destruction."""
-    from taxvault.access.system_principals import GRANTS, ensure_system_principals
     from taxvault.oversight import grants
 
     with _door() as door:
-        with door.engine.begin() as conn:
-            ensure_system_principals(conn)
-        outcomes = grants.expire_due(door, door.system_session(GRANTS, grants.JOB_PURPOSE))
+        outcomes = grants.expire_due(door, grants.job_session(door))
         _print(
             [
                 {
