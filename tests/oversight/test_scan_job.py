@@ -24,6 +24,7 @@ def _wait(predicate: object, seconds: float = 10.0) -> None:
 
 
 def test_the_job_scans_on_its_timer(world: Engine, door: Door) -> None:
+    door.refuse("nobody", "authenticate", "principal-inactive-or-unknown", request_id="cli-0")  # no ":" kind
     leaves = reads_by(door, "cw-alice", [module_ref("tp")])
     job = ScanJob(door, every_seconds=0.05).start()
     try:

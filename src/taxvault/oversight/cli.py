@@ -83,7 +83,14 @@ def scan_command(
     from taxvault.oversight.job import run_once
 
     with _door() as door:
-        report = run_once(door, limit=limit)
+        try:
+            report = run_once(door, limit=limit)
+        except (TaxvaultError, typer.Exit):
+            raise
+        except Exception as exc:  # a detector failure: one line, the cursor did not move past it
+            raise fail(
+                f"the scan failed ({type(exc).__name__}); nothing after the last good batch was marked scanned"
+            ) from None
     if as_json:
         _print_json(report)
         return

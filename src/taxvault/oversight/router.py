@@ -7,6 +7,7 @@ refusals included, is audited. Alerts carry opaque refs, principal ids and count
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from taxvault.access.door import REF_PATTERN, Access, Target
 from taxvault.access.http import PROBLEM_JSON, PROBLEM_RESPONSES, ProblemDetail, read
 from taxvault.access.resources import Resource
+from taxvault.errors import TaxvaultError, Unavailable
 from taxvault.oversight import queue
 from taxvault.oversight.break_glass import review_break_glass
 from taxvault.oversight.review import QUEUE, REASON_MAX
@@ -26,6 +28,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"model": ProblemDetail, "content": {PROBLEM_JSON: {}}, "description": "Already reviewed"},
 }
 router = APIRouter(tags=["oversight"], responses=_RESPONSES)
+log = logging.getLogger("taxvault.oversight")
 
 QueueAccess = Annotated[Access, Depends(read(Resource.OVERSIGHT_ALERT, located_by="body"))]
 BreakGlassAccess = Annotated[Access, Depends(read(Resource.BREAK_GLASS_REVIEW, located_by="body"))]
@@ -133,7 +136,13 @@ def scan(access: QueueAccess, limit: Annotated[int | None, Query(ge=1)] = None) 
         target = Target(QUEUE)
         decided = unit.authorize(Resource.OVERSIGHT_ALERT, target, "read", label="scan")
         unit.audit("scan", Resource.OVERSIGHT_ALERT, target.ref, decided.decision)
-    return run_once(door, limit=limit)
+    try:
+        return run_once(door, limit=limit)
+    except TaxvaultError:
+        raise
+    except Exception as exc:  # a detector or store failure: the cursor did not move past it
+        log.exception("oversight scan failed")
+        raise Unavailable("the scan failed; the scheduled job retries it") from exc
 
 
 @router.post("/v1/break-glass/{review_id}/uphold", response_model=BreakGlassOut)

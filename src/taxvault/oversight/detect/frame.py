@@ -47,9 +47,10 @@ def parse_events(leaves: Sequence[int] | pa.Array, events: Sequence[bytes]) -> p
 
 def _derive(table: pa.Table) -> pa.Table:
     action = table.column("action")
-    parts = pc.split_pattern(action, ":", max_splits=1)
-    verb = pc.list_element(parts, 0)
-    kind = pc.if_else(pc.greater(pc.list_value_length(parts), 1), pc.list_element(parts, 1), pa.scalar(""))
+    # Not split + list_element: if_else evaluates both sides, and an action without ":" (a refusal's
+    # "authenticate", "request") has no element 1.
+    verb = pc.replace_substring_regex(action, ":.*$", "")
+    kind = pc.replace_substring_regex(action, r"^[^:]*:?", "")
     allowed = pc.equal(table.column("decision"), "allow")
     policy = pc.fill_null(table.column("policy"), "")
     break_glass = pc.and_(allowed, pc.match_substring(policy, "break-glass"))
