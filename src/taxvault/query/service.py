@@ -131,6 +131,8 @@ def chosen_translator(name: str = "auto") -> str:
         return "llm" if os.environ.get("TAXVAULT_LLM_URL", "").strip() else "offline"
     if name not in TRANSLATORS:
         raise Invalid(f"unknown translator {name!r}: offline, llm or auto")
+    if name == "llm" and not os.environ.get("TAXVAULT_LLM_URL", "").strip():  # asked for, not there: the asker's error
+        raise Invalid("no language model is configured (TAXVAULT_LLM_URL): ask with the offline translator")
     return name
 
 
