@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from taxvault.access.door import Access
 from taxvault.access.resources import Resource
-from taxvault.errors import Conflict, Denied, Invalid
+from taxvault.errors import Conflict, Denied, Invalid, NotFound
 from taxvault.oversight import grants as g
 from taxvault.oversight import shred
 from taxvault.store.tables import entities, grants
@@ -167,3 +167,17 @@ def test_revoked_mid_session_the_next_request_is_refused(world: Custody) -> None
     leaf = shred.find_certificate_leaf(w.log, cert)
     assert leaf is not None and shred.verify_certificate(cert, log=w.log, leaf=leaf)
     assert w.log.event(leaf).principal == "sys-grants"
+
+
+def test_unknown_grants_are_a_clear_not_found_and_audited(world: Custody) -> None:
+    w = world
+    before = w.log.tree_head().tree_size
+    with pytest.raises(NotFound, match="no such grant"):
+        g.approve_grant(w.door, w.session(APPROVER, "grant_administration"), "g0000000000000000")
+    with pytest.raises(NotFound):
+        g.revoke_grant(w.door, w.session(APPROVER, "grant_administration"), "not-a-ref", reason="no such thing")
+    events = [w.log.event(i) for i in range(before, w.log.tree_head().tree_size)]
+    assert [(e.action, e.resource, e.decision.value, e.policy) for e in events] == [
+        ("approve_grant:grant", "g0000000000000000", "deny", "not-found"),
+        ("revoke_grant:grant", "none", "deny", "not-found"),
+    ]
