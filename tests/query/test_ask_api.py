@@ -141,7 +141,7 @@ def test_cli_ask_json_and_refusal(db_engine: Engine, tmp_path: Path, monkeypatch
     denied = runner.invoke(
         cli_app, ["ask", "--plan", str(plan_file), "--as", "ovs-privacy", "--purpose", "oversight_review", "--yes"]
     )
-    assert denied.exit_code == 1 and "not authorized" in denied.output
+    assert denied.exit_code == 1 and "not authorized: oversight reads the audit log" in denied.output
 
 
 def test_a_question_is_translated_offline_or_gets_i_cant_express_that(api: Api) -> None:

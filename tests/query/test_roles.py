@@ -207,9 +207,13 @@ def test_one_listing_question_five_roles(world: World, door: Door) -> None:
         assert all(b is None or len(b) == 4 for b in birth_years) and got.masked == ["taxpayers.birth_date"]
         assert "taxpayers.birth_date:masked" in _last_event(door).fields
 
-    for who, purpose in (("ana-001", "statistics"), ("eng-001", "data_migration"), ("ovs-privacy", "oversight_review")):
+    for who, purpose, why in (
+        ("ana-001", "statistics", "aggregates only"),
+        ("eng-001", "data_migration", "no active grant of yours for this purpose covers entities"),
+        ("ovs-privacy", "oversight_review", "oversight reads the audit log"),
+    ):
         denied = _ask(door, who, purpose, LISTING)
-        assert isinstance(denied, Denied), who
+        assert isinstance(denied, Denied) and why in str(denied), who
         ev = _last_event(door)
         assert (ev.principal, ev.resource, ev.decision, ev.action) == (who, LISTING.ref, Decision.DENY, "query:query")
 

@@ -219,13 +219,28 @@ def caseworker_scope(caller: Caller, purpose: str) -> Scope:
     return Scope(entities=ents, modules=mods, cases=own)
 
 
+def _why_denied(caller: Caller, plan: Plan) -> str:
+    """A denial in words the asker can act on (from her roles; the policies decided)."""
+    roles = caller.roles
+    if "oversight" in roles:
+        return "not authorized: oversight reads the audit log, not taxpayers' data"
+    if "analyst" in roles and not plan.is_aggregate:
+        return "not authorized: analysts get aggregates only (how many, a total, an average), never records"
+    if "caseworker" in roles:
+        return "not authorized: you have no open case for this purpose"
+    if "engineer" in roles:
+        datasets = ", ".join(sorted({TABLE_OF[s] for s in plan.sets}))
+        return f"not authorized: no active grant of yours for this purpose covers {datasets}"
+    return "not authorized to ask this for this purpose"
+
+
 def authorize(unit: Unit, plan: Plan) -> Authorized:
     """Decide the plan as the unit's principal and purpose; a denial is audited and raised."""
     now = unit.door.clock()
     decision, permit, categories = _decide(unit, plan, now)
     if not decision.allowed:
         unit.audit(ACTION, resource_of(plan), plan.ref, decision, plan.field_names())
-        raise Denied("not authorized to ask this for this purpose", code="forbidden")
+        raise Denied(_why_denied(unit.session.caller, plan), code="forbidden")
     _check_fields(unit, plan, permit, decision, categories)
     caller = unit.session.caller
     masked = _masked(permit, unit.session.purpose, plan.field_defs())
