@@ -108,3 +108,16 @@ def test_scan_over_http(world: Engine, api: tuple[TestClient, Door]) -> None:
     assert done.status_code == 200, done.text
     assert done.json()["end_leaf"] >= 1
     assert last_event(door).action.startswith("scan:")
+
+
+def test_one_route_per_decision(world: Engine, api: tuple[TestClient, Door]) -> None:
+    client, door = api
+    leaves = reads_by(door, "cw-alice", [module_ref("tp")])
+    refs = [alert(world, "cw-alice", entity_ref("tp"), leaves, f"k{i}") for i in range(2)]
+    assert client.post(f"/v1/oversight/alerts/{refs[0]}/confirm", headers=_h("ovs-a")).json()["state"] == "confirming"
+    done = client.post(f"/v1/oversight/alerts/{refs[0]}/confirm", json={"reason": REASON}, headers=_h("ovs-b"))
+    assert done.json()["state"] == "confirmed" and len(done.json()["letters"]) == 1
+    assert client.post(f"/v1/oversight/alerts/{refs[1]}/dismiss", json={}, headers=_h("ovs-a")).status_code == 422
+    referred = client.post(f"/v1/oversight/alerts/{refs[1]}/refer", json={"reason": REASON}, headers=_h("ovs-a"))
+    assert referred.json()["state"] == "referred"
+    assert last_event(door).action == "refer_alert:oversight_alert"

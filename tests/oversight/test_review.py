@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -144,3 +145,32 @@ def test_history_and_listing(world: Engine, door: Door) -> None:
     with pytest.raises(Denied):
         list_alerts(door, session(door, "cw-alice", "collection"))
     assert last_event(door).decision.value == "deny"
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "state"), [("ovs-a", "ovs-a", "confirming"), ("ovs-a", "ovs-b", "confirmed")]
+)
+def test_concurrent_confirmations_are_serialised(
+    world: Engine, door: Door, first: str, second: str, state: str
+) -> None:
+    """Two confirmations at once: the row lock orders them, so one person can never count twice."""
+    ref = alert(world, "cw-alice", entity_ref("tp"), [], _key())
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def confirm(who: str) -> None:
+        s = session(door, who)
+        barrier.wait()
+        try:
+            outcomes.append(review_alert(door, s, ref, "confirm").state)
+        except Denied as exc:
+            outcomes.append(str(exc.code))
+
+    threads = [threading.Thread(target=confirm, args=(who,)) for who in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert state_of(world, ref) == state
+    expected = ["confirming", "confirmed-twice"] if first == second else ["confirmed", "confirming"]
+    assert sorted(outcomes) == sorted(expected)

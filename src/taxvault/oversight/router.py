@@ -77,6 +77,8 @@ class ReviewOut(BaseModel):
 
 
 class BreakGlassIn(BaseModel):
+    """A reason (10 to 1000 characters): a break-glass review, a dismissal or a referral."""
+
     model_config = ConfigDict(extra="forbid")
     reason: Reason
 
@@ -118,6 +120,29 @@ def review_route(alert_id: AlertId, body: ReviewIn, access: QueueAccess) -> Any:
         "reviewer": done.reviewer,
         "letters": result.letters,
     }
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(default=None, max_length=REASON_MAX)
+
+
+@router.post("/v1/oversight/alerts/{alert_id}/confirm", response_model=ReviewOut)
+def confirm_route(alert_id: AlertId, access: QueueAccess, body: ReasonIn | None = None) -> Any:
+    """Confirm UNAX (a second, different reviewer must too; the second confirmation writes the letter)."""
+    return review_route(alert_id, ReviewIn(action="confirm", reason=body.reason if body else None), access)
+
+
+@router.post("/v1/oversight/alerts/{alert_id}/dismiss", response_model=ReviewOut)
+def dismiss_route(alert_id: AlertId, body: BreakGlassIn, access: QueueAccess) -> Any:
+    """Dismiss, with a reason."""
+    return review_route(alert_id, ReviewIn(action="dismiss", reason=body.reason), access)
+
+
+@router.post("/v1/oversight/alerts/{alert_id}/refer", response_model=ReviewOut)
+def refer_route(alert_id: AlertId, body: BreakGlassIn, access: QueueAccess) -> Any:
+    """Refer (e.g. to the inspector general), with a reason."""
+    return review_route(alert_id, ReviewIn(action="refer", reason=body.reason), access)
 
 
 @router.get("/v1/oversight/report")
