@@ -60,6 +60,10 @@ def test_grant_lifecycle_over_http_and_the_next_request_after_revocation_is_refu
     listed = client.get("/v1/grants", headers=_h(HOLDER)).json()["items"]
     assert [g["state"] for g in listed if g["id"] == grant] == ["revoked"]
     assert client.post(f"/v1/grants/{grant}/renew", json={"days": 30}, headers=_h(APPROVER)).status_code == 409
+    certs = client.get(f"/v1/grants/{grant}/certificates", headers=_h(HOLDER)).json()
+    assert [(c["what"], c["verified"]) for c in certs["items"]] == [(f"grant:{grant}", True)]
+    assert "BEGIN PUBLIC KEY" in certs["public_key"]
+    assert client.get(f"/v1/grants/{grant}/certificates", headers=_h("eng-002")).status_code == 404
 
 
 def test_export_over_http_two_person_and_a_canary_looked_up_raises_an_alert(

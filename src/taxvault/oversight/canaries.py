@@ -177,8 +177,9 @@ def find(conn: Connection, hashes: Iterable[bytes]) -> list[tuple[str, str, str]
 
 def check_columns(conn: Connection, columns: Mapping[str, Any], where: str) -> list[Sighting]:
     """:func:`check_hashes` over every ``*tin_hash`` column of a bulk load (as ``protect_columns`` made them)."""
-    hashes = [h for name, values in columns.items() if name.endswith("tin_hash") for h in values if h is not None]
-    return check_hashes(conn, hashes, where) if hashes else []
+    # A generator: read only if the store has planted canaries at all (most loads: none, no pass over the rows).
+    hashes = (h for name, values in columns.items() if name.endswith("tin_hash") for h in values if h is not None)
+    return check_hashes(conn, hashes, where)
 
 
 def check_hashes(

@@ -376,6 +376,25 @@ def list_grants(
     return [g.to_json(now) for g in found]
 
 
+def certificates(door: Door, session: Session, ref: str) -> list[dict[str, Any]]:
+    """The grant's destruction certificates, each checked (signature, and its event in the audit log)."""
+    with door.unit(session) as unit:
+        grant = _locate(unit, ref, "read")
+        decided = unit.authorize(Resource.GRANT, Target(ref), "read")
+        oversees = {"grant_approver", "manager"} & session.caller.roles or session.caller.facts.kind == "oversight"
+        if not oversees and session.principal not in (grant.holder, grant.requested_by):
+            unit.audit("read", Resource.GRANT, ref, PolicyDecision(False, ("not-own-grant",)))
+            raise NotFound("no such grant")
+        found = shred.certificates_for(unit.conn, f"grant:{ref}")
+        unit.audit("read", Resource.GRANT, ref, decided.decision, ["destruction_certificates", f"items={len(found)}"])
+    out: list[dict[str, Any]] = []
+    for cert in found:
+        leaf = shred.find_certificate_leaf(door.audit, cert)
+        verified = leaf is not None and shred.verify_certificate(cert, log=door.audit, leaf=leaf)
+        out.append(cert.to_json() | {"audit_leaf": leaf, "verified": verified})
+    return out
+
+
 # -- the grants job: expiry and shredding ----------------------------------------------------------------
 
 

@@ -155,6 +155,17 @@ def list_(
         _print(grants.list_grants(door, _session(door, who, "grant_administration"), state=state), as_json)
 
 
+@app.command("certificates")
+def certificates(grant_id: str, who: str = AsOption) -> None:
+    """The grant's destruction certificates (JSON), each verified: signature and its audit event."""
+    from taxvault.oversight import grants
+    from taxvault.oversight.shred import certificate_public_key_pem
+
+    with _door() as door:
+        found = grants.certificates(door, _session(door, who, "grant_administration"), grant_id)
+    _print({"certificates": found, "public_key": certificate_public_key_pem()}, True)
+
+
 @app.command("expire")
 def expire(as_json: bool = JsonOption) -> None:
     """The job: end grants past their time box, shred their keys, certify each destruction."""

@@ -153,6 +153,15 @@ def revoke_grant(grant_id: GrantId, body: RevokeRequest, access: GrantWrite) -> 
     return grant_service.revoke_grant(access.door, access.session, grant_id, reason=body.reason)
 
 
+@router.get("/v1/grants/{grant_id}/certificates")
+def grant_certificates(grant_id: GrantId, access: GrantAccess) -> dict[str, Any]:
+    """The grant's destruction certificates, each verified (signature, and its event in the audit log)."""
+    from taxvault.oversight.shred import certificate_public_key_pem
+
+    found = grant_service.certificates(access.door, access.session, grant_id)
+    return {"items": found, "public_key": certificate_public_key_pem()}
+
+
 @router.get("/v1/exports", response_model=ExportList)
 def list_exports(
     access: ExportAccess,
