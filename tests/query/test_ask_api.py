@@ -157,3 +157,25 @@ def test_a_question_is_translated_offline_or_gets_i_cant_express_that(api: Api) 
     out = refused.json()
     assert out["supported"] is False and out["message"].startswith("I can't express that") and out["nearest"]
     assert out["plan_id"] is None
+
+
+def test_cli_shows_the_plan_the_table_and_the_nearest_forms(
+    db_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TAXVAULT_DATABASE_URL", db_engine.url.render_as_string(hide_password=False))
+    synthesize(db_engine, 200, 8)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps({**PLAN, "aggregates": [{"fn": "count"}, {"fn": "avg", "field": "wages"}]}))
+    runner = CliRunner()
+    who = ["--as", "ana-001", "--purpose", "statistics"]
+    shown = runner.invoke(cli_app, ["ask", "--plan", str(plan_file), *who, "--yes", "--explain"])
+    assert shown.exit_code == 0, shown.output
+    assert "plan hash" in shown.output and "filing_status" in shown.output and "avg_wages" in shown.output
+    assert "$" in shown.output and "noised (differential privacy)" in shown.output
+    refused = runner.invoke(cli_app, ["ask", "delete every return filed in 2024", *who])
+    assert refused.exit_code == 2 and "I can't express that" in refused.output
+    assert "Questions I can answer look like" in refused.output
+    as_json = runner.invoke(cli_app, ["ask", "delete every return filed in 2024", *who, "--json"])
+    assert as_json.exit_code == 2 and json.loads(as_json.output)["supported"] is False
+    nothing = runner.invoke(cli_app, ["ask", *who])
+    assert nothing.exit_code == 1 and "ask a question" in nothing.output
