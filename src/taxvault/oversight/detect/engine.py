@@ -262,7 +262,8 @@ class Detector:
              OR EXISTS (SELECT 1 FROM exes x2 JOIN pk xp ON xp.eid = x2.eid
                         WHERE x2.pid = x.pid AND xp.akey = sp.akey)
              OR (op.eid IS NOT NULL AND sp.lname = op.lname AND sp.lname <> '' AND sp.zip5 = op.zip5)
-             OR (op.eid IS NOT NULL AND sp.zip5 = op.zip5 AND sp.zip5 <> '' AND NOT x.open_any))
+             OR (op.eid IS NOT NULL AND sp.zip5 = op.zip5 AND sp.zip5 <> '' AND NOT x.open_any
+                 AND NOT x.break_glass))
           UNION ALL
           SELECT 'coworker_lookup', x.leaf, x.pid, x.sref, x.day, x.time,
             CASE WHEN q.pid IS NOT NULL THEN 'a co-worker''s account' ELSE 'an employee''s account outside her unit'
@@ -372,19 +373,31 @@ class Detector:
         return out
 
     def _off_hours(self) -> list[AlertDraft]:
+        """Hours at least OFF_HOURS_GAP from every hour she worked on her *other* days.
+
+        An hour counts as hers when she was active in it on at least one other day (two
+        once she has 20 days), so overtime widens her hours and a night she browsed before
+        does not hide the next one for long; the day judged never vouches for itself.
+        """
         sql = f"""
-        WITH days AS (SELECT pid, count(DISTINCT hour // 24) AS n FROM hist WHERE reads > 0 GROUP BY pid),
-        hod AS (SELECT h.pid, h.hour % 24 AS hod, count(DISTINCT h.hour // 24) AS d
-                FROM hist h WHERE h.reads > 0 GROUP BY h.pid, h.hour % 24),
-        usual AS (SELECT hod.pid, hod.hod FROM hod JOIN days USING (pid)
-                  WHERE hod.d >= greatest(3, 0.15 * days.n)),
-        cand AS (SELECT DISTINCT b.pid, b.hour FROM hourly_batch b JOIN days USING (pid)
-                 WHERE days.n >= {MIN_HISTORY_DAYS} AND b.reads > 0)
+        WITH act AS (SELECT DISTINCT pid, hour // 24 AS day, hour % 24 AS hod FROM hist WHERE reads > 0),
+        days AS (SELECT pid, count(DISTINCT day) AS n FROM act GROUP BY pid),
+        hod AS (SELECT pid, hod, count(*) AS d FROM act GROUP BY pid, hod),
+        cand AS (SELECT DISTINCT b.pid, b.hour, b.hour // 24 AS day FROM hourly_batch b JOIN days USING (pid)
+                 WHERE days.n - 1 >= {MIN_HISTORY_DAYS} AND b.reads > 0),
+        usual AS (
+          SELECT c.pid, c.hour, h.hod
+          FROM cand c JOIN hod h ON h.pid = c.pid JOIN days ds ON ds.pid = c.pid
+          LEFT JOIN act a ON a.pid = c.pid AND a.day = c.day AND a.hod = h.hod
+          WHERE h.d - (CASE WHEN a.pid IS NULL THEN 0 ELSE 1 END) >= greatest(1, floor(0.1 * (ds.n - 1)))
+        ),
+        near AS (
+          SELECT DISTINCT u.pid, u.hour FROM usual u
+          WHERE least(abs(u.hod - u.hour % 24), 24 - abs(u.hod - u.hour % 24)) < {OFF_HOURS_GAP}
+        )
         SELECT c.pid, c.hour FROM cand c
-        WHERE EXISTS (SELECT 1 FROM usual u WHERE u.pid = c.pid)
-          AND NOT EXISTS (
-            SELECT 1 FROM usual u WHERE u.pid = c.pid
-              AND least(abs(u.hod - c.hour % 24), 24 - abs(u.hod - c.hour % 24)) < {OFF_HOURS_GAP})
+        WHERE EXISTS (SELECT 1 FROM usual u WHERE u.pid = c.pid AND u.hour = c.hour)
+          AND NOT EXISTS (SELECT 1 FROM near n WHERE n.pid = c.pid AND n.hour = c.hour)
         """  # noqa: S608
         return self._hour_alerts("off_hours", sql, "{n} event(s) at an hour she never works")
 
@@ -460,15 +473,20 @@ class Detector:
                    FROM holders ho LEFT JOIN hist h ON h.pid = ho.pid
                         AND h.hour > (SELECT max(hour) FROM hourly_batch) - 720
                    GROUP BY ho.pid, ho.unit),
-        unitn AS (SELECT unit, count(*) AS k, median(n) AS med, mad(n) AS mad FROM counts GROUP BY unit),
-        alln AS (SELECT median(n) AS med, mad(n) AS mad FROM counts),
+        uq AS (SELECT unit, quantile_cont(n, 0.9) AS q90 FROM counts GROUP BY unit),
+        unitn AS (SELECT c.unit, count(*) AS k, median(c.n) AS med, avg(c.n) FILTER (WHERE c.n <= uq.q90) AS tm
+                  FROM counts c JOIN uq ON uq.unit IS NOT DISTINCT FROM c.unit GROUP BY c.unit),
+        alln AS (SELECT median(n) AS med,
+                        avg(n) FILTER (WHERE n <= (SELECT quantile_cont(n, 0.9) FROM counts)) AS tm FROM counts),
+        base AS (SELECT c.pid, c.n,
+                        CASE WHEN u.k >= 5 THEN u.med ELSE a.med END AS med,
+                        coalesce(CASE WHEN u.k >= 5 THEN u.tm ELSE a.tm END, 0) AS tm
+                 FROM counts c JOIN unitn u ON u.unit IS NOT DISTINCT FROM c.unit, alln a),
         cand AS (SELECT DISTINCT pid FROM hourly_batch WHERE bg > 0)
-        SELECT c.pid, c.n FROM counts c JOIN cand USING (pid) JOIN unitn u ON u.unit IS NOT DISTINCT FROM c.unit,
-             alln a
-        WHERE c.n >= greatest(4,
-                CASE WHEN u.k >= 5 THEN ceil(u.med + 4 * greatest(1.4826 * u.mad, 1.0)) ELSE 0 END,
-                ceil(a.med + 4 * greatest(1.4826 * a.mad, 1.0)),
-                3 * CASE WHEN u.k >= 5 THEN u.med ELSE a.med END)
+        -- counts of rare events: the norm is the holders' trimmed mean rate; above it by 4 of its
+        -- standard deviations (Poisson) and one more, and never fewer than 6 in 30 days
+        SELECT b.pid, b.n FROM base b JOIN cand USING (pid)
+        WHERE b.n >= greatest(6, ceil(b.tm + 4 * sqrt(b.tm) + 1), 3 * b.med)
         """
         self.db.execute(f"CREATE OR REPLACE TEMP TABLE fired AS {sql}")
         rows = self.db.execute(

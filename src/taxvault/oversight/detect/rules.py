@@ -29,8 +29,8 @@ RULES: dict[str, Rule] = {
             "household_lookup",
             "high",
             "A look-up of her own account, a declared relative's, a former spouse's, or an account sharing her "
-            "address, her surname and ZIP, or her ZIP without a case. Relations she never declared are invisible "
-            "to the policy, so only the data can show them.",
+            "address or household, her surname and ZIP, or her ZIP without a case (break-glass aside). Relations "
+            "she never declared are invisible to the policy, so only the data can show them.",
         ),
         Rule(
             "coworker_lookup",
@@ -68,8 +68,8 @@ RULES: dict[str, Rule] = {
         Rule(
             "off_hours",
             "medium",
-            "Reads at an hour of the day at least two hours away from every hour she usually works (her own "
-            "hour histogram), when nobody is around to see the screen.",
+            "Reads at an hour of the day at least two hours away from every hour she worked on her other days "
+            "(her own hour histogram), when nobody is around to see the screen.",
         ),
         Rule(
             "celebrity",
@@ -80,8 +80,9 @@ RULES: dict[str, Rule] = {
         Rule(
             "break_glass_excess",
             "medium",
-            "Break-glass used far more often in 30 days than by the other break-glass holders of her unit "
-            "(or of the agency when her unit has few): the override is for emergencies.",
+            "Break-glass used far more often in 30 days than the other break-glass holders of her unit use it "
+            "(their trimmed mean rate + 4 standard deviations; the agency's when her unit has few): the "
+            "override is for emergencies.",
         ),
         Rule(
             "break_glass_unreviewed",
