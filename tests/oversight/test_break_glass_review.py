@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from taxvault.access.door import Door
 from taxvault.access.tables import break_glass_reviews
 from taxvault.errors import Conflict, Denied, Invalid, NotFound, TaxvaultError
-from taxvault.oversight.break_glass import raise_unreviewed, review_break_glass
+from taxvault.oversight.break_glass import manager_queue, raise_unreviewed, review_break_glass
 from taxvault.oversight.tables import oversight_alerts
 
 __all__ = ["door", "world"]  # fixtures
@@ -122,3 +122,20 @@ def test_unreviewed_break_glass_raises_an_alert_once(
     monkeypatch.setenv("TAXVAULT_BREAK_GLASS_REVIEW_DAYS", "0.5")
     with world.begin() as conn:
         assert len(raise_unreviewed(conn, now=NOW)) == 2
+
+
+def test_a_manager_sees_the_break_glass_of_her_reports_only(world: Engine, door: Door) -> None:
+    alices = _queue(world, door, "cw-alice", 1)
+    _queue(world, door, "mgr-carol", 1)  # carol's own: her manager (none here) would see it, not carol
+    s = session(door, "mgr-carol", "break_glass_review")
+    assert [r["id"] for r in manager_queue(door, s)] == [alices]
+    assert manager_queue(door, session(door, "mgr-dan", "break_glass_review")) == []
+    review_break_glass(door, s, alices, "uphold", REASON)
+    assert manager_queue(door, s) == []
+    assert [(r["id"], r["reviewer"], r["reason"]) for r in manager_queue(door, s, state="upheld")] == [
+        (alices, "mgr-carol", REASON)
+    ]
+    for who in ("cw-alice", "ovs-a"):
+        with pytest.raises(Denied):
+            manager_queue(door, session(door, who, "break_glass_review"))
+        assert last_event(door).decision.value == "deny"

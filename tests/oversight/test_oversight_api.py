@@ -91,6 +91,8 @@ def test_break_glass_over_http(world: Engine, api: tuple[TestClient, Door]) -> N
     assert client.post(f"/v1/break-glass/{review_id}/uphold", json={"reason": REASON}, headers=h).status_code == 403
     assert last_event(door).policy is not None and "not-her-manager" in (last_event(door).policy or "")
     h = _h("mgr-carol", "break_glass_review")
+    assert [r["id"] for r in client.get("/v1/break-glass", headers=h).json()] == [review_id]
+    assert client.get("/v1/break-glass", headers=_h("ovs-a", "break_glass_review")).status_code == 403
     assert client.post(f"/v1/break-glass/{review_id}/uphold", json={"reason": "short"}, headers=h).status_code == 422
     done = client.post(f"/v1/break-glass/{review_id}/uphold", json={"reason": REASON}, headers=h)
     assert done.status_code == 200 and done.json() == {"id": review_id, "state": "upheld", "reviewer": "mgr-carol",

@@ -95,6 +95,8 @@ def test_break_glass_and_scan(store: Engine) -> None:
     code, output = _run("alerts", "--json", "--rule", "break_glass_unreviewed")
     assert code == 0 and [r["principal"] for r in json.loads(output)] == ["cw-alice"]
 
+    code, output = _run("break-glass-queue", "--as", "mgr-carol", "--json")
+    assert code == 0 and [r["id"] for r in json.loads(output)] == [review_id]
     code, output = _run("break-glass", str(review_id), "--uphold", REASON, "--as", "cw-alice")
     assert code == 1 and "error: nobody reviews her own break-glass access" in output
     code, output = _run("break-glass", str(review_id), "--refer", REASON, "--as", "mgr-carol")

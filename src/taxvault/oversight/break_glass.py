@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -33,6 +33,7 @@ DAYS_ENV = "TAXVAULT_BREAK_GLASS_REVIEW_DAYS"
 DEFAULT_DAYS = 3.0
 
 _B = break_glass_reviews.c
+QUEUE = "break-glass-queue"  # the audit resource of a manager's listing
 _REFUSALS = {
     "own-break-glass": "nobody reviews her own break-glass access",
     "not-her-manager": "only the manager of the employee who broke the glass reviews it",
@@ -118,6 +119,39 @@ def review_break_glass(
             alert = raise_alerts(unit.conn, [draft], now=now)[0]
         unit.audit(cedar_action, Resource.BREAK_GLASS_REVIEW, target.ref, decided.decision, ["state", "reason"])
     return BreakGlassReviewed(review_id, new_state, me, alert)
+
+
+def manager_queue(
+    door: Door, session: Session, *, state: str | None = "pending", limit: int = 200
+) -> list[dict[str, Any]]:
+    """The break-glass accesses of the people who report to the caller (a read unit, audited)."""
+    if state is not None and state not in ("pending", "upheld", "referred"):
+        raise Invalid("state is one of pending, upheld, referred", code="break-glass-state")
+    if not 1 <= limit <= 10_000:
+        raise Invalid("limit is 1 to 10000", code="paging")
+    with door.unit(session) as unit:
+        target = Target(QUEUE)
+        decided = unit.authorize(Resource.BREAK_GLASS_REVIEW, target, "read")
+        p = principals.c
+        stmt = (
+            sa.select(break_glass_reviews)
+            .join(principals, p.id == _B.principal_id)
+            .where(p.manager_id == session.principal)
+            .order_by(_B.created_at, _B.id)
+            .limit(limit)
+        )
+        if state is not None:
+            stmt = stmt.where(_B.state == state)
+        rows = [
+            {
+                "id": int(r["id"]), "principal": r["principal_id"], "action": r["action"], "resource": r["resource"],
+                "purpose": r["purpose"], "justification": r["justification"], "state": r["state"],
+                "created_at": _aware(r["created_at"]).isoformat(), "reviewer": r["reviewer_id"], "reason": r["reason"],
+            }
+            for r in unit.conn.execute(stmt).mappings()
+        ]  # fmt: skip
+        unit.audit("read", Resource.BREAK_GLASS_REVIEW, target.ref, decided.decision, ["break_glass_reviews"])
+    return rows
 
 
 def unreviewed_drafts(conn: Connection, *, now: dt.datetime, days: float) -> list[AlertDraft]:

@@ -225,6 +225,33 @@ def break_glass_command(
     out.print(f"break-glass review {done.id}: {done.state}{extra}", highlight=False)
 
 
+@app.command("break-glass-queue")
+def break_glass_queue_command(
+    who: Annotated[str, typer.Option("--as", help="The manager.")],
+    state: Annotated[str | None, typer.Option("--state", help="pending (default), upheld or referred.")] = "pending",
+    purpose: Purpose = "break_glass_review",
+    as_json: Json = False,
+) -> None:
+    """The break-glass accesses of the people who report to you, oldest first."""
+    from taxvault.oversight.break_glass import manager_queue
+
+    with _door() as door:
+        rows = manager_queue(door, _session(door, who, purpose), state=state)
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        out.print("no break-glass accesses to review", highlight=False)
+        return
+    table = Table("id", "employee", "action", "record", "when", "state", "justification")
+    for r in rows:
+        table.add_row(
+            str(r["id"]), r["principal"], r["action"], r["resource"], r["created_at"][:16], r["state"],
+            escape(r["justification"]),
+        )  # fmt: skip
+    out.print(table)
+
+
 @app.command("evaluate")
 def evaluate_command(
     truth: Annotated[Path, typer.Option("--truth", help="The truth file `simulate` wrote.")],

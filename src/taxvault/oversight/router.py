@@ -18,7 +18,7 @@ from taxvault.access.http import PROBLEM_JSON, PROBLEM_RESPONSES, ProblemDetail,
 from taxvault.access.resources import Resource
 from taxvault.errors import TaxvaultError, Unavailable
 from taxvault.oversight import queue
-from taxvault.oversight.break_glass import review_break_glass
+from taxvault.oversight.break_glass import manager_queue, review_break_glass
 from taxvault.oversight.review import QUEUE, REASON_MAX
 from taxvault.oversight.service import review
 from taxvault.oversight.tables import STATES
@@ -168,6 +168,16 @@ def scan(access: QueueAccess, limit: Annotated[int | None, Query(ge=1)] = None) 
     except Exception as exc:  # a detector or store failure: the cursor did not move past it
         log.exception("oversight scan failed")
         raise Unavailable("the scan failed; the scheduled job retries it") from exc
+
+
+@router.get("/v1/break-glass")
+def break_glass_queue(
+    access: BreakGlassAccess,
+    state: Annotated[Literal["pending", "upheld", "referred"] | None, Query()] = "pending",
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+) -> Any:
+    """The break-glass accesses of the people who report to you (managers), oldest first."""
+    return manager_queue(access.door, access.session, state=state, limit=limit)
 
 
 @router.post("/v1/break-glass/{review_id}/uphold", response_model=BreakGlassOut)
