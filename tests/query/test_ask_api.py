@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from conftest import new_store
 from taxvault.access.ratelimit import RateLimiter
 from taxvault.access.tokens import issue_token
 from taxvault.api.app import create_app
@@ -32,23 +33,37 @@ class Api:
     engine: Engine
     client: TestClient
     log: AuditLog
+    tokens: dict[str, str]
+    var_dir: str
 
     def post(self, who: str, purpose: str, body: dict[str, Any]) -> Any:
-        headers = {"Authorization": f"Bearer {issue_token(who)}", "Purpose-Of-Use": purpose}
-        return self.client.post("/v1/ask", json=body, headers=headers)
+        headers = {"Authorization": f"Bearer {self.tokens[who]}", "Purpose-Of-Use": purpose}
+        with pytest.MonkeyPatch.context() as mp:  # the served store's keys, not this test's var dir
+            mp.setenv("TAXVAULT_VAR_DIR", self.var_dir)
+            return self.client.post("/v1/ask", json=body, headers=headers)
 
     def last(self) -> Any:
         return self.log.event(self.log.tree_head().tree_size - 1)
 
 
-@pytest.fixture
-def api(db_engine: Engine) -> Iterator[Api]:
-    synthesize(db_engine, 300, 7)
-    log = AuditLog(db_engine)
-    client = TestClient(create_app(db_engine, audit_log=log, rate_limiter=RateLimiter(1e6, 10**6)))
-    yield Api(db_engine, client, log)
-    client.close()
-    log.close()
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """One served store per kind for the module's API tests (each test its own plans).
+
+    Module fixtures run before the per-test var dir: the store's keys and the tokens are made
+    under the module's own var dir (never the developer's ./var), tokens issued here once.
+    """
+    tmp = tmp_path_factory.mktemp("ask_api")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TAXVAULT_VAR_DIR", str(tmp / "var"))
+        for engine in new_store(request.param, request, tmp):
+            synthesize(engine, 300, 7)
+            log = AuditLog(engine)
+            client = TestClient(create_app(engine, audit_log=log, rate_limiter=RateLimiter(1e6, 10**6)))
+            tokens = {p: issue_token(p) for p in ("ana-001", "ana-002", "ovs-privacy")}
+            yield Api(engine, client, log, tokens, str(tmp / "var"))
+            client.close()
+            log.close()
 
 
 def test_propose_then_run_the_same_plan_by_id(api: Api) -> None:
@@ -67,7 +82,9 @@ def test_propose_then_run_the_same_plan_by_id(api: Api) -> None:
 
 
 def test_a_plan_id_runs_only_for_whom_and_why_it_was_proposed(api: Api) -> None:
-    plan_id = api.post("ana-001", "statistics", {"plan": PLAN}).json()["plan_id"]
+    r = api.post("ana-001", "statistics", {"plan": PLAN})
+    assert r.status_code == 200, r.text
+    plan_id = r.json()["plan_id"]
     assert api.post("ana-002", "statistics", {"plan_id": plan_id}).status_code == 404
     ev = api.last()  # the probe of someone else's plan is recorded
     assert (ev.principal, ev.resource, ev.decision, ev.policy) == (

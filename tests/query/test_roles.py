@@ -103,8 +103,11 @@ def _world(engine: Engine) -> World:
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """One synthetic population per store for the whole module (the tests only read, or add their own rows)."""
-    for engine in new_store(request.param, request, tmp_path_factory.mktemp("roles")):
-        yield _world(engine)
+    tmp = tmp_path_factory.mktemp("roles")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TAXVAULT_VAR_DIR", str(tmp / "var"))  # module fixtures run before the per-test var dir
+        for engine in new_store(request.param, request, tmp):
+            yield _world(engine)
 
 
 @pytest.fixture(scope="module")
