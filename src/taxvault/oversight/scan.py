@@ -17,7 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +95,12 @@ def scan(engine: Engine, *, batch: int = BATCH, name: str = CURSOR, limit: int |
     """Scan the events after the cursor (at most ``limit`` of them); returns what it did."""
     started = time.perf_counter()
     report = ScanReport()
+    with engine.begin() as conn:  # the cursor row exists before any batch locks it
+        conn.execute(
+            _upsert(conn)(oversight_cursors)
+            .values(name=name, leaf=0, state={"last_time": None}, updated_at=dt.datetime.now(dt.UTC))
+            .on_conflict_do_nothing(index_elements=[oversight_cursors.c.name])
+        )
     with engine.connect() as conn:
         start, last_time = cursor(conn, name)
         end = int(conn.execute(sa.select(audit_tree.c.tree_size)).scalar_one())
@@ -108,7 +116,7 @@ def scan(engine: Engine, *, batch: int = BATCH, name: str = CURSOR, limit: int |
         ranges = [(lo, min(end, lo + batch)) for lo in range(start, end, batch)]
         # The next batch is read and parsed (SQLite and Arrow release the GIL) while this one is judged.
         pending = pool.submit(_read, engine, *ranges[0]) if ranges else None
-        for i, (_, hi) in enumerate(ranges):
+        for i, (lo, hi) in enumerate(ranges):
             assert pending is not None
             frame, seconds = pending.result()
             detector.timings["read"] = detector.timings.get("read", 0.0) + seconds
@@ -128,7 +136,9 @@ def scan(engine: Engine, *, batch: int = BATCH, name: str = CURSOR, limit: int |
                 detector.start_batch()
                 result = detector.run(frame, facts)
             t0 = time.perf_counter()
-            with engine.begin() as conn:
+            with _writing(engine) as conn:
+                if _cursor_locked(conn, name) != lo:  # another scan took this batch: leave it to her
+                    break
                 if result is not None:
                     _add_state(conn, result.hourly, result.readers)
                     if result.last_time is not None and (last_time is None or result.last_time > last_time):
@@ -148,6 +158,32 @@ def scan(engine: Engine, *, batch: int = BATCH, name: str = CURSOR, limit: int |
     report.by_rule = dict(counts)
     report.seconds = time.perf_counter() - started
     return report
+
+
+@contextmanager
+def _writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction that holds the write lock from its first statement (SQLite ``BEGIN IMMEDIATE``)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.begin()
+        try:
+            yield conn
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+
+
+def _cursor_locked(conn: Connection, name: str) -> int:
+    """The cursor's leaf, its row locked until the transaction ends (two scans never take one batch twice)."""
+    c = oversight_cursors.c
+    stmt = sa.select(c.leaf).where(c.name == name)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    value = conn.execute(stmt).scalar()
+    return 0 if value is None else int(value)
 
 
 def _read(engine: Engine, lo: int, hi: int) -> tuple[pa.Table | None, float]:
