@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -36,6 +38,13 @@ PRINCIPALS: tuple[tuple[str, str, str, str | None, str | None, str | None], ...]
     ("ovs-c", "oversight", "oversight auditor", "audit", "tp", None),  # the taxpayer herself
     ("ovs-d", "oversight", "oversight auditor", "audit", None, None),  # under review in one alert
 )
+
+
+def root_conftest(config: pytest.Config) -> Any:
+    """tests/conftest.py as pytest loaded it (``from conftest import`` may find another directory's)."""
+    plugin = config.pluginmanager.get_plugin(str(Path(__file__).resolve().parent.parent / "conftest.py"))
+    assert plugin is not None, "tests/conftest.py is not loaded"
+    return plugin
 
 
 def entity_ref(name: str) -> str:

@@ -7,10 +7,20 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from review_world import alert, build, door_over, entity_ref, last_event, module_ref, reads_by, session, state_of
+from review_world import (
+    alert,
+    build,
+    door_over,
+    entity_ref,
+    last_event,
+    module_ref,
+    reads_by,
+    root_conftest,
+    session,
+    state_of,
+)
 from sqlalchemy.engine import Engine
 
-from conftest import new_store
 from taxvault.access.door import Door
 from taxvault.errors import Conflict, Denied, Invalid, NotFound, TaxvaultError
 from taxvault.oversight.queue import get_alert, list_alerts
@@ -23,7 +33,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     tmp = tmp_path_factory.mktemp("review")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TAXVAULT_VAR_DIR", str(tmp / "var"))  # the world's TIN keys, never the developer's ./var
-        for engine in new_store(request.param, request, tmp):
+        for engine in root_conftest(request.config).new_store(request.param, request, tmp):
             build(engine)
             yield engine
 
