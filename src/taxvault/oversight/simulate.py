@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -116,6 +117,7 @@ class Simulation:
         self.bg_reviews: list[tuple[int, dt.datetime, str]] = []  # review id, time, principal
         self.unreviewed: set[int] = set()
         self.events = 0
+        self.days = 0
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -251,8 +253,6 @@ class Simulation:
                     .where(break_glass_reviews.c.id == review)
                     .values(state="upheld", reviewer_id=manager, reviewed_at=reviewed)
                 )
-
-    days: int = 0
 
 
 # -- planting ---------------------------------------------------------------------------------------
@@ -431,8 +431,6 @@ def simulate(
     progress: Callable[[int, int], None] | None = None,
 ) -> SimReport:
     """Build the agency, drive ``days`` days of work with planted browsing; write the truth file."""
-    import time
-
     started = time.perf_counter()
     with engine.begin() as conn:
         world = build_world(conn, employees, seed, START)

@@ -36,6 +36,7 @@ MIN_HISTORY_DAYS = 5
 REVIEW_DAYS = 7
 GRANT_END_DAYS = 7
 MIN_HOURS = 8  # active hours a baseline needs before it is trusted
+MIN_AGENCY_HOURS = 4  # ... the agency's, as a last resort
 MANY = 3  # more taxpayers than this in a day: one alert for the person-day
 
 _HOURLY = pa.schema(
@@ -273,7 +274,8 @@ class Detector:
           LEFT JOIN staff q ON q.own_eid = x.sid AND q.pid <> x.pid AND (
                q.unit = x.unit OR q.manager = x.manager OR q.manager = x.pid OR x.manager = q.pid)
           WHERE x.sid <> coalesce(x.own_eid, -1)
-            AND (q.pid IS NOT NULL OR (sp.is_employee AND coalesce(x.unit, '') <> 'employee_accounts'))
+            AND ((q.pid IS NOT NULL AND NOT x.open_purpose)
+                 OR (sp.is_employee AND coalesce(x.unit, '') <> 'employee_accounts'))
           UNION ALL
           SELECT 'restricted_lookup', x.leaf, x.pid, x.sref, x.day, x.time, 'a restricted taxpayer'
           FROM x JOIN pk sp ON sp.eid = x.sid
@@ -331,11 +333,11 @@ class Detector:
                      FROM hist h JOIN staff s ON s.pid = h.pid GROUP BY s.unit),
         allstat AS (SELECT median(reads) AS med, mad(reads) AS mad, count(*) AS k FROM hist),
         cand AS (
-          -- her unit's hours as the baseline; the agency's when the unit has too few; a prior
-          -- (a few taxpayers an hour) when the log is too young to have either
+          -- her unit's hours as the baseline; the agency's when the unit has too few; none (no
+          -- alarm: nothing to compare with) when the log is too young for either
           SELECT b.pid, b.hour, h.reads, o.med AS omed, o.mad AS omad, o.n,
-                 CASE WHEN u.k >= {MIN_HOURS} THEN u.med WHEN a.k >= {MIN_HOURS} THEN a.med ELSE 3 END AS umed,
-                 CASE WHEN u.k >= {MIN_HOURS} THEN u.mad WHEN a.k >= {MIN_HOURS} THEN a.mad ELSE 1 END AS umad
+                 CASE WHEN u.k >= {MIN_HOURS} THEN u.med WHEN a.k >= {MIN_AGENCY_HOURS} THEN a.med END AS umed,
+                 CASE WHEN u.k >= {MIN_HOURS} THEN u.mad WHEN a.k >= {MIN_AGENCY_HOURS} THEN a.mad END AS umad
           FROM (SELECT DISTINCT pid, hour FROM hourly_batch) b
           JOIN hist h ON h.pid = b.pid AND h.hour = b.hour
           JOIN own o ON o.pid = b.pid
@@ -344,7 +346,7 @@ class Detector:
           CROSS JOIN allstat a
         )
         SELECT pid, hour, reads FROM cand
-        WHERE reads > umed + 6 * greatest(1.4826 * umad, 1.0, 0.25 * umed)
+        WHERE umed IS NOT NULL AND reads > umed + 6 * greatest(1.4826 * umad, 1.0, 0.25 * umed)
           AND reads >= 3 * greatest(umed, 1)
           AND (n < {MIN_HOURS} OR (reads > omed + 6 * greatest(1.4826 * omad, 1.0, 0.25 * omed)
                                    AND reads >= 3 * greatest(omed, 1)))

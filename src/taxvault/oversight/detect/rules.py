@@ -35,8 +35,9 @@ RULES: dict[str, Rule] = {
         Rule(
             "coworker_lookup",
             "high",
-            "An agency employee's account read by someone in or near her unit (same unit or manager), or by "
-            "anyone outside the employee-accounts unit: colleagues are the accounts most tempting to browse.",
+            "An agency employee's account read by someone in or near her unit (same unit or manager) without an "
+            "open case on it for the purpose, or by anyone outside the employee-accounts unit: colleagues are the "
+            "accounts most tempting to browse.",
         ),
         Rule(
             "restricted_lookup",
