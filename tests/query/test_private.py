@@ -80,3 +80,13 @@ def test_what_cannot_be_private_is_refused_before_any_charge(door: Door, plan: d
         _ask(door, plan)
     assert _charges(door.engine) == 0
     assert door.audit.event(door.audit.tree_head().tree_size - 1).decision == Decision.DENY
+
+
+def test_the_epsilon_per_release_is_configurable(door: Door, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAXVAULT_ASK_EPSILON", "0.1")
+    got = _ask(door, {"source": "taxpayers", "aggregates": [{"fn": "count"}]})
+    assert got.noise is not None and got.noise["epsilon_per_release"] == 0.1
+    assert got.noise["budget"]["epsilon_spent"] == pytest.approx(0.1)
+    monkeypatch.setenv("TAXVAULT_ASK_EPSILON", "50")
+    with pytest.raises(Invalid, match="TAXVAULT_ASK_EPSILON"):
+        _ask(door, {"source": "taxpayers", "aggregates": [{"fn": "count"}]})

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,23 @@ from taxvault.stats.shapes import FIRST_YEAR, clamp
 from taxvault.store.tables import tax_modules
 
 EPSILON_PER_RELEASE = 0.5
+"""Default epsilon each count or sum spends (``TAXVAULT_ASK_EPSILON`` sets another, 0.001 to 10)."""
+
+
+def epsilon_per_release() -> float:
+    """The epsilon one release spends: ``TAXVAULT_ASK_EPSILON`` or the default (Invalid when out of range)."""
+    raw = os.environ.get("TAXVAULT_ASK_EPSILON", "").strip()
+    if not raw:
+        return EPSILON_PER_RELEASE
+    try:
+        value = float(raw)
+    except ValueError:
+        raise Invalid("TAXVAULT_ASK_EPSILON must be a number") from None
+    if not 0.001 <= value <= 10:
+        raise Invalid("TAXVAULT_ASK_EPSILON must be between 0.001 and 10")
+    return value
+
+
 SUM_BOUNDS: dict[str, tuple[int, int]] = {"money": (0, 50_000_000), "int": (0, 20)}
 """Per-record clamp of a summed value: money $0 to $500,000.00; counts (dependents) 0 to 20."""
 SIGNED_MONEY = frozenset({"transactions.amount"})
@@ -170,7 +188,8 @@ def answer(unit: Unit, plan: Plan, *, k: int, today: dt.date | None = None) -> P
         domain(plan, FIELDS[n], today)  # refuse before charging anything
     session = unit.session
     releases: dict[str, dict[Any, int | None]] = {}
-    meta: dict[str, Any] = {"epsilon_per_release": EPSILON_PER_RELEASE, "max_contributions": m, "releases": {}}
+    epsilon = epsilon_per_release()
+    meta: dict[str, Any] = {"epsilon_per_release": epsilon, "max_contributions": m, "releases": {}}
     counts: dict[Any, int | None] | None = None
     budget_left: dict[str, float] | None = None
 
@@ -180,7 +199,7 @@ def answer(unit: Unit, plan: Plan, *, k: int, today: dt.date | None = None) -> P
         if value is not None:
             bounds = SIGNED_BOUNDS if value.qualified in SIGNED_MONEY else SUM_BOUNDS[value.type]
         truths = _truths(unit, plan, value, bounds, m, today)
-        spec = Spec(measure="count" if measure == "count" else "sum", epsilon=EPSILON_PER_RELEASE,
+        spec = Spec(measure="count" if measure == "count" else "sum", epsilon=epsilon,
                     bounds=bounds, max_contributions=m, k=k)  # fmt: skip
         shape = f"{plan.plan_hash()}:{measure}:{value.qualified if value else ''}"
         rel = release(unit.conn, session.principal, truths, spec, request_id=session.request_id, shape=shape[:64])
