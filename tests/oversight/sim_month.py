@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from conftest import new_store
+from store_factory import new_store
 from taxvault.oversight.scan import ScanReport, scan
 from taxvault.oversight.simulate import read_truth, simulate
 from taxvault.oversight.tables import oversight_alerts

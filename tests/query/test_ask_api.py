@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from conftest import new_store
+from store_factory import new_store
 from taxvault.access.ratelimit import RateLimiter
 from taxvault.access.tokens import issue_token
 from taxvault.api.app import create_app

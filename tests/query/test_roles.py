@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from conftest import new_store
+from store_factory import new_store
 from taxvault.access.door import Door
 from taxvault.access.local import local_door
 from taxvault.access.principals import ensure_taxpayer_principal
