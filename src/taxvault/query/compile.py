@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
-from taxvault.query.plan import AggFn, Aggregate, Filter, Op, Plan, fans_out, parents
+from taxvault.query.plan import AggFn, Aggregate, Filter, Having, Op, Plan, fans_out, parents
 from taxvault.query.vocab import FIELDS, TABLE_OF, EntitySet, FieldDef, relation
 from taxvault.store.tables import case_subjects, metadata
 
@@ -58,10 +61,31 @@ def _table(s: EntitySet) -> sa.Table:
     return metadata.tables[TABLE_OF[s]]
 
 
+class year_of(FunctionElement[int]):
+    """The calendar year of a date, as an integer, in each dialect's own words."""
+
+    type = sa.Integer()
+    inherit_cache = True
+    name = "year_of"
+
+
+@compiles(year_of, "sqlite")
+def _year_sqlite(element: year_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(strftime('%Y', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+@compiles(year_of)
+def _year_default(element: year_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(EXTRACT(YEAR FROM {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
 def _col(fd: FieldDef) -> sa.ColumnElement[Any]:
     if fd.sensitivity == "secret":  # validation refuses them already; never compile one regardless
         raise ValueError(f"{fd.qualified} is secret")
-    return _table(fd.set).c[fd.column]
+    column = _table(fd.set).c[fd.column]
+    if fd.year_of:
+        return year_of(column)
+    return column
 
 
 def _value(fd: FieldDef, value: Any) -> Any:
@@ -94,6 +118,23 @@ def _condition(f: Filter) -> ColumnElement[bool]:
         Op.GE: col >= x,
     }
     return ops[f.op]
+
+
+def _having(expr: sa.ColumnElement[Any], h: Having) -> ColumnElement[bool]:
+    """A group's aggregate against a threshold (whole numbers: counts, or cents)."""
+    if h.op == Op.BETWEEN:
+        assert isinstance(h.value, list)
+        return expr.between(h.value[0], h.value[1])
+    assert isinstance(h.value, int)
+    ops: dict[Op, ColumnElement[bool]] = {
+        Op.EQ: expr == h.value,
+        Op.NE: expr != h.value,
+        Op.LT: expr < h.value,
+        Op.LE: expr <= h.value,
+        Op.GT: expr > h.value,
+        Op.GE: expr >= h.value,
+    }
+    return ops[h.op]
 
 
 def _joined(plan: Plan) -> sa.FromClause:
@@ -220,6 +261,8 @@ def compile_plan(
         stmt = sa.select(*selected).select_from(_joined(plan)).where(*where)
         if groups:
             stmt = stmt.group_by(*groups)
+        for h in plan.having:
+            stmt = stmt.having(_having(aggs[h.by], h))
         order: list[sa.ColumnElement[Any]] = []
         for o in plan.order_by:
             expr = aggs[o.by] if o.by in aggs else _col(FIELDS[o.by])

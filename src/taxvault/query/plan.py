@@ -22,7 +22,7 @@ import json
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from taxvault.query.vocab import BY_NAME, FIELDS, SET_NOUN, EntitySet, FieldDef, join_path, relation
 
@@ -91,6 +91,20 @@ class Aggregate(_Frozen):
         return f"{self.fn.value}_{self.field.rsplit('.', 1)[-1]}"
 
 
+class Having(_Frozen):
+    """A threshold on a group's aggregate (a having clause): keep only the groups whose aggregate passes it.
+
+    ``by`` is an aggregate's label (``count``, ``avg_agi``); the value is in that aggregate's unit
+    (a number of records, or integer cents for money).
+    """
+
+    by: str = Field(description="An aggregate's label (count, sum_wages, avg_agi).")
+    op: Op
+    value: StrictInt | list[StrictInt] = Field(
+        description="A whole number (money in cents); two for 'between' (low, high)."
+    )
+
+
 class Order(_Frozen):
     by: str = Field(description="A selected or grouped field (set.field), or an aggregate's label (count, sum_wages).")
     descending: bool = False
@@ -110,6 +124,9 @@ class Plan(_Frozen):
     filters: list[Filter] = Field(default_factory=list)
     aggregates: list[Aggregate] = Field(default_factory=list, description="Aggregates (an aggregate plan).")
     group_by: list[FieldName] = Field(default_factory=list)
+    having: list[Having] = Field(
+        default_factory=list, description="Thresholds on the groups' aggregates (all hold): which groups to keep."
+    )
     order_by: list[Order] = Field(default_factory=list)
     limit: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
 
@@ -150,8 +167,14 @@ class Plan(_Frozen):
     # --- identity -----------------------------------------------------------------------------------
 
     def canonical_json(self) -> str:
-        """Sorted keys, no spaces: the bytes the hash is taken over."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        """Sorted keys, no spaces: the bytes the hash is taken over.
+
+        An empty ``having`` is left out, so the plans written before it existed keep their hash.
+        """
+        data = self.model_dump(mode="json")
+        if not data["having"]:
+            del data["having"]
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def plan_hash(self) -> str:
         """sha256 (hex) of the canonical JSON."""
@@ -318,6 +341,9 @@ def _normalised(plan: Plan) -> Plan:
     if len(set(labels)) != len(labels):
         raise ValueError("the same aggregate is asked twice")
     group_by = list(dict.fromkeys(use(n).qualified for n in plan.group_by))
+    having = [_typed_having(h, aggregates) for h in plan.having]
+    if having and not group_by:
+        raise ValueError("having keeps some groups: it needs group_by")
     order_by = []
     for o in plan.order_by:
         if o.by in labels:
@@ -336,9 +362,27 @@ def _normalised(plan: Plan) -> Plan:
         filters=filters,
         aggregates=aggregates,
         group_by=group_by,
+        having=having,
         order_by=order_by,
         limit=plan.limit,
     )
+
+
+def _typed_having(h: Having, aggregates: list[Aggregate]) -> Having:
+    """A group threshold checked against the plan's aggregates: a known label, whole numbers, a sane op."""
+    agg = next((a for a in aggregates if a.label == h.by), None)
+    if agg is None:
+        raise ValueError(f"having names an aggregate of the plan (one of its labels), not {h.by!r}")
+    if agg.fn in (AggFn.MIN, AggFn.MAX) and agg.field is not None and FIELDS[agg.field].type == "date":
+        raise ValueError("having compares numbers and amounts, not dates")
+    if h.op in (Op.IN, Op.CONTAINS):
+        raise ValueError(f"having compares with =, !=, <, <=, >, >= or between, not {h.op.value!r}")
+    if h.op == Op.BETWEEN:
+        if not isinstance(h.value, list) or len(h.value) != 2 or h.value[0] > h.value[1]:
+            raise ValueError("'between' takes exactly two values: low and high")
+    elif isinstance(h.value, list):
+        raise ValueError(f"'{h.op.value}' takes one value, not a list")
+    return h
 
 
 # --- description -----------------------------------------------------------------------------------
@@ -400,15 +444,48 @@ def _filter_text(plan: Plan, f: Filter) -> str:
     return f"{name} {words or _OP_WORDS[f.op]} {_value_text(fd, f.value)}"
 
 
+_KIND_NOUNS = {"individual": "individual taxpayers", "business": "businesses", "exempt_org": "exempt organisations"}
+
+
+def _kind_filter(plan: Plan) -> Filter | None:
+    """The ``taxpayers.kind = X`` filter of a plan about taxpayers, which then names its records."""
+    if plan.source != EntitySet.TAXPAYERS:
+        return None
+    return next((f for f in plan.filters if f.field == "taxpayers.kind" and f.op == Op.EQ), None)
+
+
+def _source_noun(plan: Plan) -> str:
+    """What the plan counts or lists: "individual taxpayers", "businesses", or taxpayers of every kind."""
+    kind = _kind_filter(plan)
+    if kind is not None:
+        return _KIND_NOUNS.get(str(kind.value), SET_NOUN[plan.source][1])
+    if plan.source == EntitySet.TAXPAYERS and not any(f.field == "taxpayers.kind" for f in plan.filters):
+        return "taxpayers of every kind (individuals, businesses, exempt organisations)"
+    return SET_NOUN[plan.source][1]
+
+
 def _aggregate_text(plan: Plan, a: Aggregate) -> str:
-    noun = SET_NOUN[plan.source][1]
+    noun = _source_noun(plan)
     if a.field is None:
         return f"number of {noun}"
     return f"{_AGG_WORDS[a.fn]} {_field_text(plan, a.field)}"
 
 
+def _having_text(plan: Plan, h: Having) -> str:
+    agg = next(a for a in plan.aggregates if a.label == h.by)
+    money = agg.fn != AggFn.COUNT and agg.field is not None and FIELDS[agg.field].type == "money"
+
+    def value(v: int) -> str:
+        return money_text(v) if money else f"{v:,}"
+
+    if h.op == Op.BETWEEN and isinstance(h.value, list):
+        return f"{_aggregate_text(plan, agg)} is between {value(h.value[0])} and {value(h.value[1])}"
+    assert isinstance(h.value, int)
+    return f"{_aggregate_text(plan, agg)} {_OP_WORDS[h.op]} {value(h.value)}"
+
+
 def _describe(plan: Plan) -> str:
-    noun = SET_NOUN[plan.source][1]
+    noun = _source_noun(plan)
     joined = ""
     if plan.join:
         joined = " (with their " + ", ".join(SET_NOUN[s][1] for s in plan.join) + ")"
@@ -420,10 +497,14 @@ def _describe(plan: Plan) -> str:
             text = f"Compute the {what} of {noun}{joined}"
     else:
         text = "List " + ", ".join(_field_text(plan, n) for n in plan.select) + f" of {noun}{joined}"
-    if plan.filters:
-        text += " where " + " and ".join(_filter_text(plan, f) for f in plan.filters)
+    kind = _kind_filter(plan)
+    filters = [f for f in plan.filters if f is not kind]  # the noun says it: "individual taxpayers"
+    if filters:
+        text += " where " + " and ".join(_filter_text(plan, f) for f in filters)
     if plan.group_by:
         text += ", for each " + " and ".join(_field_text(plan, n) for n in plan.group_by)
+    if plan.having:
+        text += ", keeping only the groups where " + " and ".join(_having_text(plan, h) for h in plan.having)
     if plan.order_by:
         parts = []
         for o in plan.order_by:

@@ -10,7 +10,9 @@ answer's audit event; refused when spent). Here the plan becomes what release ne
   notice type, ...; tax years from the plan's filter or the years since 2015), so the
   groups shown never come from the data; every group under ``k`` records is suppressed;
 - **sums**: each record's value clamped to :data:`SUM_BOUNDS` (the answer says so);
-  an average is the noisy sum over the noisy count (two releases).
+  an average is the noisy sum over the noisy count (two releases);
+- **having** (keep the groups over a threshold) is applied to the released, noisy values:
+  post-processing, so it costs no budget and reveals nothing the noisy answer does not.
 
 Plans outside this (min/max, distinct counts, one-to-many joins, groups without a
 public list) are refused for analysts with the reason; they are never answered exactly.
@@ -29,7 +31,7 @@ import sqlalchemy as sa
 from taxvault.access.door import Unit
 from taxvault.errors import Invalid
 from taxvault.query.compile import _col, _condition, _fans_out, _joined, _table
-from taxvault.query.plan import AggFn, Op, Plan
+from taxvault.query.plan import AggFn, Having, Op, Plan
 from taxvault.query.vocab import FIELDS, EntitySet, FieldDef
 from taxvault.stats.release import GroupTruth, Spec, release
 from taxvault.stats.shapes import FIRST_YEAR, clamp
@@ -91,7 +93,7 @@ def _years(plan: Plan, fd: FieldDef, today: dt.date) -> tuple[int, ...]:
 
 def domain(plan: Plan, fd: FieldDef, today: dt.date) -> tuple[Any, ...]:
     """The public list of values a grouped field can take (Invalid when it has none)."""
-    if fd.name == "tax_year":
+    if fd.name == "tax_year" or fd.year_of:  # a year of a date: the years since 2015 unless the plan says
         return _years(plan, fd, today)
     if fd.type == "bool":
         return (False, True)
@@ -179,6 +181,21 @@ def _truths(
     return out
 
 
+def _passes(value: int, h: Having) -> bool:
+    if h.op == Op.BETWEEN:
+        assert isinstance(h.value, list)
+        return h.value[0] <= value <= h.value[1]
+    assert isinstance(h.value, int)
+    return {
+        Op.EQ: value == h.value,
+        Op.NE: value != h.value,
+        Op.LT: value < h.value,
+        Op.LE: value <= h.value,
+        Op.GT: value > h.value,
+        Op.GE: value >= h.value,
+    }[h.op]
+
+
 def answer(unit: Unit, plan: Plan, *, k: int, today: dt.date | None = None) -> PrivateResult:
     """Release the plan's aggregates with noise, charging the analyst's budget on the unit's connection."""
     check(plan)
@@ -236,6 +253,9 @@ def answer(unit: Unit, plan: Plan, *, k: int, today: dt.date | None = None) -> P
         row: dict[str, Any] = dict(zip(plan.group_by, key, strict=True))
         row.update(values)
         rows.append(row)
+    if plan.having:  # post-processing of released values: it spends no more budget and reads no row
+        rows = [row for row in rows if all(_passes(row[h.by], h) for h in plan.having)]
+        meta["having"] = "applied to the noisy values: a group near the threshold may fall on either side"
     if plan.order_by:
         for o in reversed(plan.order_by):
             rows.sort(key=lambda r: (r[o.by] is None, r[o.by]), reverse=o.descending)

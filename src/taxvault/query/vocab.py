@@ -13,6 +13,11 @@ Sensitivity:
   grouped or sorted on by an analyst.
 - ``secret``: never selectable, filterable, groupable nor sortable by anyone
   (TINs, bank numbers). Listed so a question about them gets a clear refusal.
+
+Derived fields (``year_of``): the calendar year of a date (``notices.issued_year``,
+``transactions.posted_year``, ``cases.opened_year`` ...), an integer a plan can
+filter, group and sort on like a tax year ("notices issued per year", "2025 vs
+2026"); the compiler emits the dialect's year extraction over the date column.
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ class FieldDef:
     mask: str | None = None  # key in access.masking.MASKS: shown masked unless the purpose needs it
     category: str | None = None  # grant category an engineer's grant must name (access.masking.GRANT_CATEGORY)
     values: tuple[str, ...] = field(default=())  # the known values of a coded text field (documentation)
+    year_of: bool = False  # derived: the calendar year (int) of the date in ``column``
 
     @property
     def qualified(self) -> str:
@@ -91,6 +97,11 @@ def _f(
     values: tuple[str, ...] = (),
 ) -> FieldDef:
     return FieldDef(s, name, column, type_, label, sensitivity, mask, category, values)
+
+
+def _year(s: EntitySet, name: str, column: str, label: str) -> FieldDef:
+    """A derived field: the calendar year of a date column ("notices issued per year", "2025 vs 2026")."""
+    return FieldDef(s, name, column, "int", label, year_of=True)
 
 
 _T, _M, _R, _I, _N, _X, _C = (
@@ -139,6 +150,7 @@ _FIELDS: tuple[FieldDef, ...] = (
        values=("S", "MFJ", "MFS", "HOH", "QSS")),
     _f(_R, "dependents", "dependents", "int", "number of dependents", category=_LINE),
     _f(_R, "filed_date", "filed_date", "date", "filing date"),
+    _year(_R, "filed_year", "filed_date", "year filed"),
     *(
         _f(_R, n, f"{n}_cents", "money", n.replace("_", " "), category=_LINE)
         for n in (
@@ -163,6 +175,7 @@ _FIELDS: tuple[FieldDef, ...] = (
     _f(_N, "notice_type", "notice_type", "text", "notice type",
        values=("CP14", "CP501", "CP503", "CP504", "CP2000", "LT11")),
     _f(_N, "issued_date", "issued_date", "date", "issue date"),
+    _year(_N, "issued_year", "issued_date", "year issued"),
     _f(_N, "amount_due", "amount_due_cents", "money", "amount due"),
     _f(_N, "tax", "tax_cents", "money", "tax on the notice"),
     _f(_N, "penalty", "penalty_cents", "money", "penalty"),
@@ -172,6 +185,7 @@ _FIELDS: tuple[FieldDef, ...] = (
     _f(_X, "tc", "tc", "int", "transaction code"),
     _f(_X, "amount", "amount_cents", "money", "transaction amount"),
     _f(_X, "posted_date", "posted_date", "date", "posting date"),
+    _year(_X, "posted_year", "posted_date", "year posted"),
     _f(_X, "cycle", "cycle", "int", "posting cycle"),
     _f(_X, "reason_code", "reason_code", "int", "reason code"),
     # cases
@@ -182,6 +196,8 @@ _FIELDS: tuple[FieldDef, ...] = (
     _f(_C, "status", "status", "text", "case status", values=("open", "closed")),
     _f(_C, "opened", "opened_at", "date", "date opened"),
     _f(_C, "closed", "closed_at", "date", "date closed"),
+    _year(_C, "opened_year", "opened_at", "year opened"),
+    _year(_C, "closed_year", "closed_at", "year closed"),
 )  # fmt: skip
 
 FIELDS: dict[str, FieldDef] = {f.qualified: f for f in _FIELDS}
