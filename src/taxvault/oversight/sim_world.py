@@ -217,9 +217,9 @@ def build_world(conn: Connection, employees: int, seed: int, start: dt.date) -> 
         s = Staff(pid, "contractor", "modernisation", "engineer", int(rng.choice(SHIFT_STARTS)))
         begins = dt.datetime.combine(start - dt.timedelta(days=int(rng.integers(10, 60))), dt.time(), dt.UTC)
         ends = begins + dt.timedelta(days=int(rng.integers(90, 121)))
-        if n == 0:  # one grant ends during the month (its last week is what grant_probe watches)
+        if n % 4 == 0:  # some grants end during the month (their last week is what grant_probe watches)
             begins = dt.datetime.combine(start - dt.timedelta(days=100), dt.time(), dt.UTC)
-            ends = dt.datetime.combine(start + dt.timedelta(days=12), dt.time(), dt.UTC)
+            ends = dt.datetime.combine(start + dt.timedelta(days=10 + (n * 3) % 15), dt.time(), dt.UTC)
         s.grant = (GRANT_PURPOSE, GRANT_DATASETS[n % len(GRANT_DATASETS)], begins, ends)
         s.purpose = GRANT_PURPOSE
         staff[pid] = s

@@ -279,10 +279,12 @@ def _closed_only(w: World, s: Staff, day: dt.date) -> list[Case]:
     return [cs[0] for cs in by_subject.values() if all(c.closed is not None and c.closed < day for c in cs)]
 
 
-def _grant_end_spike(sim: Simulation, engineers: list[Staff], days: list[dt.date]) -> bool:
+def _grant_end_spike(sim: Simulation, engineers: list[Staff], days: list[dt.date], used: set[str]) -> bool:
     """A day in a grant's last week reading far more taxpayers than her other days (inside the grant)."""
     for s in engineers:
         assert s.grant is not None
+        if s.pid in used:
+            continue
         purpose, datasets, begins, ends = s.grant
         last_week = [d for d in days if ends - dt.timedelta(days=7) <= sim.at(d, 12) < ends and sim.at(d, 0) >= begins]
         if not last_week:
@@ -296,6 +298,7 @@ def _grant_end_spike(sim: Simulation, engineers: list[Staff], days: list[dt.date
             reads.append(_Read(sim.shift_time(s, day), res, ref))
         rid = sim.run_unit(s, purpose, reads, channel="cli")
         sim.planted.append(Planted("grant_probe", s.pid, None, [rid]))
+        used.add(s.pid)
         return True
     return False
 
@@ -402,7 +405,7 @@ def plant(sim: Simulation, days: list[dt.date], per_kind: int) -> None:
     for k, day in enumerate(_plant_days(sim, days, per_kind)):  # outside her grant's datasets, or near its end
         s = _choose(sim, engineers)
         assert s.grant is not None
-        if k % 2 == 1 and _grant_end_spike(sim, engineers, days):
+        if k % 2 == 1 and _grant_end_spike(sim, engineers, days, used):
             continue
         outside = [Resource.RETURNS, Resource.INFORMATION_RETURNS]
         reads = [_Read(sim.shift_time(s, day), _choose(sim, outside), w.ref[sim.pick_public()])
