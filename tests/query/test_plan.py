@@ -65,7 +65,8 @@ def test_describe_says_the_plan_in_words() -> None:
         limit=3,
     )
     text = p.describe()
-    assert text.startswith("Count taxpayers of every kind (individuals, businesses, exempt organisations) (with their returns)")
+    every_kind = "taxpayers of every kind (individuals, businesses, exempt organisations)"
+    assert text.startswith(f"Count {every_kind} (with their returns)")
     for part in ("wages is over $10,000.00", 'state is "CA"', "for each tax year", "highest first", "at most 3"):
         assert part in text
     dates = _plan(

@@ -256,8 +256,8 @@ _DIMS: dict[str, tuple[str, ...]] = {
     "states": ("taxpayers.state",),
     "year": ("year",),
     "years": ("year",),
-    "tax year": ("year",),
-    "tax years": ("year",),
+    "tax year": ("tax_year",),
+    "tax years": ("tax_year",),
     "information return form": ("information_returns.form",),
     "information return forms": ("information_returns.form",),
     "information return type": ("information_returns.form",),
@@ -470,10 +470,19 @@ _CMP_AFTER = {
 
 _YEAR_FIELDS = {
     "tax year": "tax_year",
+    "tax years": "tax_year",
     "for tax year": "tax_year",
     "in tax year": "tax_year",
     "ty": "tax_year",
+    "tax yr": "tax_year",
+    "fy": "tax_year",  # a fiscal year is a (business's) tax year
+    "fiscal year": "tax_year",
+    "fiscal years": "tax_year",
+    "calendar year": "calendar_year",
+    "calendar years": "calendar_year",
+    "cy": "calendar_year",
 }
+"""Words that say which year a number is: the tax year, or the calendar year of the records' own date."""
 
 _DATE_FIELDS: dict[str, str] = {
     "filed": "returns.filed_date",

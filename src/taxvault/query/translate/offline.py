@@ -23,8 +23,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from taxvault.query.plan import AggFn, Aggregate, Filter, Op, Order, Plan
+from taxvault.query.plan import AggFn, Aggregate, Filter, Having, Op, Order, Plan
 from taxvault.query.translate import Unsupported
+from taxvault.query.translate.grammar import PHRASES
 from taxvault.query.translate.tagger import Tagged, tag
 from taxvault.query.translate.tokens import MAX_QUESTION_CHARS
 from taxvault.query.translate.values import Numeral, is_year
@@ -98,6 +99,26 @@ _TC_OF_WORD: dict[str, list[int]] = {
 """Transaction codes a word means on transactions (Document 6209): TC 846 refund issued; TC 610
 payment with the return, 650 federal tax deposit, 670 subsequent payment."""
 
+_YEAR_DIMS = frozenset({"year", "tax_year", "date_year"})
+"""Grouping by a year: "by year" (the set's own time), "by tax year", "by calendar year" (its own date)."""
+
+YEAR_OF_DATE: dict[str, str] = {
+    d.qualified: y.qualified
+    for y in FIELDS.values()
+    if y.year_of
+    for d in FIELDS.values()
+    if d.set == y.set and d.column == y.column and d.type == "date"
+}
+"""A date field -> its derived year field (notices.issued_date -> notices.issued_year)."""
+
+_OWN_DATE: dict[str, str] = {
+    R: "returns.filed_date",
+    N: "notices.issued_date",
+    C: "cases.opened",
+    X: "transactions.posted_date",
+}
+"""The date a calendar year applies to, by set ("returns in calendar year 2025": filed in 2025)."""
+
 _SPECIFIC_DATES = frozenset({"transactions.posted_date", "cases.opened", "cases.closed"})
 """Dates named by a verb that belongs to one set ("posted", "opened"): never silently dropped."""
 
@@ -132,6 +153,7 @@ class _Threshold:
     at: int  # index of the comparison word
     end: int  # index after the last number
     field: str | None = None
+    having: bool = False  # a threshold on each group's count or aggregate ("states with more than 50 ...")
 
 
 @dataclass
@@ -231,7 +253,7 @@ def _read_time(items: list[_Item], i: int, when: str, today: dt.date) -> tuple[_
         skip = 1 if after.kind == "cmp" and after.value == "eq" else 0  # "tax year = 2024"
         got = _read_time(items, i + 1 + skip, when, today)
         if got is not None:
-            got[0].field = "tax_year"
+            got[0].field = str(it.value)  # "tax_year", or "calendar_year": the year of the records' own date
             it.used = True
         return got
     if it.kind == "rel":
@@ -430,7 +452,7 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
             if got is not None:
                 t, j = got
                 _adjective_year(items, j, t)
-                if t.field is None:
+                if t.field is None or t.field == "calendar_year":  # "issued in calendar year 2025"
                     t.field = str(it.value)
                 t.at = i
                 r.times.append(t)
@@ -442,7 +464,8 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
         if k == "group":
             nxt = _peek(items, i + 1)
             if nxt is not None and nxt.kind == "year_field" and not _timeish_after(items, i + 1):
-                r.dims.append((("year",), i + 1, False, nxt.text))  # "by tax year"
+                year = "tax_year" if nxt.value == "tax_year" else "date_year"
+                r.dims.append(((year,), i + 1, False, nxt.text))  # "by tax year", "per calendar year"
                 r.grouped = True
                 i += 2
                 continue
@@ -680,6 +703,17 @@ class _Build:
     extra_sets: list[str] = field(default_factory=list)
 
 
+def _total_of(mapping: dict[str, str], text: str, head: tuple[str, str | None] | None) -> dict[str, str]:
+    """ "total tax" on notices: a return's "total tax" is its own field, but records without one
+    mean the total of their "tax" (the phrase is then "total" + the amount)."""
+    if head is None or head[0] in mapping or not text.startswith("total "):
+        return mapping
+    rest = PHRASES.get(tuple(text.split()[1:]))
+    if rest is not None and rest[0] == "field" and head[0] in rest[1]:
+        return dict(rest[1])
+    return mapping
+
+
 def _head(r: _Reading) -> tuple[str, str | None] | None:
     """The set the question counts or lists: the first set named after the question word, else the first."""
     if not r.sets:
@@ -803,6 +837,11 @@ def _reachable(a: str, b: str) -> bool:
 
 def _time_field(t: _Time, source: str, mentioned: list[str]) -> str:
     candidates = [source, *[s for s in mentioned if s != source]]
+    if t.field == "calendar_year":  # the year of the records' own date, never a tax year
+        for s in candidates:
+            if s in _OWN_DATE:
+                return _OWN_DATE[s]
+        raise _Refuse("these records have a tax year, not a date: say 'tax year 2024'", "compare")
     if t.field is not None and t.field != "tax_year":
         if t.field.split(".")[0] in candidates or t.field.startswith(T):
             return t.field
@@ -820,19 +859,43 @@ def _time_field(t: _Time, source: str, mentioned: list[str]) -> str:
     raise _Refuse("taxpayers have no date of their own: say which records (returns, notices, cases) the year is of")
 
 
-def _dim_field(cands: tuple[str, ...], source: str, mentioned: list[str], time_field: str | None) -> str:
+def _year_dim(kind: str, sets: list[str], time_field: str | None, verb: str | None) -> str:
+    """The year a "by year" groups by: a verb's date ("filed each year"), the time the question filters
+    on, the tax year of returns and information returns, else the year of the records' own date."""
+    if kind != "tax_year":
+        if verb is not None and verb.split(".")[0] in sets and verb in YEAR_OF_DATE:
+            return YEAR_OF_DATE[verb]  # "returns filed each year", "cases opened per year"
+        if time_field is not None and time_field in YEAR_OF_DATE:
+            return YEAR_OF_DATE[time_field]
+    if kind == "date_year":
+        for s in sets:
+            if s in _OWN_DATE:
+                return YEAR_OF_DATE[_OWN_DATE[s]]
+        raise _Refuse("these records have a tax year, not a date: group 'by tax year'", "compare")
+    int_year = time_field is not None and FIELDS[time_field].type == "int" and time_field != "modules.tax_period"
+    if time_field is not None and int_year and (kind != "tax_year" or time_field.endswith(".tax_year")):
+        return time_field
+    for s in sets:
+        if s in (R, INFO):
+            return f"{s}.tax_year"
+    if kind == "year":
+        for s in sets:
+            if s in _OWN_DATE:
+                return YEAR_OF_DATE[_OWN_DATE[s]]
+    raise _Refuse(
+        "I can group by tax year (returns, information returns) or by the year of a date "
+        "(notices issued, cases opened or closed, transactions posted, returns filed)",
+        "compare",
+    )
+
+
+def _dim_field(
+    cands: tuple[str, ...], source: str, mentioned: list[str], time_field: str | None, verb: str | None = None
+) -> str:
     if cands == ("month",):
-        raise _Refuse("I can group by tax year, not by month, quarter, week or day", "compare")
-    if cands == ("year",):
-        year_field = time_field
-        if year_field is None:
-            for s in [source, *mentioned]:
-                if s in (R, INFO):
-                    year_field = f"{s}.tax_year"
-                    break
-        if year_field is None or FIELDS[year_field].type != "int" or year_field == "modules.tax_period":
-            raise _Refuse("I can group by tax year (returns, information returns), not by the year of a date")
-        return year_field
+        raise _Refuse("I can group by year, not by month, quarter, week or day", "compare")
+    if cands[0] in _YEAR_DIMS:
+        return _year_dim(cands[0], list(dict.fromkeys([source, *mentioned])), time_field, verb)
     for c in cands:
         if c.split(".")[0] in (source, *mentioned):
             return c
@@ -912,6 +975,8 @@ def _assemble(r: _Reading) -> Plan:
         top = None
     if op is None and top is not None:
         op = "list"
+    if op is None and r.compare:
+        op = "sum" if r.fields else "count"  # "compare collection cases opened in 2025 and 2026"
     if op is None and head is not None and not r.dims and not r.grouped and (r.thresholds or r.values or r.flags):
         op = "list"  # "Returns in Texas with AGI above $250,000": a listing
     if op is None and r.grouped and r.fields and top is None:
@@ -936,12 +1001,15 @@ def _assemble(r: _Reading) -> Plan:
     bound: set[int] = set()
     for thr in thresholds:
         thr.field = _bind_threshold(thr, r, head, mentioned, bound)
+    havings = [t for t in thresholds if t.having]
+    thresholds = [t for t in thresholds if not t.having]
     free_fields = [f for n, f in enumerate(fields_mentioned) if n not in bound]
     measure: list[str] = []
     preferred = [head[0]] if head else []
     preferred += [s for s in [*mentioned, *_context_sets(r, verbs=True)] if s not in preferred]
     tc_hints: list[list[int]] = []
     for mapping, _, text in free_fields:
+        mapping = _total_of(mapping, text, head)
         measure.append(_field_for(mapping, preferred))
         if measure[-1] == "transactions.amount" and text.split()[0] in _TC_OF_WORD:
             tc_hints.append(_TC_OF_WORD[text.split()[0]])  # "refunds posted in 2025": TC 846
@@ -967,7 +1035,7 @@ def _assemble(r: _Reading) -> Plan:
                 head = (measure[0].split(".")[0], None)
             elif bound_sets and op == "count":
                 head = (bound_sets[0], None)  # "number of refunds over $1,000": returns
-            elif r.dims and r.dims[0][0][0] != "year" and top is not None and top[1] is True:
+            elif r.dims and r.dims[0][0][0] not in _YEAR_DIMS and top is not None and top[1] is True:
                 head = (r.dims[0][0][0].split(".")[0], None)  # "the most common notice type": count notices
             elif r.dims and r.ops and r.ops[0][0] == "list":
                 raise _Refuse("say what to count ('which state has the most returns')", "top")
@@ -1035,6 +1103,8 @@ def _assemble(r: _Reading) -> Plan:
     involved += _context_sets(r, verbs=False)
     for t in r.times:
         qualified = _time_field(t, source, involved)
+        if t.compare and not t.dates and qualified in YEAR_OF_DATE:
+            qualified = YEAR_OF_DATE[qualified]  # "notices issued in 2025 vs 2026": side by side, by year issued
         b.filters.extend(_time_filters(t, qualified))
         time_field = qualified
         if t.compare:
@@ -1045,9 +1115,9 @@ def _assemble(r: _Reading) -> Plan:
     if compare_field is not None:
         group_by.append(compare_field)
     for cands, _, _, _ in r.dims:
-        if not (r.grouped or top is not None or (r.ops and r.ops[0][0] == "list") or r.distinct):
+        if not (r.grouped or top is not None or (r.ops and r.ops[0][0] == "list") or r.distinct or havings):
             raise _Refuse("say how to group: 'by state', 'per year', 'for each form'")
-        fd = _dim_field(cands, source, mentioned, time_field)
+        fd = _dim_field(cands, source, mentioned, time_field, r.verb[0] if r.verb is not None else None)
         if fd not in group_by:
             group_by.append(fd)
     if r.grouped and not r.dims:
@@ -1062,6 +1132,10 @@ def _assemble(r: _Reading) -> Plan:
             raise _Refuse("say what to count the different values of ('how many different states')")
         aggregates = [Aggregate(fn=AggFn.COUNT_DISTINCT, field=group_by[0])]
         group_by = []
+    elif op == "list" and group_by and top is None and havings:
+        # "which states have more than 50 taxpayers": the groups passing a threshold
+        fn, what = _ranking(None, measure, r)
+        aggregates = [Aggregate(fn=fn, field=what)]
     elif op == "list" and group_by:
         # "which state has the most returns": a ranking of groups
         fn, what = _ranking(top, measure, r)
@@ -1105,6 +1179,11 @@ def _assemble(r: _Reading) -> Plan:
                 raise _Refuse("top N needs something to rank: 'top 5 states by number of returns'", "top")
             order = [Order(by=aggregates[0].label, descending=top[0] != "asc")]
             limit = top[2] if top[2] is not None else (None if (r.dims and r.dims[0][2]) or top[1] == "sort" else 1)
+    having: list[Having] = []
+    for thr in havings:
+        if not group_by:
+            raise _Refuse("a threshold on a count or total keeps some groups: say which ('states with ...')", "top")
+        having.append(_having(thr, aggregates, r))
     used = set(select) | {f.field for f in b.filters} | {a.field for a in aggregates if a.field}
     used |= {o.by for o in order}
     if any(m not in used for m in measure):
@@ -1116,10 +1195,36 @@ def _assemble(r: _Reading) -> Plan:
         filters=b.filters,
         aggregates=aggregates,
         group_by=group_by,
+        having=having,
         order_by=order,
         limit=limit,
     )
     return plan
+
+
+def _having(thr: _Threshold, aggregates: list[Aggregate], r: _Reading) -> Having:
+    """A group threshold on the plan's count or on the aggregate of the amount it names (added if missing)."""
+    if thr.field == "count":
+        agg = next((a for a in aggregates if a.fn == AggFn.COUNT and a.field is None), None)
+        if agg is None:
+            agg = Aggregate(fn=AggFn.COUNT)
+            aggregates.append(agg)
+        if any(v.dollar_sign or not v.is_integer for v in thr.values):
+            raise _Refuse("a number of records is a whole number, not an amount of money")
+        values = [v.integer for v in thr.values]
+    else:
+        assert thr.field is not None
+        agg = next((a for a in aggregates if a.field == thr.field and a.fn in (AggFn.SUM, AggFn.AVG)), None)
+        if agg is None:
+            fn = AggFn.AVG if any(o == "avg" for o, _ in r.ops) else AggFn.SUM
+            agg = Aggregate(fn=fn, field=thr.field)
+            aggregates.append(agg)
+        f = _threshold_filter(thr, thr.field)  # the same reading of the amount as a row threshold
+        values = [int(v) for v in (f.value if isinstance(f.value, list) else [f.value])]
+    if thr.op == "between":
+        lo, hi = sorted(values)
+        return Having(by=agg.label, op=Op.BETWEEN, value=[lo, hi])
+    return Having(by=agg.label, op=_OP[thr.op], value=values[0])
 
 
 def group_by_pending(r: _Reading) -> bool:
@@ -1174,7 +1279,8 @@ def _bind_threshold(
             continue
         if at == thr.at - 1 or at == thr.end:
             if at == thr.at - 1 and _peek_kind(r, at - 1) == "agg" and (r.dims or r.grouped):
-                raise _Refuse("I can't keep only the groups whose total or average passes a threshold", "top")
+                thr.having = True  # "states with an average AGI over $80,000": the amount stays the measure
+                return _field_for(mapping, preferred)
             bound.add(n)
             return _field_for(mapping, preferred)
     for qualified, _, _, at in r.flags:
@@ -1184,6 +1290,10 @@ def _bind_threshold(
     implied = {"information_returns.form": INFO, "notices.notice_type": N, "transactions.tc": X}
     money = all(v.looks_like_money for v in thr.values)
     counted = _peek_kind(r, thr.end) in ("value", "set")  # "more than 1 W-2", "over 3 notices": a count of records
+    counted_set = next((s for s, _, at in r.sets if at == thr.end), None)
+    if counted and not money and r.dims and head is not None and counted_set == head[0]:
+        thr.having = True  # "states with more than 50 taxpayers": each group's count of what is counted
+        return "count"
     if counted and not money:
         raise _Refuse("I can't count records per taxpayer ('more than one W-2'); ask how many W-2s, or by state")
     for qualified, _, _, at in r.values:

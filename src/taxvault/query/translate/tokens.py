@@ -27,6 +27,9 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 
+_YEAR_PREFIX = re.compile(r"^(ty|fy|cy)'?(\d{4})$")
+"""``TY2024``, ``FY2024``, ``CY2025``: a year word glued to its year, read as the two words."""
+
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
 
 MAX_QUESTION_CHARS = 500
@@ -60,6 +63,11 @@ def tokenize(question: str) -> list[Token]:
             continue
         raw = text[m.start() : m.end()]
         value = m.group(0).replace(" ", "")
+        glued = _YEAR_PREFIX.match(value) if kind == "word" else None
+        if glued is not None:
+            out.append(Token(glued.group(1), "word", raw[:2]))
+            out.append(Token(glued.group(2), "number", glued.group(2)))
+            continue
         if kind == "word":
             value = value.rstrip(".") if value.count(".") == 1 else value
             if value.endswith("'s") or value.endswith("s'"):
