@@ -99,6 +99,9 @@ _TC_OF_WORD: dict[str, list[int]] = {
 """Transaction codes a word means on transactions (Document 6209): TC 846 refund issued; TC 610
 payment with the return, 650 federal tax deposit, 670 subsequent payment."""
 
+_BY_YEAR_PHRASES = frozenset({"year over year", "year-over-year", "year on year", "year by year", "yearly", "annually"})
+"""Words that group by year on their own, without "by" ("notices issued year over year")."""
+
 _YEAR_DIMS = frozenset({"year", "tax_year", "date_year"})
 """Grouping by a year: "by year" (the set's own time), "by tax year", "by calendar year" (its own date)."""
 
@@ -164,6 +167,7 @@ class _Time:
     compare: bool = False
     at: int = 0
     field: str | None = None  # qualified field from a verb (filed, issued...) or "tax_year"
+    calendar: bool = False  # "calendar year 2025": the records' own date, even when a verb names another's
 
 
 @dataclass
@@ -184,6 +188,7 @@ class _Reading:
     set_texts: dict[int, str] = field(default_factory=dict)  # the words that named a set, by index
     top: tuple[str, bool | str, int | None, int] | None = None  # direction, count / "date", n, at
     distinct: bool = False
+    per_sets: list[str] = field(default_factory=list)  # "per return": an average over each such record
 
 
 def _merge_numbers(tags: list[Tagged]) -> list[_Item]:
@@ -254,6 +259,7 @@ def _read_time(items: list[_Item], i: int, when: str, today: dt.date) -> tuple[_
         got = _read_time(items, i + 1 + skip, when, today)
         if got is not None:
             got[0].field = str(it.value)  # "tax_year", or "calendar_year": the year of the records' own date
+            got[0].calendar = it.value == "calendar_year"
             it.used = True
         return got
     if it.kind == "rel":
@@ -314,6 +320,12 @@ def _read_time(items: list[_Item], i: int, when: str, today: dt.date) -> tuple[_
             break
         if op == "from":
             op = "since"
+        tail = _peek(items, j)
+        if tail is not None and tail.kind == "year_field" and not _timeish_after(items, j):
+            tail.used = True  # "the 2024 tax year", "2025 calendar year"
+            return _Time(
+                op, years=years, compare=compare, field=str(tail.value), calendar=tail.value != "tax_year"
+            ), j + 1
         return _Time(op, years=years, compare=compare), j
     return None
 
@@ -342,6 +354,11 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
                 continue
             if k == "when":
                 raise _Refuse("I could not read the time in the question")
+            if k == "year_field" and r.grouped and _peek_kind_at(items, i - 1) == "and":
+                year = "tax_year" if it.value == "tax_year" else "date_year"
+                r.dims.append(((year,), i, False, it.text))  # "by state and tax year"
+                i += 1
+                continue
             if k == "year_field":
                 raise _Refuse("say which tax year ('for tax year 2024'), or group 'by tax year'", "compare")
         if k == "num":
@@ -435,6 +452,8 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
                     r.times.append(t)
                     i = j
                     continue
+            if it.text in ("closed", "resolved") and nxt is not None and nxt.kind == "group":
+                r.verb = ("cases.closed", i)  # "cases closed each year": by the year they closed
             if pending_not:
                 if op != "=":
                     raise _Refuse("I can only negate a named value (not in Texas, not deceased)")
@@ -471,9 +490,21 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
                 continue
             if nxt is not None and nxt.kind == "dim":
                 r.grouped = True
+            elif it.text == "per" and nxt is not None and nxt.kind == "set":
+                r.per_sets.append(nxt.value[0])  # "average dependents per return": of each return (the source)
+                i += 2
+                continue
             elif not it.text.startswith(("by", "across", "for all")):  # "reported by taxpayers", "across all returns"
                 raise _Refuse("I can group by state, year, form, notice type, filing status, MFT, case kind or status")
             i += 1
+            continue
+        if k == "dim" and it.value == ("year",) and it.text in _BY_YEAR_PHRASES:
+            r.dims.append((("year",), i, False, it.text))  # "year over year", "annually": grouped by year
+            r.grouped = True
+            i += 1
+            continue
+        if k == "dim" and it.value == ("year",) and _peek(items, i + 1) is not None and _is_year_num(items[i + 1]):
+            i += 1  # "in the year 2024": the year itself is the time
             continue
         if k == "dim" and it.value == ("returns.dependents",) and not _after_group(items, i):
             r.fields.append(({R: "dependents"}, i, it.text))  # "average number of dependents": an amount
@@ -847,7 +878,12 @@ def _time_field(t: _Time, source: str, mentioned: list[str]) -> str:
             return t.field
         if t.field in _SPECIFIC_DATES:
             raise _Refuse(f"'{FIELDS[t.field].label}' is a date of {t.field.split('.')[0]}, not of these records")
-        t.field = None  # "W-2s issued in 2024": the verb names no date of these records
+        t.field = "calendar_year" if t.calendar else None  # "W-2s issued in 2024": no date of these records
+    if t.field == "calendar_year":
+        for s in candidates:
+            if s in _OWN_DATE:
+                return _OWN_DATE[s]
+        raise _Refuse("these records have a tax year, not a date: say 'tax year 2024'", "compare")
     if t.field == "tax_year":
         for s in candidates:
             if s in (R, INFO):
@@ -1044,6 +1080,8 @@ def _assemble(r: _Reading) -> Plan:
         source = head[0]
     if not source:
         raise _Refuse("say what to total ('total wages', 'total amount due on notices')", "sum")
+    if any(s != source for s in r.per_sets):
+        raise _Refuse("I compute over the records themselves ('average refund per return'), not per taxpayer", "avg")
     b.source = source
 
     # Filters.
@@ -1100,6 +1138,7 @@ def _assemble(r: _Reading) -> Plan:
     involved = [*mentioned, *(m.split(".")[0] for m in measure)]
     involved += [t.field.split(".")[0] for t in thresholds if t.field is not None]
     involved += [q.split(".")[0] for q, _, _, _ in r.values if "." in q]
+    involved += [q.split(".")[0] for q, _, _, at in r.flags if at not in r.bound_flags]  # "got a refund in 2024"
     involved += _context_sets(r, verbs=False)
     for t in r.times:
         qualified = _time_field(t, source, involved)
@@ -1281,6 +1320,9 @@ def _bind_threshold(
             if at == thr.at - 1 and _peek_kind(r, at - 1) == "agg" and (r.dims or r.grouped):
                 thr.having = True  # "states with an average AGI over $80,000": the amount stays the measure
                 return _field_for(mapping, preferred)
+            if r.dims and not r.sets and r.top is None and r.ops and r.ops[0][0] == "list" and at == thr.end:
+                thr.having = True  # "which states received more than $1 million in refunds": their total
+                return _field_for(mapping, preferred)
             bound.add(n)
             return _field_for(mapping, preferred)
     for qualified, _, _, at in r.flags:
@@ -1290,7 +1332,11 @@ def _bind_threshold(
     implied = {"information_returns.form": INFO, "notices.notice_type": N, "transactions.tc": X}
     money = all(v.looks_like_money for v in thr.values)
     counted = _peek_kind(r, thr.end) in ("value", "set")  # "more than 1 W-2", "over 3 notices": a count of records
-    counted_set = next((s for s, _, at in r.sets if at == thr.end), None)
+    j = thr.end
+    while _peek_kind(r, j) in ("flag", "value", "state"):
+        j += 1  # "more than 10 open cases", "over 4 CP14 notices"
+    counted = counted or _peek_kind(r, j) == "set"
+    counted_set = next((s for s, _, at in sorted(r.sets, key=lambda x: x[2]) if thr.end <= at <= j), None)
     if counted and not money and r.dims and head is not None and counted_set == head[0]:
         thr.having = True  # "states with more than 50 taxpayers": each group's count of what is counted
         return "count"
