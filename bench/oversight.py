@@ -75,7 +75,7 @@ def quality(tmp: Path, url: str | None, employees: int, days: int, seed: int) ->
             f"{s.precision:9.2f}"
         )
     print(f"worst recall {worst_r:.2f} (aim 0.95), worst precision {worst_p:.2f} (aim 0.90)")
-    engine.dispose()
+    _drop(engine, url)
 
 
 def _templates(engine: Engine) -> tuple[list[tuple[bytes, bytes, dt.datetime]], dt.timedelta]:
@@ -144,7 +144,17 @@ def throughput(tmp: Path, url: str | None, sizes: list[int], seed: int) -> None:
             f"{result.events:,} events in {result.seconds:.1f}s = {result.events_per_second:,.0f} events/s "
             f"(aim 50,000); {result.new_alerts:,} alerts"
         )
-        engine.dispose()
+        _drop(engine, url)
+
+
+def _drop(engine: Engine, url: str | None) -> None:
+    """Dispose of the engine; on PostgreSQL, drop the database the bench made."""
+    engine.dispose()
+    if url:
+        admin = make_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{engine.url.database}" WITH (FORCE)')
+        admin.dispose()
 
 
 def main() -> None:
