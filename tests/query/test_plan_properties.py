@@ -68,6 +68,10 @@ def plans(draw: st.DrawFn) -> dict[str, Any]:
         body["aggregates"] = aggs
         body["group_by"] = [f.qualified for f in draw(st.lists(fields, max_size=2, unique=True))]
         body["order_by"] = [{"by": "count", "descending": draw(st.booleans())}]
+        if body["group_by"] and draw(st.booleans()):  # keep the groups past a threshold on an aggregate
+            op = draw(st.sampled_from([Op.GT, Op.LE, Op.NE, Op.BETWEEN]))
+            value: Any = [0, 5] if op == Op.BETWEEN else draw(st.integers(0, 3))
+            body["having"] = [{"by": draw(st.sampled_from(["count", "x"])), "op": op.value, "value": value}]
     else:
         body["select"] = [f.qualified for f in draw(st.lists(fields, min_size=1, max_size=3, unique=True))]
     body["limit"] = draw(st.integers(1, 50))

@@ -1011,7 +1011,7 @@ def _assemble(r: _Reading) -> Plan:
         top = None
     if op is None and top is not None:
         op = "list"
-    if op is None and r.compare:
+    if op is None and (r.compare or any(t.compare for t in r.times)):
         op = "sum" if r.fields else "count"  # "compare collection cases opened in 2025 and 2026"
     if op is None and head is not None and not r.dims and not r.grouped and (r.thresholds or r.values or r.flags):
         op = "list"  # "Returns in Texas with AGI above $250,000": a listing
@@ -1219,6 +1219,9 @@ def _assemble(r: _Reading) -> Plan:
             order = [Order(by=aggregates[0].label, descending=top[0] != "asc")]
             limit = top[2] if top[2] is not None else (None if (r.dims and r.dims[0][2]) or top[1] == "sort" else 1)
     having: list[Having] = []
+    if havings and r.ops and r.ops[0][0] == "count" and r.dims and r.dims[0][1] == r.ops[0][1] + 1:
+        raise _Refuse("I can list the groups past a threshold ('which states have more than 50 taxpayers'), "
+                      "not count them", "top")  # fmt: skip
     for thr in havings:
         if not group_by:
             raise _Refuse("a threshold on a count or total keeps some groups: say which ('states with ...')", "top")

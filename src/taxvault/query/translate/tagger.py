@@ -85,6 +85,15 @@ def _state_code(tok: Token, prev: str | None, shouting: bool = False) -> str | N
     return code
 
 
+def _longer_after_total(texts: list[str], i: int, length: int) -> bool:
+    """Whether the words after "total" form a field phrase reaching past the one "total" starts."""
+    for n in range(min(MAX_PHRASE, len(texts) - i - 1), length - 1, -1):
+        hit = PHRASES.get(tuple(texts[i + 1 : i + 1 + n]))
+        if hit is not None and hit[0] == "field":
+            return True
+    return False
+
+
 def tag(question: str) -> Tagging:
     """Tag every token of ``question``; stop at the first unknown or forbidden word."""
     tokens = tokenize(question)
@@ -110,6 +119,8 @@ def tag(question: str) -> Tagging:
             hit = PHRASES.get(words)
             if hit is None:
                 continue
+            if length > 1 and words[0] == "total" and hit[0] == "field" and _longer_after_total(texts, i, length):
+                continue  # "total tax withheld": the total of "tax withheld", not "total tax" then "withheld"
             if length == 1:
                 code = _state_code(tok, texts[i - 1] if i else None, shouting)
                 if code is not None and tok.raw == code and hit[0] in ("when", "or", "filler", "group"):
