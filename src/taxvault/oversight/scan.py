@@ -106,9 +106,18 @@ def scan(engine: Engine, *, batch: int = BATCH, name: str = CURSOR, limit: int |
         end = int(conn.execute(sa.select(audit_tree.c.tree_size)).scalar_one())
         if limit is not None:
             end = min(end, start + limit)
-        staff = load_staff(conn)
-        hourly, readers = _load_state(conn, last_time)
+        if start >= end:  # nothing new (the scheduled pass, most minutes): no state to load
+            staff = hourly = readers = None
+        else:
+            staff = load_staff(conn)
+            hourly, readers = _load_state(conn, last_time)
     report.start_leaf = report.end_leaf = start
+    if staff is None:
+        if last_time is not None:
+            with engine.begin() as conn:
+                _raise(conn, unreviewed_break_glass(conn, last_time), report, Counter())
+        report.seconds = time.perf_counter() - started
+        return report
     detector = Detector(hourly, readers)
     counts: Counter[str] = Counter()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oversight-read")
