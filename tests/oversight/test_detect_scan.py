@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -53,3 +54,30 @@ def test_an_empty_log_scans_to_nothing(db_engine: Engine) -> None:
     report = scan(db_engine)
     assert (report.events, report.new_alerts, report.end_leaf) == (0, 0, 0)
     assert report.to_json()["events_per_second"] == 0
+
+
+def _state(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        hourly = conn.execute(sa.text("SELECT * FROM oversight_hourly ORDER BY principal_id, hour")).all()
+        readers = conn.execute(sa.text("SELECT * FROM oversight_subject_readers ORDER BY subject, day, principal_id"))
+        return [tuple(r) for r in hourly] + [tuple(r) for r in readers]
+
+
+def test_two_scans_at_once_count_each_batch_once(db_engine: Engine, tmp_path: Path) -> None:
+    """The serve job and an operator's `taxvault oversight scan` may overlap: no batch is counted twice."""
+    simulate(db_engine, employees=12, days=8, seed=9, truth=tmp_path / "truth.jsonl", per_kind=1)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = list(pool.map(lambda _: scan(db_engine, batch=400), range(2)))
+    size = AuditLog(db_engine).tree_head().tree_size
+    # Both start from leaf 0 (they overlap: the loser finds the cursor moved at its first write and
+    # stops); without the cursor lock both would judge every batch and this sum would be twice the log.
+    assert sum(r.events for r in reports) == size
+    together = _state(db_engine)
+    alerts = {a["dedupe"] for a in alerts_of(db_engine)}
+    _reset(db_engine)
+    with db_engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM oversight_alerts"))
+    alone = scan(db_engine, batch=400)
+    assert alone.events == size
+    assert _state(db_engine) == together
+    assert {a["dedupe"] for a in alerts_of(db_engine)} == alerts
