@@ -454,12 +454,14 @@ def _kind_filter(plan: Plan) -> Filter | None:
     return next((f for f in plan.filters if f.field == "taxpayers.kind" and f.op == Op.EQ), None)
 
 
-def _source_noun(plan: Plan) -> str:
-    """What the plan counts or lists: "individual taxpayers", "businesses", or taxpayers of every kind."""
+def _source_noun(plan: Plan, *, first: bool = False) -> str:
+    """What the plan counts or lists: "individual taxpayers", "businesses", or taxpayers of every kind
+    (said in full the ``first`` time: the set holds every entity, while "taxpayers" in a question means people)."""
     kind = _kind_filter(plan)
     if kind is not None:
         return _KIND_NOUNS.get(str(kind.value), SET_NOUN[plan.source][1])
-    if plan.source == EntitySet.TAXPAYERS and not any(f.field == "taxpayers.kind" for f in plan.filters):
+    every = plan.source == EntitySet.TAXPAYERS and not any(f.field == "taxpayers.kind" for f in plan.filters)
+    if every and first:
         return "taxpayers of every kind (individuals, businesses, exempt organisations)"
     return SET_NOUN[plan.source][1]
 
@@ -485,7 +487,7 @@ def _having_text(plan: Plan, h: Having) -> str:
 
 
 def _describe(plan: Plan) -> str:
-    noun = _source_noun(plan)
+    noun = _source_noun(plan, first=True)
     joined = ""
     if plan.join:
         joined = " (with their " + ", ".join(SET_NOUN[s][1] for s in plan.join) + ")"

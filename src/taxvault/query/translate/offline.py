@@ -454,6 +454,10 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
                     continue
             if it.text in ("closed", "resolved") and nxt is not None and nxt.kind == "group":
                 r.verb = ("cases.closed", i)  # "cases closed each year": by the year they closed
+            if it.text == "open" and nxt is not None and nxt.kind == "group" and not pending_not:
+                r.verb = ("cases.opened", i)  # "how many cases did each unit open per year": a verb
+                i += 1
+                continue
             if pending_not:
                 if op != "=":
                     raise _Refuse("I can only negate a named value (not in Texas, not deceased)")
