@@ -57,7 +57,12 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "Which taxpayers in Ohio owe more than $10,000?",
         "List the 10 largest refunds for 2024",
     ),
-    "compare": ("Returns in 2024 vs 2023 by filing status",),
+    "compare": (
+        "Returns in 2024 vs 2023 by filing status",
+        "How many notices were issued each year?",
+        "Cases opened in 2025 vs 2026",
+    ),
+    "having": ("Which states have more than 50 taxpayers?", "States with an average AGI over $80,000"),
 }
 """Supported question forms, offered as the nearest ones when a question is refused."""
 
@@ -418,6 +423,13 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
             if k == "agg" and it.value == "distinct":
                 r.distinct = True
                 r.ops.append(("count", i))
+            elif (
+                k == "agg"
+                and it.text in ("total", "totals")
+                and _peek_kind_at(items, i + 1) == "set"
+                and _peek_kind_at(items, i + 2) != "field"  # "total transaction amount" is an amount
+            ):
+                r.ops.append(("count", i))  # "total notices by type": how many, not an amount
             else:
                 r.ops.append((it.value if k == "agg" else "list", i))
             i += 1
@@ -1099,8 +1111,13 @@ def _assemble(r: _Reading) -> Plan:
     for s, _kind, _ in r.sets:
         if s != source and s not in b.extra_sets and (head is None or s != head[0] or source != head[0]):
             b.extra_sets.append(s)
-    if T in b.extra_sets and source not in (T, C) and (head is None or head[0] != T):
+    other_kinds = {k for s_, k, _ in r.sets if s_ == T and k not in (None, "individual")}
+    if T in b.extra_sets and source not in (T, C) and (head is None or head[0] != T) and not other_kinds:
         b.extra_sets.remove(T)  # "returns filed by single taxpayers": every return has its taxpayer
+    elif T in b.extra_sets and other_kinds and (head is None or head[0] != T):
+        if len(other_kinds) > 1:
+            raise _Refuse("a taxpayer is one kind: individual, business or exempt organisation")
+        b.filters.append(Filter(field="taxpayers.kind", op=Op.EQ, value=other_kinds.pop()))  # "notices to businesses"
     for thr in thresholds:
         assert thr.field is not None
         b.filters.append(_threshold_filter(thr, thr.field))
@@ -1225,10 +1242,10 @@ def _assemble(r: _Reading) -> Plan:
     having: list[Having] = []
     if havings and r.ops and r.ops[0][0] == "count" and r.dims and r.dims[0][1] == r.ops[0][1] + 1:
         raise _Refuse("I can list the groups past a threshold ('which states have more than 50 taxpayers'), "
-                      "not count them", "top")  # fmt: skip
+                      "not count them", "having")  # fmt: skip
     for thr in havings:
         if not group_by:
-            raise _Refuse("a threshold on a count or total keeps some groups: say which ('states with ...')", "top")
+            raise _Refuse("a threshold on a count or total keeps some groups: say which ('states with ...')", "having")
         having.append(_having(thr, aggregates, r))
     used = set(select) | {f.field for f in b.filters} | {a.field for a in aggregates if a.field}
     used |= {o.by for o in order}
@@ -1281,6 +1298,8 @@ def group_by_pending(r: _Reading) -> bool:
 def _singular(r: _Reading) -> bool:
     """'the return with the highest refund' (one) vs 'returns with the highest refunds' (a ranking)."""
     nouns = [r.set_texts[at] for _, _, at in r.sets if at in r.set_texts]
+    if len(nouns) > 1 and nouns[0] == "who":
+        nouns = nouns[1:]  # "who are the taxpayers with the largest ...": the noun says how many
     if nouns:
         return not (nouns[0].endswith("s") or nouns[0] == "people")  # "who has the highest ...": one
     return not (r.fields and r.fields[-1][2].endswith("s"))
