@@ -123,6 +123,15 @@ Rules:
   are integers ("last year" is the calendar year before today's).
 - "order_by" names a selected or grouped field, or an aggregate's label (count,
   sum_wages, avg_refund, ...). "limit" is 1 to 1000 (top 10: limit 10).
+- "having" keeps only the groups whose aggregate passes a threshold: {"by": an
+  aggregate's label, "op", "value": a whole number, cents for money}. "States with
+  more than 50 taxpayers": group_by taxpayers.state, having count > 50.
+- Years of dates are fields of their own (notices.issued_year, cases.opened_year,
+  transactions.posted_year, returns.filed_year, cases.closed_year): "notices per
+  year" groups by notices.issued_year; "2025 vs 2026" filters it with "in" and
+  groups by it. A bare year on returns and information returns is the tax year.
+- "taxpayers", "people", "individuals" mean taxpayers.kind = "individual";
+  "businesses", "employers" mean "business"; "entities" means every kind (no filter).
 - A plan can only read. If the question asks to change, delete or send anything, or
   needs a field or relation that is not listed, refuse instead of guessing.
 """
