@@ -152,6 +152,7 @@ class _Item:
     value: Any
     text: str
     used: bool = False
+    after: str = ""  # the filler words just before it ("amount of" in "total amount of all transactions")
 
 
 @dataclass
@@ -194,6 +195,7 @@ class _Reading:
     top: tuple[str, bool | str, int | None, int] | None = None  # direction, count / "date", n, at
     distinct: bool = False
     per_sets: list[str] = field(default_factory=list)  # "per return": an average over each such record
+    side_by_side: list[str] = field(default_factory=list)  # "Texas vs Ohio": values compared, grouped by
 
 
 def _merge_numbers(tags: list[Tagged]) -> list[_Item]:
@@ -218,7 +220,15 @@ def _merge_numbers(tags: list[Tagged]) -> list[_Item]:
             raise _Refuse(f"I could not tell what '{t.text}' multiplies")
         items.append(_Item(t.kind, t.value, t.text))
         i += 1
-    kept = [it for it in items if it.kind != "filler"]
+    kept: list[_Item] = []
+    dropped: list[str] = []
+    for it in items:
+        if it.kind == "filler":
+            dropped.append(it.text)
+            continue
+        it.after = " ".join(dropped)
+        dropped = []
+        kept.append(it)
     out: list[_Item] = []
     for n, it in enumerate(kept):
         nxt = _peek(kept, n + 1)
@@ -304,6 +314,14 @@ def _read_time(items: list[_Item], i: int, when: str, today: dt.date) -> tuple[_
             if sep.kind == "year_field" and nxt.kind in ("and", "or", "vs", "when"):
                 sep.used = True
                 j += 1
+                continue
+            third = _peek(items, j + 2)
+            tax_year_again = nxt.kind == "year_field" and nxt.value == "tax_year"
+            if sep.kind in ("and", "or", "vs") and tax_year_again and third is not None and _is_year_num(third):
+                compare = compare or sep.kind == "vs"  # "TY23 vs TY24"
+                years.append(third.value.integer)
+                nxt.used = True
+                j += 3
                 continue
             if sep.kind in ("and", "or", "vs") and nxt.kind == "num" and _is_year_num(nxt):
                 compare = compare or sep.kind == "vs"
@@ -428,11 +446,30 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
                 and it.text in ("total", "totals")
                 and _peek_kind_at(items, i + 1) == "set"
                 and _peek_kind_at(items, i + 2) != "field"  # "total transaction amount" is an amount
+                and not any(w in items[i + 1].after for w in ("amount", "value"))  # "total amount of all ..."
             ):
                 r.ops.append(("count", i))  # "total notices by type": how many, not an amount
             else:
                 r.ops.append((it.value if k == "agg" else "list", i))
             i += 1
+            continue
+        nxt_set, third = _peek(items, i + 1), _peek(items, i + 2)
+        if (
+            k == "set"
+            and it.value[0] == T
+            and it.value[1] is not None
+            and nxt_set is not None
+            and nxt_set.kind == "vs"
+            and third is not None
+            and third.kind == "set"
+            and third.value[0] == T
+            and third.value[1] not in (None, it.value[1])
+        ):  # "individuals vs businesses": taxpayers of both kinds, side by side
+            r.sets.append((T, None, i))
+            r.set_texts[i] = third.text
+            r.values.append(("taxpayers.kind", [it.value[1], third.value[1]], False, i))
+            r.side_by_side.append("taxpayers.kind")
+            i += 3
             continue
         if k == "set":
             r.sets.append((it.value[0], it.value[1], i))
@@ -660,7 +697,13 @@ def _read_values(items: list[_Item], i: int, r: _Reading, negated: bool) -> int:
             j += 1
             continue
         if sep is not None and sep.kind == "vs" and nxt is not None and nxt.kind == first.kind:
-            raise _Refuse("I can compare years ('in 2024 vs 2023'); for states or forms, group by them")
+            if _value_field(nxt) != qualified or negated:
+                raise _Refuse("I can compare values of one kind side by side ('Texas vs Ohio', 'W-2s vs 1099-NECs')")
+            values.append(_value_of(nxt))  # "Texas vs Ohio": both, side by side
+            if qualified not in r.side_by_side:
+                r.side_by_side.append(qualified)
+            j += 2
+            continue
         break
     values = [x for v in values for x in (v if isinstance(v, tuple) else (v,))]  # "1099s": every 1099 form
     if negated and len(values) > 1:
@@ -771,7 +814,7 @@ def _head(r: _Reading) -> tuple[str, str | None] | None:
             return M, None  # "how many 941s"
         return None
     op_at = r.ops[0][1] if r.ops else -1
-    after = [s for s in r.sets if s[2] > op_at]
+    after = [s for s in r.sets if s[2] > op_at or r.set_texts.get(s[2]) == "who"]  # "who received CP14s"
     s = (after or r.sets)[0]
     return s[0], s[1]
 
@@ -1174,6 +1217,10 @@ def _assemble(r: _Reading) -> Plan:
     group_by: list[str] = []
     if compare_field is not None:
         group_by.append(compare_field)
+    for qualified in r.side_by_side:  # "Texas vs Ohio", "W-2s vs 1099-NECs": one group per value
+        compared = next(f.field for f in b.filters if f.field == qualified or (qualified == "mft" and "mft" in f.field))
+        if compared not in group_by:
+            group_by.append(compared)
     for cands, _, _, _ in r.dims:
         if not (r.grouped or top is not None or (r.ops and r.ops[0][0] == "list") or r.distinct or havings):
             raise _Refuse("say how to group: 'by state', 'per year', 'for each form'")

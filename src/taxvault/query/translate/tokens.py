@@ -27,8 +27,8 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 
-_YEAR_PREFIX = re.compile(r"^(ty|fy|cy)'?(\d{4})$")
-"""``TY2024``, ``FY2024``, ``CY2025``: a year word glued to its year, read as the two words."""
+_YEAR_PREFIX = re.compile(r"^(ty|fy|cy)'?(\d{4}|\d{2})$")
+"""``TY2024``, ``FY2024``, ``CY2025``, ``FY24``: a year word glued to its year, read as the two words."""
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
 
@@ -66,7 +66,8 @@ def tokenize(question: str) -> list[Token]:
         glued = _YEAR_PREFIX.match(value) if kind == "word" else None
         if glued is not None:
             out.append(Token(glued.group(1), "word", raw[:2]))
-            out.append(Token(glued.group(2), "number", glued.group(2)))
+            year = glued.group(2) if len(glued.group(2)) == 4 else "20" + glued.group(2)  # FY24: 2024
+            out.append(Token(year, "number", glued.group(2)))
             continue
         if kind == "word":
             value = value.rstrip(".") if value.count(".") == 1 else value
