@@ -190,3 +190,42 @@ def test_any_sequence_of_known_words_gives_a_valid_plan_or_a_refusal(words: list
         assert Plan.model_validate(got.model_dump(mode="json")).plan_hash() == got.plan_hash()
     else:
         assert got.reason
+
+
+@pytest.mark.parametrize(
+    ("question", "group_by", "filters"),
+    [
+        ("Number of taxpayers in Texas vs Ohio", ["taxpayers.state"], {"taxpayers.state": (Op.IN, ["OH", "TX"])}),
+        ("How many individuals vs businesses are there?", ["taxpayers.kind"], {}),
+        ("How many CP14 vs CP501 notices?", ["notices.notice_type"], {}),
+        ("total agi ty23 vs ty24", ["returns.tax_year"], {"returns.tax_year": (Op.IN, [2023, 2024])}),
+        ("How many returns fy24", [], {"returns.tax_year": (Op.EQ, 2024)}),
+        ("How many taxpayers have at least one open case?", [], {"cases.status": (Op.EQ, "open")}),
+        ("Compare the number of open cases by unit", ["cases.unit"], {}),
+        ("How many returns were filed by businesses?", [], {"taxpayers.kind": (Op.EQ, "business")}),
+        ("Total refunds paid out in 2024 by state", ["taxpayers.state"], {"returns.tax_year": (Op.EQ, 2024)}),
+        ("How many cases did each unit open per year?", ["cases.unit", "cases.opened_year"], {}),
+        ("Total wages by state and tax year", ["taxpayers.state", "returns.tax_year"], {}),
+        (
+            "How many returns were filed in calendar 2025?",
+            [],
+            {"returns.filed_date": (Op.BETWEEN, ["2025-01-01", "2025-12-31"])},
+        ),
+    ],
+)
+def test_general_readings_found_by_new_phrasings(
+    question: str, group_by: list[str], filters: dict[str, tuple[Op, object]]
+) -> None:
+    """Readings added after batches of phrasings the parser had not seen (docs/asking-forms.md)."""
+    plan = _plan(question)
+    assert plan.group_by == group_by
+    got = _filters(plan)
+    for name, (op, value) in filters.items():
+        assert got[name][0] == op and (sorted(got[name][1]) if op == Op.IN else got[name][1]) == value  # type: ignore[call-overload]
+
+
+def test_who_lists_taxpayers_and_total_before_a_record_counts() -> None:
+    assert _plan("Who received CP14 notices in 2026?").source.value == "taxpayers"
+    assert [a.fn.value for a in _plan("Show total notices by type").aggregates] == ["count"]
+    assert [a.fn.value for a in _plan("Total amount of all transactions by year").aggregates] == ["sum"]
+    assert isinstance(_ask("How many people have more than one W-2?"), Unsupported)

@@ -52,7 +52,7 @@ def test_a_year_of_a_date_compiles_to_each_dialects_own_words() -> None:
     plan = Plan.model_validate({"source": "notices", "aggregates": [{"fn": "count"}], "group_by": ["issued_year"]})
     stmt = compile_plan(plan).statement
     assert "strftime('%Y', notices.issued_date)" in str(stmt.compile(dialect=sqlite.dialect()))
-    assert "EXTRACT(YEAR FROM notices.issued_date)" in str(stmt.compile(dialect=postgresql.dialect()))
+    assert "EXTRACT(YEAR FROM notices.issued_date)" in str(stmt.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
 
 
 def test_having_is_validated_described_and_hashed_only_when_present() -> None:

@@ -196,6 +196,7 @@ class _Reading:
     distinct: bool = False
     per_sets: list[str] = field(default_factory=list)  # "per return": an average over each such record
     side_by_side: list[str] = field(default_factory=list)  # "Texas vs Ohio": values compared, grouped by
+    compare_words: list[str] = field(default_factory=list)  # the words that asked for a comparison
 
 
 def _merge_numbers(tags: list[Tagged]) -> list[_Item]:
@@ -591,6 +592,7 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
                 raise _Refuse("I could not tell which amount 'or more' / 'or less' applies to")
             if k == "vs":
                 r.compare = True
+                r.compare_words.append(it.text)
             i += 1
             continue
         raise _Refuse(f"I could not place the words '{it.text}'")
@@ -598,6 +600,9 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
         raise _Refuse("I can only negate a state or a named value (not in Texas, not deceased)")
     if r.compare:
         multi = [t for t in r.times if len(t.years) > 1 and t.op in ("in", "of")]
+        if not multi and r.grouped and r.dims and set(r.compare_words) <= {"compare"}:
+            r.compare = False  # "compare the number of open cases by unit": the groups side by side
+            return r
         if not multi:
             raise _Refuse("I can compare years ('in 2024 vs 2023'), not other things", "compare")
         for t in multi:
@@ -1097,7 +1102,7 @@ def _assemble(r: _Reading) -> Plan:
     for thr in thresholds:
         thr.field = _bind_threshold(thr, r, head, mentioned, bound)
     havings = [t for t in thresholds if t.having]
-    thresholds = [t for t in thresholds if not t.having]
+    thresholds = [t for t in thresholds if not t.having and t.field != "exists"]
     free_fields = [f for n, f in enumerate(fields_mentioned) if n not in bound]
     measure: list[str] = []
     preferred = [head[0]] if head else []
@@ -1410,6 +1415,10 @@ def _bind_threshold(
         j += 1  # "more than 10 open cases", "over 4 CP14 notices"
     counted = counted or _peek_kind(r, j) == "set"
     counted_set = next((s for s, _, at in sorted(r.sets, key=lambda x: x[2]) if thr.end <= at <= j), None)
+    one = len(thr.values) == 1 and thr.values[0].hundredths == 100 and thr.op == "ge"
+    none = len(thr.values) == 1 and thr.values[0].hundredths == 0 and thr.op == "gt"
+    if counted and not money and (one or none) and counted_set is not None:
+        return "exists"  # "taxpayers with at least one open case": with an open case (the join says it)
     if counted and not money and r.dims and head is not None and counted_set == head[0]:
         thr.having = True  # "states with more than 50 taxpayers": each group's count of what is counted
         return "count"
