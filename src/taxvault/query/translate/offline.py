@@ -402,7 +402,10 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
                 i += 1
                 continue
             if prev is not None and prev.kind == "list" and not it.value.dollar_sign:
-                r.top = ("", False, _count_of(it.value), i)
+                if r.top is not None and r.top[2] is None:  # "... desc limit 5"
+                    r.top = (r.top[0], r.top[1], _count_of(it.value), r.top[3])
+                else:
+                    r.top = ("", False, _count_of(it.value), i)
                 i += 1
                 continue
             if prev is not None and prev.kind == "dim" and prev.value in _NUMBERED_DIMS and not _after_group(items, i):
@@ -1209,7 +1212,10 @@ def _assemble(r: _Reading) -> Plan:
     involved += [q.split(".")[0] for q, _, _, _ in r.values if "." in q]
     involved += [q.split(".")[0] for q, _, _, at in r.flags if at not in r.bound_flags]  # "got a refund in 2024"
     involved += _context_sets(r, verbs=False)
+    closed = any(q == "cases.status" and v == "closed" for q, _, v, _ in r.flags)
     for t in r.times:
+        if closed and t.field is None and C in (source, *involved):
+            t.field = "cases.closed"  # "closed cases in 2025": those that closed in 2025
         qualified = _time_field(t, source, involved)
         if t.compare and not t.dates and qualified in YEAR_OF_DATE:
             qualified = YEAR_OF_DATE[qualified]  # "notices issued in 2025 vs 2026": side by side, by year issued
