@@ -197,6 +197,7 @@ class _Reading:
     per_sets: list[str] = field(default_factory=list)  # "per return": an average over each such record
     side_by_side: list[str] = field(default_factory=list)  # "Texas vs Ohio": values compared, grouped by
     compare_words: list[str] = field(default_factory=list)  # the words that asked for a comparison
+    verb_grouped: bool = False  # the date verb was followed by a grouping ("filed per year")
 
 
 def _merge_numbers(tags: list[Tagged]) -> list[_Item]:
@@ -373,6 +374,8 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
                 t, j = got
                 t.at = i
                 _adjective_year(items, j, t)
+                if t.field is None and r.verb is not None and r.verb_grouped:
+                    t.field = r.verb[0]  # "returns filed per year since 2024": the date grouped by
                 r.times.append(t)
                 i = j
                 continue
@@ -507,8 +510,10 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
                     continue
             if it.text in ("closed", "resolved") and nxt is not None and nxt.kind == "group":
                 r.verb = ("cases.closed", i)  # "cases closed each year": by the year they closed
+                r.verb_grouped = _groups_by_year(items, i + 1)
             if it.text == "open" and nxt is not None and nxt.kind == "group" and not pending_not:
                 r.verb = ("cases.opened", i)  # "how many cases did each unit open per year": a verb
+                r.verb_grouped = _groups_by_year(items, i + 1)
                 i += 1
                 continue
             if pending_not:
@@ -535,6 +540,7 @@ def _read(items: list[_Item], today: dt.date) -> _Reading:
                 i = j
                 continue
             r.verb = (str(it.value), i)  # "filed", "issued" with no time after them (yet: "filed between ...")
+            r.verb_grouped = _groups_by_year(items, i + 1)  # "filed per year" (not "filed by single filers")
             i += 1
             continue
         if k == "group":
@@ -624,6 +630,14 @@ def _context_sets(r: _Reading, *, verbs: bool) -> list[str]:
     out += [X] if "transactions.tc" in coded else []
     out += [M] if "mft" in coded else []
     return list(dict.fromkeys(out))
+
+
+def _groups_by_year(items: list[_Item], i: int) -> bool:
+    """Whether ``items[i]`` starts "per year", "each year", "by calendar year"."""
+    group, what = _peek(items, i), _peek(items, i + 1)
+    if group is None or what is None or group.kind != "group":
+        return False
+    return (what.kind == "dim" and what.value[0] in _YEAR_DIMS) or what.kind == "year_field"
 
 
 def _adjective_year(items: list[_Item], j: int, t: _Time) -> None:
@@ -1080,6 +1094,8 @@ def _assemble(r: _Reading) -> Plan:
         op = "list"
     if op is None and (r.compare or any(t.compare for t in r.times)):
         op = "sum" if r.fields else "count"  # "compare collection cases opened in 2025 and 2026"
+    if op is None and r.fields and r.fields[0][2].startswith("total ") and top is None and not r.ops:
+        op = "sum"  # "what was the total income reported on 1099s": the phrase asks its total
     if op is None and head is not None and not r.dims and not r.grouped and (r.thresholds or r.values or r.flags):
         op = "list"  # "Returns in Texas with AGI above $250,000": a listing
     if op is None and r.grouped and r.fields and top is None:
