@@ -222,12 +222,14 @@ def load_facts(conn: Connection, staff: pa.Table, principals_seen: Sequence[str]
     case_rows = [row for row in case_rows if row[0] in seen]
 
     g = grants.c
+    # A grant covered reads only once approved, and a revoked one only until its revocation;
+    # a request never approved covered nothing (reads under it are probes).
     grant_rows = [
-        (pid, purpose, _json_text(datasets), starts, ends)
-        for pid, purpose, datasets, starts, ends in _rows(
+        (pid, purpose, _json_text(datasets), starts, ends if revoked is None else min(ends, revoked))
+        for pid, purpose, datasets, starts, ends, revoked in _rows(
             conn,
-            lambda chunk: sa.select(g.principal_id, g.purpose, g.datasets, g.starts_at, g.ends_at).where(
-                g.principal_id.in_(chunk), g.state != "revoked"
+            lambda chunk: sa.select(g.principal_id, g.purpose, g.datasets, g.starts_at, g.ends_at, g.revoked_at).where(
+                g.principal_id.in_(chunk), g.approver_id.is_not(None), g.state != "requested"
             ),
             pids,
         )
