@@ -182,6 +182,8 @@ def test_the_worked_example_runs_as_written(served: Served) -> None:
     assert f'"id":"{ex.values["taxpayer"]}"' in out  # the look-up answers the taxpayer's opaque id
     assert '"payoff_cents"' in out  # the transcript as of the date: accruals and payoff
     assert "notices" in out and "OK:" in out  # the CLI through the door; the audit log verifies
+    assert "Plan: List" in out and "row(s)" in out  # the question: its plan in words, then her rows
+    assert "scanned leaves" in out  # the oversight scan read what was just done
     requests = [json.loads(line) for line in served.log.read_text().splitlines() if line.startswith("{")]
     answered = [r for r in requests if r.get("message") == "request" and r["path"].startswith("/v1/")]
     assert [r["status"] for r in answered] == [200] * curls
