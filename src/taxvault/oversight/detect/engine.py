@@ -327,11 +327,21 @@ class Detector:
         )
 
     def _burst(self) -> list[AlertDraft]:
+        """Hours touching far more taxpayers than her own hours and her unit's.
+
+        A look-up that found nobody she may see touched no taxpayer (``hourly.reads`` counts
+        each one as distinct, having no subject to tell them apart): the refused look-ups
+        are taken out of the count here (those refused after being found too: she saw
+        nobody), so a run of mistyped or tried TINs is fishing (its own rule), not a burst
+        "on far more taxpayers". Found by independent scenarios (tests/oversight/
+        test_independent_scenarios.py), where fishing sessions also raised bursts.
+        """
         sql = f"""
-        WITH own AS (SELECT pid, median(reads) AS med, mad(reads) AS mad, count(*) AS n FROM hist GROUP BY pid),
+        WITH touched AS (SELECT pid, hour, greatest(reads - refused, 0) AS reads FROM hist),
+        own AS (SELECT pid, median(reads) AS med, mad(reads) AS mad, count(*) AS n FROM touched GROUP BY pid),
         unitstat AS (SELECT s.unit, median(h.reads) AS med, mad(h.reads) AS mad, count(*) AS k
-                     FROM hist h JOIN staff s ON s.pid = h.pid GROUP BY s.unit),
-        allstat AS (SELECT median(reads) AS med, mad(reads) AS mad, count(*) AS k FROM hist),
+                     FROM touched h JOIN staff s ON s.pid = h.pid GROUP BY s.unit),
+        allstat AS (SELECT median(reads) AS med, mad(reads) AS mad, count(*) AS k FROM touched),
         cand AS (
           -- her unit's hours as the baseline; the agency's when the unit has too few; none (no
           -- alarm: nothing to compare with) when the log is too young for either
@@ -339,7 +349,7 @@ class Detector:
                  CASE WHEN u.k >= {MIN_HOURS} THEN u.med WHEN a.k >= {MIN_AGENCY_HOURS} THEN a.med END AS umed,
                  CASE WHEN u.k >= {MIN_HOURS} THEN u.mad WHEN a.k >= {MIN_AGENCY_HOURS} THEN a.mad END AS umad
           FROM (SELECT DISTINCT pid, hour FROM hourly_batch) b
-          JOIN hist h ON h.pid = b.pid AND h.hour = b.hour
+          JOIN touched h ON h.pid = b.pid AND h.hour = b.hour
           JOIN own o ON o.pid = b.pid
           JOIN staff s ON s.pid = b.pid
           JOIN unitstat u ON u.unit IS NOT DISTINCT FROM s.unit
@@ -447,7 +457,8 @@ class Detector:
                AND g.starts <= x.time AND x.time < g.ends
           WHERE x.engineer AND x.allowed AND g.ends - x.time <= INTERVAL {GRANT_END_DAYS} DAY
         ),
-        daily AS (SELECT pid, hour // 24 AS day, sum(reads) AS n FROM hist GROUP BY pid, hour // 24),
+        daily AS (SELECT pid, hour // 24 AS day, sum(greatest(reads - refused, 0)) AS n  -- look-ups that found
+                  FROM hist GROUP BY pid, hour // 24),  -- nobody read no taxpayer (see _burst)
         norm AS (SELECT pid, median(n) AS med, mad(n) AS mad FROM daily GROUP BY pid),
         fired AS (
           SELECT DISTINCT c.pid, c.day_no, d.n FROM cover c

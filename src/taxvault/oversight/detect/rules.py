@@ -64,7 +64,8 @@ RULES: dict[str, Rule] = {
             "burst",
             "high",
             "An hour touching far more taxpayers than both her own hours and her unit's (median + 6 MAD): "
-            "browsing runs through many accounts, case work returns to a few.",
+            "browsing runs through many accounts, case work returns to a few. Look-ups that found nobody she "
+            "may see touched no taxpayer: they are fishing, not a burst.",
         ),
         Rule(
             "off_hours",
