@@ -34,6 +34,7 @@ from taxvault.synth.load import synthesize
 START = dt.date(2026, 6, 1)  # a Monday
 DAYS = 19  # three weeks, Monday 1 to Friday 19 June
 PLANT_DAYS = range(15, 19)  # the third week's Tuesday..Friday
+SUNDAY = 13  # 14 June: nobody works Sundays
 UNITS = {"collection": ("collection", "collection", 9), "examination": ("examination", "examination", 7),
          "assistance": ("assistance", "taxpayer_assistance", 6)}  # fmt: skip
 SHIFTS = (6, 7, 8, 9, 9, 10, 14)  # first hour of an eight-hour shift (14: the late shift)
@@ -76,6 +77,7 @@ class Episode:
     kind: str
     principal: str
     leaves: list[int] = field(default_factory=list)
+    probe: str = ""  # beyond the rules as specified: scored apart (``probes``), not in recall
 
 
 @dataclass
@@ -320,6 +322,16 @@ class _Builder:
 
     # -- browsing --------------------------------------------------------------------------------
 
+    def sunday(self, day: int) -> list[_Read]:
+        """Probe: a Monday-Friday day-shift worker on a Sunday, at her usual hours, on her own cases."""
+        w = next(x for x in self.workers if x.days == frozenset(range(5)) and 8 <= x.shift <= 10)
+        e = Episode("off_hours", w.pid, probe="a Sunday session at her usual hours (she never works weekends)")
+        self.episodes.append(e)
+        reads: list[_Read] = []
+        for eid in list(w.cases.values())[:3]:
+            reads += self.visit(w, eid, _at(day, w.shift + 1, self.rng), e)
+        return reads
+
     def plant(self, day: int) -> list[_Read]:
         rng, reads = self.rng, []
         cw = [w for w in self.workers if (START + dt.timedelta(days=day)).weekday() in w.days]
@@ -415,6 +427,18 @@ class _Builder:
                     reads.append(_Read(_at(day, w.shift + 4 + h, rng), w.pid, w.purpose, Resource.ENTITY,
                                        self.refs[stranger(w)], e))  # fmt: skip
         if day == PLANT_DAYS[3]:
+            w = cw.pop()  # a relative across town: her surname, her ZIP, another address
+            kin = self.untouched()[0]
+            self.pool.remove(kin)
+            with self.engine.begin() as conn:
+                me = conn.execute(sa.select(entities.c.last_name, entities.c.zip).where(entities.c.id == w.eid)).one()
+                conn.execute(entities.update().where(entities.c.id == kin).values(last_name=me.last_name, zip=me.zip))
+            reads += self.visit(w, kin, in_shift(w), ep("household_lookup", w))
+            w = cw.pop()  # probe: three times her pace, spread evenly over her whole shift (no hour stands out)
+            e = ep("burst", w)
+            e.probe = "a day at three times her pace, no hour far above her hours"
+            reads += [_Read(_at(day, w.shift + (0, 1, 2, 3, 5, 6, 7)[i % 7], rng), w.pid, w.purpose, Resource.ENTITY,
+                            self.refs[stranger(w)], e) for i in range(round(3 * w.pace))]  # fmt: skip
             day_shift = [w for w in cw if 8 <= w.shift <= 10]
             late = [w for w in cw if w.shift == 14]
             for w, hour in ((day_shift[0], 3), ((late or day_shift)[-1], 0 if late else 23)):
@@ -422,11 +446,12 @@ class _Builder:
                 for eid in list(w.cases.values())[:3]:
                     reads += self.visit(w, eid, _at(day, hour, rng), e)
                 cw.remove(w)
-            w = cw[0]  # fourteen TINs in forty minutes
+            w = min(cw, key=lambda x: x.pace)  # the quietest worker tries eighteen TINs in half an hour
+            cw.remove(w)
             e, base = ep("tin_fishing", w), _at(day, w.shift + 2, rng)
-            reads += [_Read(base + dt.timedelta(seconds=rng.uniform(0, 2400)), w.pid, w.purpose, Resource.ENTITY,
-                            None, e) for _ in range(14)]  # fmt: skip
-            w = cw[1]  # seven TINs over her day
+            reads += [_Read(base + dt.timedelta(seconds=rng.uniform(0, 1800)), w.pid, w.purpose, Resource.ENTITY,
+                            None, e) for _ in range(18)]  # fmt: skip
+            w = cw[0]  # seven TINs over her day
             e = ep("tin_fishing", w)
             reads += [_Read(_at(day, w.shift + h, rng), w.pid, w.purpose, Resource.ENTITY, None, e)
                       for h in (0, 1, 2, 3, 5, 6, 7)]  # fmt: skip
@@ -450,6 +475,8 @@ def build(engine: Engine, *, taxpayers: int = 2500, seed: int = 29) -> World:
             reads = b.workday(day)
             if day in PLANT_DAYS:
                 reads += b.plant(day)
+            if day == SUNDAY:
+                reads += b.sunday(day)
             b.run(reads)
             b.day_turn(day, before=False)
         b.door.audit.sign_tree_head()
@@ -466,7 +493,7 @@ def score(episodes: list[Episode], alerts: list[dict[str, Any]]) -> dict[str, di
     for e in episodes:
         leaves_of.setdefault(e.kind, set()).update(e.leaves)
     for kind in sorted({e.kind for e in episodes} | {a["rule"] for a in alerts}):
-        mine = [e for e in episodes if e.kind == kind]
+        mine = [e for e in episodes if e.kind == kind and not e.probe]
         cited = [set(a["leaves"]) for a in alerts if a["rule"] == kind]
         found = sum(1 for e in mine if any(c & set(e.leaves) for c in cited))
         ok = set().union(*(leaves_of.get(k, set()) for k in {kind} | OVERLAPS.get(kind, set())))
@@ -474,3 +501,12 @@ def score(episodes: list[Episode], alerts: list[dict[str, Any]]) -> dict[str, di
         out[kind] = {"episodes": len(mine), "found": found, "recall": found / len(mine) if mine else 1.0,
                      "alerts": len(cited), "true": true, "precision": true / len(cited) if cited else 1.0}  # fmt: skip
     return out
+
+
+def probes(episodes: list[Episode], alerts: list[dict[str, Any]]) -> dict[str, bool]:
+    """Each probe (browsing beyond the rules as specified): found by an alert of its kind?"""
+    return {
+        e.probe: any(a["rule"] == e.kind and set(a["leaves"]) & set(e.leaves) for a in alerts)
+        for e in episodes
+        if e.probe
+    }

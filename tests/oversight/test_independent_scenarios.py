@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from independent_world import KINDS, build, score
+from independent_world import KINDS, build, probes, score
 from typer.testing import CliRunner
 
 from store_factory import new_store
@@ -30,7 +30,7 @@ def _cli(url: str, var: Path, *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def scored(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, float]]:
+def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, list[dict[str, Any]]]:
     """Build once per module (SQLite: three weeks through the door take ~10 s), scan and list by the CLI."""
     tmp = tmp_path_factory.mktemp("independent")
     with pytest.MonkeyPatch.context() as mp:
@@ -48,7 +48,12 @@ def scored(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
                 pass
     assert {e.kind for e in world.episodes} == set(KINDS)
     assert all(e.leaves for e in world.episodes)
-    return score(world.episodes, alerts)
+    return world.episodes, alerts
+
+
+@pytest.fixture(scope="module")
+def scored(run: tuple[Any, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
+    return score(*run)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -67,3 +72,21 @@ def test_alerts_are_mostly_true(scored: dict[str, dict[str, float]]) -> None:
 def test_a_fishing_session_is_not_a_burst(scored: dict[str, dict[str, float]]) -> None:
     """Look-ups that found nobody touched no taxpayer (a regression test of the burst rule's count)."""
     assert scored["burst"]["precision"] == 1.0, scored["burst"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bursts are judged per hour (the issue: 'reads per hour'); a day at three "
+    "times her pace with no hour far above her hours is not one (its reads are caught as no case)",
+)
+def test_probe_a_steady_day_at_three_times_her_pace(run: tuple[Any, list[dict[str, Any]]]) -> None:
+    assert probes(*run)["a day at three times her pace, no hour far above her hours"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="off-hours are hours of the day, not days of the week: a Sunday session at "
+    "her usual hours by someone who never works weekends is not flagged",
+)
+def test_probe_a_sunday_at_her_usual_hours(run: tuple[Any, list[dict[str, Any]]]) -> None:
+    assert probes(*run)["a Sunday session at her usual hours (she never works weekends)"]
