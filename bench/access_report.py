@@ -173,6 +173,8 @@ def scan_once(engine: Engine) -> float:
 
 
 def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
+    if args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix=f"access-report-bench-{size}-", dir=args.workdir))
     engine = make_engine(args.database_url or f"sqlite:///{workdir / 'bench.db'}")
     upgrade(engine)
