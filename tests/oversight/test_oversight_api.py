@@ -109,7 +109,11 @@ def test_scan_over_http(world: Engine, api: tuple[TestClient, Door]) -> None:
     done = client.post("/v1/oversight/scan", headers=_h("ovs-a"))
     assert done.status_code == 200, done.text
     assert done.json()["end_leaf"] >= 1
-    assert last_event(door).action.startswith("scan:")
+    size = door.audit.tree_head().tree_size
+    recent = [door.audit.event(i) for i in range(size - 2, size)]
+    # the reviewer's request, then the job's own decided pass (sys-oversight reads addresses and cases)
+    assert recent[0].action.startswith("scan:") and recent[0].principal == "ovs-a"
+    assert recent[1].action == "scan_for_browsing:oversight_scan" and recent[1].principal == "sys-oversight"
 
 
 def test_one_route_per_decision(world: Engine, api: tuple[TestClient, Door]) -> None:

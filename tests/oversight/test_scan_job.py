@@ -61,3 +61,38 @@ def test_bad_interval_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) ->
     monkeypatch.setenv("TAXVAULT_OVERSIGHT_SCAN_SECONDS", value)
     with pytest.raises(ValueError, match="TAXVAULT_OVERSIGHT_SCAN_SECONDS"):
         scan_interval_seconds()
+
+
+def test_a_scan_is_decided_and_audited_as_sys_oversight_and_refused_when_it_is_deactivated(
+    world: Engine, door: Door
+) -> None:
+    """The detectors read taxpayers' addresses and cases: the scan goes through the door like any job."""
+    import sqlalchemy as sa
+
+    from taxvault.audit import AuditLog
+    from taxvault.errors import Unauthenticated
+    from taxvault.oversight.job import run_once
+    from taxvault.store.tables import principals
+
+    reads_by(door, "cw-alice", [module_ref("tp")])
+    log = AuditLog(world)
+    try:
+        before = log.tree_head().tree_size
+        first = run_once(door)
+        scanned = [log.event(i) for i in range(before, log.tree_head().tree_size)]
+        mine = [e for e in scanned if e.action == "scan_for_browsing:oversight_scan"]
+        assert len(mine) == 1 and mine[0].principal == "sys-oversight" and mine[0].decision.value == "allow"
+        assert "address" in mine[0].fields and mine[0].channel == "job"
+
+        reads_by(door, "cw-alice", [module_ref("tp")])
+        with world.begin() as conn:
+            conn.execute(sa.update(principals).where(principals.c.id == "sys-oversight").values(active=False))
+        door.callers.forget("sys-oversight") if hasattr(door.callers, "forget") else None
+        with pytest.raises(Unauthenticated):
+            run_once(door)
+        with world.begin() as conn:
+            conn.execute(sa.update(principals).where(principals.c.id == "sys-oversight").values(active=True))
+        again = run_once(door)
+        assert again["start_leaf"] == first["end_leaf"], "the refused pass scanned nothing"
+    finally:
+        log.close()

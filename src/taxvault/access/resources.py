@@ -30,6 +30,7 @@ class Resource(StrEnum):
     # Oversight (located by the oversight services themselves): the alert queue, the
     # break-glass review queue, and the UNAX letter to a taxpayer (her name and address).
     OVERSIGHT_ALERT = "oversight_alert"
+    OVERSIGHT_SCAN = "oversight_scan"  # the detectors' pass: the log plus taxpayers' addresses and cases
     BREAK_GLASS_REVIEW = "break_glass_review"
     UNAX_LETTER = "unax_letter"
     # Data custody (oversight/grants.py, oversight/exports.py): time-boxed grants and the
@@ -80,6 +81,7 @@ _DATASET = {
     Resource.POPULATION: "sources",
     Resource.STATS: "stats",
     Resource.OVERSIGHT_ALERT: "oversight_alerts",
+    Resource.OVERSIGHT_SCAN: "audit_events",
     Resource.BREAK_GLASS_REVIEW: "break_glass_reviews",
     Resource.UNAX_LETTER: "oversight_letters",
     Resource.GRANT: "grants",
@@ -98,6 +100,7 @@ _TAXPAYER_DATA = frozenset(
         Resource.MATCHING_LEAD,  # names a taxpayer a match found
         Resource.INGEST_FILE,  # a legacy file's records are taxpayers' data
         Resource.POPULATION,  # synthetic, but loaded exactly as taxpayers' data would be
+        Resource.OVERSIGHT_SCAN,  # the detectors compare addresses, surnames and cases
         Resource.UNAX_LETTER,  # addressed to the taxpayer: her name and address
         Resource.QUERY,  # a listing of records
     }
@@ -125,6 +128,7 @@ _LOCATOR = {
     Resource.POPULATION: "job",
     Resource.STATS: "self",  # the analyst's own budget and answers
     Resource.OVERSIGHT_ALERT: "job",
+    Resource.OVERSIGHT_SCAN: "job",
     Resource.BREAK_GLASS_REVIEW: "job",
     Resource.UNAX_LETTER: "job",
     Resource.GRANT: "job",  # the grants service locates the grant itself

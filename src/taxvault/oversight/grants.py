@@ -52,7 +52,9 @@ from taxvault.store.tables import grants, principals
 MAX_DAYS = 120
 JOB_PURPOSE = "grant_expiry"
 GRANT_DATASETS = frozenset(
-    r.dataset for r in Resource if r.taxpayer_data and r not in (Resource.INGEST_FILE, Resource.POPULATION)
+    r.dataset
+    for r in Resource
+    if r.taxpayer_data and r not in (Resource.INGEST_FILE, Resource.POPULATION, Resource.OVERSIGHT_SCAN)
 )
 """Datasets a grant may name: those of the resources that disclose a taxpayer's data."""
 GRANT_FIELDS = frozenset({*GRANT_CATEGORY.values(), "line_items", "tin"})

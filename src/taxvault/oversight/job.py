@@ -19,7 +19,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from taxvault.access.door import Door
+from taxvault.access.door import Door, Target
+from taxvault.access.resources import Resource
+from taxvault.access.system_principals import OVERSIGHT
 from taxvault.oversight.break_glass import raise_unreviewed
 from taxvault.oversight.letters import issue_letters, letters_pending
 
@@ -43,10 +45,27 @@ def scan_interval_seconds() -> float:
     return value
 
 
+SCAN_FIELDS = ("audit_events", "address", "last_name", "spouse", "cases", "grants", "break_glass_reviews")
+"""What a scan reads besides the events (names of facts, recorded in its audit event)."""
+
+
+def authorize_scan(door: Door) -> None:
+    """The scan is a job like the others: sys-oversight, decided by policy and audited before it reads.
+
+    A deactivated or unpermitted sys-oversight is refused (audited) and nothing is scanned.
+    """
+    session = door.system_session(OVERSIGHT, purpose="oversight")
+    with door.unit(session) as unit:
+        target = Target("audit-log")
+        decided = unit.authorize(Resource.OVERSIGHT_SCAN, target, "scan_for_browsing")
+        unit.audit("scan_for_browsing", Resource.OVERSIGHT_SCAN, target.ref, decided.decision, SCAN_FIELDS)
+
+
 def run_once(door: Door, *, limit: int | None = None, now: dt.datetime | None = None) -> dict[str, Any]:
     """One pass: scan, unreviewed break-glass, pending letters; returns what it did."""
     from taxvault.oversight.scan import scan
 
+    authorize_scan(door)
     report = scan(door.engine, limit=limit).to_json()
     with door.engine.begin() as conn:
         stale = raise_unreviewed(conn, now=now or dt.datetime.now(dt.UTC))
