@@ -87,7 +87,6 @@ def test_a_scan_is_decided_and_audited_as_sys_oversight_and_refused_when_it_is_d
         reads_by(door, "cw-alice", [module_ref("tp")])
         with world.begin() as conn:
             conn.execute(sa.update(principals).where(principals.c.id == "sys-oversight").values(active=False))
-        door.callers.forget("sys-oversight") if hasattr(door.callers, "forget") else None
         with pytest.raises(Unauthenticated):
             run_once(door)
         with world.begin() as conn:
