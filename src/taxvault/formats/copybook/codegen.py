@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from .fastpath import STATS
@@ -46,6 +47,11 @@ StaticFn = Callable[[bytes, int, dict[int, Any]], Any]
 
 _TRIM = {"both": ".strip(_ws)", "left": ".lstrip(_ws)", "right": ".rstrip(_ws)", "none": ""}
 _PLAIN_TRIM = {"both": ".strip()", "left": ".lstrip()", "right": ".rstrip()", "none": ""}
+
+
+def _slow_table(closure: StaticFn, d: bytes, p: int, ctx: dict[int, Any]) -> Any:
+    STATS.decoder_fallbacks += 1  # the table runs past the data: the closure decoder's short-record rules
+    return closure(d, p, ctx)
 
 
 def _set_counter(ctx: dict[int, Any], index: int, value: Any) -> Any:
@@ -87,6 +93,9 @@ class GroupCodegen:
             "_T": decoding_table,
             "_ws": JAVA_WHITESPACE,
             "_setc": _set_counter,
+            "_Dec": Decimal,
+            "_PS": {"c": "", "d": "-"},
+            "_PU": {"f": ""},
         }
         self.trim = _TRIM[trimming]
         self.plain_trim = _PLAIN_TRIM[trimming]
@@ -98,6 +107,16 @@ class GroupCodegen:
         self.gated = gated
         self.names = 0
         self.bound: dict[tuple[str, int], str] = {}
+        self.var = "p"  # the name of the base position in the code being generated
+        self.reach = 0  # end of the furthest field read directly by the function being generated
+        self.text_spans: list[tuple[int, int]] = []
+        self.fast = False
+        self.uses_digits = False  # whether the code being generated reads ``u`` (translated digits)
+        # The builder's own OCCURS DEPENDING ON rule (range check and error), so inlined tables
+        # count exactly as the closure decoder does; without it, tables stay closure calls.
+        self.count_of: Callable[[Item], Callable[[dict[int, Any]], int]] | None = getattr(
+            getattr(child_fn, "__self__", None), "count_of", None
+        )
 
     def _fn(self, kind: str, item: Item) -> str:
         """Bind the child function or converter of ``item`` once (the group body is generated twice)."""
@@ -123,16 +142,18 @@ class GroupCodegen:
         )
 
     def build(self, item: Item, fallback: StaticFn) -> StaticFn:
-        size = item.element_size
-
         def slow(d: bytes, p: int, ctx: dict[int, Any]) -> Any:
             STATS.decoder_fallbacks += 1  # the group runs past the data: the closure decoder's short-record rules
             return fallback(d, p, ctx)
 
         self.env["_slow"] = slow
-        self.text_spans: list[tuple[int, int]] = []
+        self.text_spans = []
         self.fast = False
+        self.var = "p"
+        self.reach = 0
+        self.uses_digits = False
         exact = self._group(item, 0)
+        size = self.reach  # inlined tables and closure calls check their own bounds
         # Decode only the bytes that hold this group's own text fields (not its tables').
         lo = min((a for a, _ in self.text_spans), default=0)
         hi = max((b for _, b in self.text_spans), default=0)
@@ -142,6 +163,8 @@ class GroupCodegen:
             f"    if p + {size} > len(d):",
             "        return _slow(d, p, ctx)",
         ]
+        if self.uses_digits:
+            lines.append(f"    u = d[p:p + {size}].translate(_N)")
         if not self.text_spans:
             lines.append(f"    return {exact}")
         else:
@@ -184,23 +207,32 @@ class GroupCodegen:
         return "{" + ", ".join(parts) + "}"
 
     def _child(self, child: Item, off: int) -> str:
-        if child.occurs or self.gated(child):
-            return f"{self._fn('child', child)}(d, p + {off}, ctx)"
+        if self.gated(child):
+            return f"{self._fn('child', child)}(d, {self.var} + {off}, ctx)"
+        if child.occurs:
+            if self._inlinable(child):
+                return f"{self._table(child)}(d, {self.var} + {off}, ctx)"
+            return f"{self._fn('child', child)}(d, {self.var} + {off}, ctx)"
         if child.is_group:
             return self._group(child, off)
+        return self._leaf(child, off)
+
+    def _leaf(self, child: Item, off: int) -> str:
+        p = self.var
         ftype = child.ftype
         assert ftype is not None
         end = off + ftype.size
+        self.reach = max(self.reach, end)
         if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT) and ftype.usage is not Usage.NATIONAL:
             self.text_spans.append((off, end))
             if self.fast:
                 return f"s[\x00{off}:\x00{end}]{self.plain_trim}"
             text = f"s[\x00{off}:\x00{end}]{self.trim}"
             if self.improved_nulls:
-                return f"(None if d.count(0, p + {off}, p + {end}) == {ftype.size} else {text})"
+                return f"(None if d.count(0, {p} + {off}, {p} + {end}) == {ftype.size} else {text})"
             return text
         convert = self._fn("converter", child)
-        call = f"{convert}(d[p + {off}:p + {end}])"
+        call = f"{convert}(d[{p} + {off}:{p} + {end}])"
         if (
             self.numeric_table is not None
             and ftype.kind is Kind.NUMBER
@@ -208,8 +240,92 @@ class GroupCodegen:
             and ftype.scale == 0
             and not ftype.edited
         ):
-            # The converter's own first step, inlined: all digits after translation -> int.
-            call = f"(int(t) if (t := d[p + {off}:p + {end}].translate(_N)).isdigit() else {call})"
+            # The converter's own first step, inlined: all digits after translation -> int.  The
+            # digits come from ``u``, the function's whole span translated once (see _span_lines).
+            self.uses_digits = True
+            call = f"(int(t) if (t := u[{off}:{end}]).isdigit() else {call})"
+        elif ftype.usage is Usage.PACKED and ftype.kind is Kind.NUMBER and not ftype.edited and ftype.scale >= 0:
+            # Only the canonical signs (C/D when signed, F when not) with plain digits are taken here:
+            # its value is the same under every packed rule; anything else goes to the converter.
+            # A negative zero is left to the converter too.
+            signs = "_PS" if ftype.signed else "_PU"
+            value = f"_Dec({signs}[x] + h[:-1] + 'E-{ftype.scale}')" if ftype.scale > 0 else f"int({signs}[x] + h[:-1])"
+            call = (
+                f"({value} if (x := (h := d[{p} + {off}:{p} + {end}].hex())[-1]) in {signs} and h[:-1].isdigit()"
+                f" and (x != 'd' or h[:-1].strip('0')) else {call})"
+            )
         if child.is_counter:
             return f"_setc(ctx, {child.index}, {call})"
         return call
+
+    # -- tables ------------------------------------------------------------
+    def _inlinable(self, table: Item) -> bool:
+        """A table whose elements are plain values: no inner tables, counters, gates or hidden items."""
+        if self.count_of is None:
+            return False
+        for node in table.walk():
+            if node is not table and (node.occurs or self.gated(node)):
+                return False
+            if node.is_counter or (node.is_group and not self.supported(node)):
+                return False
+        return True
+
+    def _table(self, table: Item) -> str:
+        """Generate (once) a function decoding a whole table with one list comprehension.
+
+        Why: a table of N elements otherwise costs N calls of the element's
+        function plus the closure loop.  The function counts as the closure
+        decoder does (same ``count_of``), checks that every element it will
+        read lies inside the data (otherwise it hands the table to the
+        closure decoder), and decodes the elements' text from one span per
+        element, with the same strip()/exact choice as the group (made per
+        element, over the element's text bytes).
+        """
+        key = ("table", table.index)
+        name = self.bound.get(key)
+        if name is not None:
+            return name
+        saved = (self.var, self.reach, self.text_spans, self.fast, self.uses_digits)
+        assert self.count_of is not None
+        count = self._bind(self.count_of(table))
+        closure = self._fn("child", table)
+        step = table.element_size
+        self.var = "q"
+        self.text_spans, self.fast, self.uses_digits, self.reach = [], False, False, 0
+        exact = self._element(table)
+        reach, digits = self.reach, self.uses_digits
+        spans = self.text_spans
+        self.text_spans, self.fast = [], True
+        quick = self._element(table)
+        self.var, self.reach, self.text_spans, self.fast, self.uses_digits = saved
+        lo = min((a for a, _ in spans), default=0)
+        hi = max((b for _, b in spans), default=0)
+        exact, quick = self._rebase(exact, lo), self._rebase(quick, lo)
+        width = hi - lo
+        decode = "r.translate(_TT).decode('latin-1')" if self.latin1 else "_cd(r, 'strict', _T)[0]"
+        loop = f"for q in range(p, e, {step})"
+        if digits:
+            loop += f" for u in (d[q:q + {reach}].translate(_N),)"
+        if spans:
+            loop += f" for r in (d[q + {lo}:q + {hi}],) for s in ({decode},)"
+            if self.env["_X"]:  # the strip()/exact choice, per element as per group
+                quick = f"({quick} if len(r.translate(None, _X)) == {width} else {exact})"
+        else:
+            quick = exact
+        fn_name = self._bind(None)
+        lines = [
+            f"def {fn_name}(d, p, ctx):",
+            f"    e = p + {count}(ctx) * {step}",
+            "    if e > len(d):",
+            f"        return _slow_table({closure}, d, p, ctx)",
+            f"    return [{quick} {loop}]",
+        ]
+        self.env["_slow_table"] = _slow_table
+        exec(compile("\n".join(lines) + "\n", f"<copybook table {table.name}>", "exec"), self.env)  # noqa: S102
+        self.bound[key] = fn_name
+        return fn_name
+
+    def _element(self, table: Item) -> str:
+        if table.is_group:
+            return self._group(table, 0)
+        return self._leaf(table, 0)
