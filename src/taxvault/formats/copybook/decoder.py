@@ -47,14 +47,39 @@ class RecordDecoder:
         self._decode_sized = self._builder.record()
         # Groups decoded by generated code (0: the closure decoder does everything); see fastpath.STATS.
         self.generated_groups = self._builder.generated
+        self._plain: RecordDecoder | None = None  # built on the first error, to locate it
 
     def decode(self, data: bytes) -> dict[str, Any]:
         """Decode one record held in ``data`` (shorter data gives null trailing fields)."""
-        return self._decode_sized(data, 0)[0]
+        try:
+            return self._decode_sized(data, 0)[0]
+        except RecordDecodeError as exc:
+            raise self._locate(exc, data, 0) from None
 
     def decode_at(self, data: bytes, pos: int) -> tuple[dict[str, Any], int]:
         """Decode the record starting at ``pos`` of ``data``; return it and its length in bytes."""
-        return self._decode_sized(data, pos)
+        try:
+            return self._decode_sized(data, pos)
+        except RecordDecodeError as exc:
+            raise self._locate(exc, data, pos) from None
+
+    def _locate(self, exc: RecordDecodeError, data: bytes, pos: int) -> RecordDecodeError:
+        """Give ``exc`` the field's offset inside the record (nodes report offsets within ``data``).
+
+        The generated group decoders call converters without knowing positions;
+        errors are rare, so such a record is decoded again by the closure
+        decoder, whose nodes know where each field starts.
+        """
+        if exc.field_offset is None and self._builder.generate:
+            if self._plain is None:
+                self._plain = RecordDecoder(self.layout, self.options, generate=False)
+            try:
+                self._plain._decode_sized(data, pos)
+            except RecordDecodeError as again:
+                exc = again
+        if exc.field_offset is None:
+            return exc
+        return RecordDecodeError(exc.reason, field=exc.field, field_offset=exc.field_offset - pos)
 
 
 def get_decoder(layout: Layout, options: DecodeOptions | None = None) -> RecordDecoder:
@@ -107,10 +132,19 @@ class _Builder:
         self.segment_allowed: dict[str, frozenset[str]] = {
             output_key(name): frozenset(values) for name, values in options.segment_redefines
         }
+        self.keys = _visible_keys(layout, options)
         self.counter_holders: set[int] = set()
         for item in layout.items:
             if item.is_counter:
                 node: Item | None = item
+                while node is not None:
+                    self.counter_holders.add(node.index)
+                    node = node.parent
+        # Items holding an OCCURS DEPENDING ON are decoded even when not output, so that a
+        # blank or out-of-range counter is always reported (never a silently null counter).
+        for item in layout.items:
+            if item.depending_on is not None:
+                node = item
                 while node is not None:
                     self.counter_holders.add(node.index)
                     node = node.parent
@@ -123,14 +157,7 @@ class _Builder:
     # -- output policy -------------------------------------------------
     def output_key(self, item: Item) -> str | None:
         """The dict key of ``item``, or ``None`` when the item is left out of the output."""
-        if not item.has_data:
-            return None
-        if item.is_filler:
-            if item.is_group and self.options.drop_group_fillers:
-                return None
-            if not item.is_group and self.options.drop_value_fillers:
-                return None
-        return item.key
+        return self.keys[item.index]
 
     def needed(self, item: Item) -> bool:
         return self.output_key(item) is not None or item.index in self.counter_holders
@@ -165,6 +192,8 @@ class _Builder:
             improved_nulls=o.improved_null_detection,
             strict_overpunch=o.strict_sign_overpunching,
             float_format=o.float_format,
+            strict_binary_digits=o.strict_binary_digits,
+            field=item.path,
         )
 
     def gated(self, item: Item) -> bool:
@@ -180,7 +209,10 @@ class _Builder:
         def leaf(data: bytes, pos: int, ctx: Ctx) -> Any:
             end = pos + size
             if end <= len(data):
-                return convert(data[pos:end])
+                try:
+                    return convert(data[pos:end])
+                except RecordDecodeError as exc:  # only strict converters raise
+                    raise exc.at(pos) from None
             if partial_ok and pos < len(data):
                 return convert(data[pos:])
             return None
@@ -264,7 +296,11 @@ class _Builder:
         count = self.count_of(item)
 
         def array(data: bytes, pos: int, ctx: Ctx) -> list[Any]:
-            return [element(data, pos + i * step, ctx) for i in range(count(ctx))]
+            try:
+                n = count(ctx)
+            except RecordDecodeError as exc:
+                raise exc.at(pos) from None
+            return [element(data, pos + i * step, ctx) for i in range(n)]
 
         return array
 
@@ -289,7 +325,11 @@ class _Builder:
         def array(data: bytes, pos: int, ctx: Ctx) -> tuple[list[Any], int]:
             out = []
             cur = pos
-            for _ in range(count(ctx)):
+            try:
+                n = count(ctx)
+            except RecordDecodeError as exc:
+                raise exc.at(pos) from None
+            for _ in range(n):
                 value, used = single(data, cur, ctx)
                 out.append(value)
                 cur += used
@@ -378,6 +418,28 @@ class _Builder:
         fn = self.leaf(item)
         offset = item.offset
         return lambda data, pos, ctx: fn(data, pos + offset, ctx)
+
+
+def _visible_keys(layout: Layout, options: DecodeOptions) -> list[str | None]:
+    """Output key of every item under the FILLER policy of ``options`` (``None``: left out).
+
+    A value FILLER is shown as ``FILLER_Pn`` unless value fillers are dropped;
+    a group is shown when at least one of its children is; a FILLER group is
+    shown as ``FILLER_n`` unless group fillers are dropped (numbered among the
+    FILLER groups that have something to show, as Cobrix numbers them).
+    """
+    keys: list[str | None] = [None] * len(layout.items)
+    for item in reversed(layout.items):
+        if not item.is_group:
+            keys[item.index] = None if item.is_filler and options.drop_value_fillers else item.key
+            continue
+        if all(keys[child.index] is None for child in item.children):
+            continue
+        if not item.is_filler:
+            keys[item.index] = item.key
+        elif not options.drop_group_fillers:
+            keys[item.index] = item.key if options.drop_value_fillers else item.filler_key_all
+    return keys
 
 
 def _sized(fn: StaticFn, size: int) -> DynamicFn:

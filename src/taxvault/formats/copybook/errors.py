@@ -29,11 +29,15 @@ class CopybookSyntaxError(CopybookError):
 
 
 class RecordDecodeError(CopybookError):
-    """One record cannot be decoded as a whole (e.g. an OCCURS DEPENDING ON counter is out of range).
+    """One record cannot be decoded as a whole, so a loader must quarantine it.
 
-    Bad *field* contents normally decode to ``None`` (the Cobrix rules); this
-    error is reserved for problems that make the record's shape unknowable.
-    ``record_index`` and ``offset`` are filled in by the file readers.
+    Raised when the record's shape cannot be known (an OCCURS DEPENDING ON
+    counter that is blank, invalid or out of range) and, with
+    ``DecodeOptions.strict_binary_digits``, when a binary value has more digits
+    than its PIC allows.  Other bad *field* contents decode to ``None`` (the
+    Cobrix rules).  ``field`` is the item's dotted path, ``field_offset`` its
+    byte offset inside the record (0-based), ``record_index`` and ``offset``
+    (the record's byte offset in the file) are filled in by the file readers.
     """
 
     def __init__(
@@ -43,11 +47,13 @@ class RecordDecodeError(CopybookError):
         field: str | None = None,
         record_index: int | None = None,
         offset: int | None = None,
+        field_offset: int | None = None,
     ) -> None:
         self.reason = message
         self.field = field
         self.record_index = record_index
         self.offset = offset
+        self.field_offset = field_offset
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -58,11 +64,31 @@ class RecordDecodeError(CopybookError):
             where.append(f"byte offset {self.offset}")
         if self.field is not None:
             where.append(f"field {self.field}")
+        if self.field_offset is not None:
+            where.append(f"at record byte {self.field_offset}")
         return f"{', '.join(where)}: {self.reason}" if where else self.reason
 
     def located(self, record_index: int, offset: int) -> RecordDecodeError:
         """Return a copy that also says which record of which file position failed."""
-        return RecordDecodeError(self.reason, field=self.field, record_index=record_index, offset=offset)
+        return RecordDecodeError(
+            self.reason,
+            field=self.field,
+            record_index=record_index,
+            offset=offset,
+            field_offset=self.field_offset,
+        )
+
+    def at(self, field_offset: int) -> RecordDecodeError:
+        """Return a copy that says where in the record the field starts (kept if already known)."""
+        if self.field_offset is not None:
+            return self
+        return RecordDecodeError(
+            self.reason,
+            field=self.field,
+            record_index=self.record_index,
+            offset=self.offset,
+            field_offset=field_offset,
+        )
 
 
 class FileFormatError(CopybookError):

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from .codepages import CodePage
+from .errors import RecordDecodeError
 from .picture import FieldType, Kind, Usage
 
 Converter = Callable[[bytes], Any]
@@ -241,31 +242,35 @@ def packed_converter(ftype: FieldType) -> Converter:
     return convert
 
 
-def binary_converter(ftype: FieldType) -> Converter:
-    """COMP/BINARY: big-endian two's complement (unsigned when the PIC has no S)."""
+def binary_converter(ftype: FieldType, *, strict_digits: bool = False, field: str | None = None) -> Converter:
+    """COMP/COMP-4/COMP-5/BINARY: big-endian two's complement, or unsigned when the PIC has no S.
+
+    One rule for every width: the value is what the bytes hold, over their
+    whole range (``PIC 9(9) COMP`` in 4 bytes reads 0..4294967295, ``PIC S9(4)
+    COMP`` -32768..32767), as JRecord and LegStar read it; the PIC digits do
+    not cut it.  With ``strict_digits`` a value with more digits than the PIC
+    raises :class:`RecordDecodeError` (never the value itself in the message).
+    """
     to_value = scaler(ftype.scale)
     signed = ftype.signed
-    limit: int | None = None
-    if not signed and ftype.size == 4 and 5 <= ftype.digits <= 8:
-        limit = 2**31  # Cobrix reads these as a Java int: larger raw values are null
-    elif not signed and ftype.size == 8:
-        limit = 2**63  # ... and these as a Java long
     from_bytes = int.from_bytes
-
-    if limit is None:
+    if not strict_digits:
 
         def convert(b: bytes) -> Any:
             return to_value(from_bytes(b, "big", signed=signed))
 
         return convert
 
-    bound = limit
+    bound = 10**ftype.digits
+    reason = f"binary value has more digits than PIC {ftype.picture} allows ({ftype.digits})"
 
-    def convert_limited(b: bytes) -> Any:
-        v = from_bytes(b, "big", signed=False)
-        return None if v >= bound else to_value(v)
+    def convert_strict(b: bytes) -> Any:
+        v = from_bytes(b, "big", signed=signed)
+        if -bound < v < bound:
+            return to_value(v)
+        raise RecordDecodeError(reason, field=field)
 
-    return convert_limited
+    return convert_strict
 
 
 def ibm_hex_float(b: bytes) -> float:
@@ -307,8 +312,10 @@ def make_converter(
     improved_nulls: bool,
     strict_overpunch: bool,
     float_format: str,
+    strict_binary_digits: bool = False,
+    field: str | None = None,
 ) -> Converter:
-    """Pick the converter for ``ftype``."""
+    """Pick the converter for ``ftype`` (``field``: the item's path, for error reports)."""
     if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT):
         return text_converter(ftype, code_page, trimming, improved_nulls)
     if ftype.kind is Kind.FLOAT:
@@ -316,7 +323,7 @@ def make_converter(
     if ftype.usage is Usage.PACKED:
         return packed_converter(ftype)
     if ftype.usage is Usage.BINARY:
-        return binary_converter(ftype)
+        return binary_converter(ftype, strict_digits=strict_binary_digits, field=field)
     return display_converter(
         ftype,
         code_page,

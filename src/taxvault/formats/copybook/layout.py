@@ -206,14 +206,29 @@ def _resolve_counters(items: list[Item]) -> None:
 def _assign_keys(roots: list[Item], items: list[Item]) -> None:
     for item in reversed(items):
         item.has_data = (not item.is_filler) if not item.is_group else any(c.has_data for c in item.children)
-    group_fillers = 0
+    # FILLER groups are numbered children first, as Cobrix renames them: ``key`` counts the
+    # groups that hold named data (value fillers dropped, the default), ``filler_key_all``
+    # every FILLER group (value fillers kept, so every group has something to show).
+    counts = [0, 0]
+
+    def number_groups(item: Item) -> None:
+        for child in item.children:
+            number_groups(child)
+        if item.is_group and item.is_filler:
+            counts[1] += 1
+            item.filler_key_all = f"FILLER_{counts[1]}"
+            if item.has_data:
+                counts[0] += 1
+                item.key = f"FILLER_{counts[0]}"
+            else:
+                item.key = "FILLER"
+
+    for root in roots:
+        number_groups(root)
     value_fillers = 0
     for item in items:
         if item.is_filler:
-            if item.is_group:
-                group_fillers += 1 if item.has_data else 0
-                item.key = f"FILLER_{group_fillers}" if item.has_data else "FILLER"
-            else:
+            if not item.is_group:
                 value_fillers += 1
                 item.key = f"FILLER_P{value_fillers}"
         else:

@@ -30,6 +30,12 @@ class DecodeOptions:
                             occurrences (true COBOL ODO) instead of reserving the maximum.
     ``segment_field`` / ``segment_redefines``  decode a REDEFINES item only when the
                             segment field holds one of its listed values (others are ``None``).
+    ``strict_binary_digits`` binary (COMP, COMP-4, COMP-5, BINARY) values are returned as
+                            stored, the full range of their bytes (a ``PIC 9(9) COMP`` in 4
+                            bytes gives 0..4294967295), as JRecord and LegStar do.  With this
+                            set, a binary value with more digits than its PIC allows makes
+                            the record fail with :class:`RecordDecodeError` (field, offset,
+                            reason) instead, so a loader quarantines it.
     """
 
     encoding: str = "cp037"
@@ -43,6 +49,7 @@ class DecodeOptions:
     variable_size_occurs: bool = False
     segment_field: str | None = None
     segment_redefines: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+    strict_binary_digits: bool = False
 
     def with_segments(self, field_name: str, mapping: Mapping[str, Collection[str]]) -> DecodeOptions:
         """Copy with a segment-to-REDEFINES map, e.g. ``{"STATIC-DETAILS": ["C"], "CONTACTS": ["P"]}``."""

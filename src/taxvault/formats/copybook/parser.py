@@ -100,6 +100,7 @@ class Item:
     offset: int = 0  # absolute offset of the first occurrence (max-size layout)
     rel_offset: int = 0  # offset inside the parent's element
     key: str = ""
+    filler_key_all: str = ""  # key of a FILLER group when value fillers are kept
     has_data: bool = True
     index: int = 0  # position in document order (stable identity for decoders)
     synthetic: bool = False  # the implicit record wrapping a copybook that has no 01 level
