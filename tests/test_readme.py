@@ -2,7 +2,7 @@
 
 The worked example is the ``sh`` block of the section "## Worked example"; the ``text``
 block before it holds the values ``./dev up`` prints (``taxvault demo``). The slow test
-makes a store exactly as ``./dev up`` does (``init``, then ``synth`` with the size and seed
+makes a store exactly as ``./dev up`` does (``init --synthetic``, then ``synth`` with the size and seed
 read from ``./dev``), serves it with a real ``taxvault serve`` on a free port, and runs the
 block with bash: ``localhost:8000`` becomes that port, curl fails on any status >= 400
 (a small httpx stand-in when curl is not installed). The demo TIN may appear only in the
@@ -69,6 +69,7 @@ def dev_up_synth() -> tuple[int, int]:
     m = re.search(r'synth --taxpayers "\$\{TAXVAULT_DEMO_TAXPAYERS:-(\d+)\}" --seed (\d+)', up)
     assert m, "./dev up no longer runs synth as this test expects"
     assert '"$venv/bin/taxvault" demo' in up, "./dev up no longer prints the worked example's values"
+    assert '"$venv/bin/taxvault" init --synthetic' in up, "./dev up no longer makes a demo (synthetic-only) store"
     return int(m.group(1)), int(m.group(2))
 
 
@@ -127,7 +128,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAXVAULT_")}
     env.update(TAXVAULT_VAR_DIR=str(home / "var"), TAXVAULT_PORT=str(port), COLUMNS="120")
     size, seed = dev_up_synth()
-    for args in (["init"], ["synth", "--taxpayers", str(size), "--seed", str(seed)]):
+    for args in (["init", "--synthetic"], ["synth", "--taxpayers", str(size), "--seed", str(seed)]):
         subprocess.run([*TAXVAULT, *args], env=env, cwd=home, check=True, capture_output=True, timeout=600)
     log = home / "serve.log"
     with log.open("wb") as out:

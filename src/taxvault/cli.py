@@ -127,24 +127,39 @@ err = Console(stderr=True)
 
 
 @app.command()
-def init() -> None:
+def init(
+    synthetic: bool | None = typer.Option(
+        None,
+        "--synthetic/--real-data",
+        help="A new store: a demo store that holds only synthetic TINs (refuses others; `synth` allowed), "
+        "or one for real data (the default; `synth` refused). An existing store keeps its setting.",
+    ),
+) -> None:
     """Create the store, or migrate it to the newest schema; create the jobs' system principals."""
     from taxvault.access.system_principals import ensure_system_principals
     from taxvault.config import get_settings
+    from taxvault.errors import TaxvaultError
     from taxvault.files import private_dir
     from taxvault.store import make_engine
-    from taxvault.store.migrate import upgrade
+    from taxvault.store.migrate import is_new_store, upgrade
+    from taxvault.store.settings import choose_synthetic
 
     settings = get_settings()
     private_dir(settings.var_dir, tighten=True)  # store, keys, exports: owner-only
     engine = make_engine()
+    new_store = is_new_store(engine)
     upgrade(engine)
-    with engine.begin() as conn:  # idempotent: only the missing ones, an existing row is left as it is
-        created = ensure_system_principals(conn)
+    try:
+        with engine.begin() as conn:  # idempotent: only the missing ones, an existing row is left as it is
+            created = ensure_system_principals(conn)
+            synthetic_only = choose_synthetic(conn, synthetic, new_store=new_store)
+    except TaxvaultError as exc:
+        raise fail(str(exc)) from None
     if created:
         console.print(f"system principals created: {', '.join(created)}")
     where = "embedded SQLite under " + str(settings.var_dir) if settings.is_embedded else "PostgreSQL"
-    console.print(f"store ready ({where})")
+    kind = "synthetic-only: TINs outside the synthetic ranges are refused" if synthetic_only else "real data"
+    console.print(f"store ready ({where}; {kind})")
 
 
 @app.command()

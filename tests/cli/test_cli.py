@@ -30,8 +30,8 @@ def test_synth_before_init_is_one_clear_line() -> None:
 
 
 def test_init_synth_stats() -> None:
-    assert runner.invoke(app, ["init"]).exit_code == 0
-    assert runner.invoke(app, ["init"]).exit_code == 0  # idempotent
+    assert runner.invoke(app, ["init", "--synthetic"]).exit_code == 0
+    assert runner.invoke(app, ["init", "--synthetic"]).exit_code == 0  # idempotent
     result = runner.invoke(app, ["synth", "--taxpayers", "400", "--seed", "3"])
     assert result.exit_code == 0, result.output
     assert "people" in result.output

@@ -28,7 +28,7 @@ def test_help(command: list[str]) -> None:
 
 
 def test_cycle_then_notices_list_and_pdf_through_the_gate(tmp_path: Path) -> None:
-    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["init", "--synthetic"]).exit_code == 0
     assert runner.invoke(app, ["synth", "--taxpayers", "300", "--seed", "4"]).exit_code == 0
     bad = runner.invoke(app, ["cycle", "run", "--date", "2026-13-01"])
     assert bad.exit_code != 0 and "Traceback" not in bad.output
@@ -74,7 +74,7 @@ def test_cycle_then_notices_list_and_pdf_through_the_gate(tmp_path: Path) -> Non
 
 
 def test_a_date_past_the_rate_table_is_refused_before_anything_is_written() -> None:
-    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["init", "--synthetic"]).exit_code == 0
     assert runner.invoke(app, ["synth", "--taxpayers", "200", "--seed", "4"]).exit_code == 0
     late = runner.invoke(app, ["cycle", "run", "--date", "2099-01-04"])
     assert late.exit_code == 1 and "TAXVAULT_UNDERPAYMENT_RATES" in late.output and "Traceback" not in late.output

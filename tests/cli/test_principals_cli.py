@@ -28,7 +28,7 @@ def _rows(output: str) -> dict[str, list[str]]:
 def test_the_listing_shows_open_cases_and_what_each_is_for() -> None:
     from taxvault.cli import app
 
-    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["init", "--synthetic"]).exit_code == 0
     assert runner.invoke(app, ["synth", "--taxpayers", "400", "--seed", "3"]).exit_code == 0
     with make_engine().connect() as conn:
         open_by: dict[str, int] = dict(

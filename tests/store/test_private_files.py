@@ -50,7 +50,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
 
 def test_init_synth_legacy_and_export_write_owner_only(tmp_path: Path, cli_env: dict[str, str]) -> None:
     var = tmp_path / "var"
-    _run(cli_env, "init")
+    _run(cli_env, "init", "--synthetic")
     _run(cli_env, "synth", "--taxpayers", "40", "--legacy", str(tmp_path / "out" / "legacy"))
     _run(cli_env, "audit", "export", str(tmp_path / "out" / "export"))
     files = {p.name for p in _assert_private_tree(var)}

@@ -39,7 +39,7 @@ def test_whole_households_overshoot_by_less_than_the_last_chunk_misses() -> None
 
 def test_the_bar_and_the_summary_say_what_was_made(monkeypatch: pytest.MonkeyPatch) -> None:
     runner = CliRunner()
-    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["init", "--synthetic"]).exit_code == 0
     result = runner.invoke(app, ["synth", "--taxpayers", "300", "--seed", "2"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     made = planned_people(300, 2)

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from taxvault.model.values import NameControl
+from taxvault.store.settings import SYNTHETIC_HINT
 
 _NAME_CONTROL = re.compile(r"^[A-Z0-9&][A-Z0-9&-]{0,3}$")
 ITIN_GROUPS = frozenset({*range(50, 66), *range(70, 89), 90, 91, 92, *range(94, 100)})
@@ -40,6 +41,15 @@ def synthetic_tins(tins: npt.NDArray[np.bytes_], is_ein: npt.NDArray[np.bool_]) 
     ssn = (area >= 900) & (group >= 1) & (group <= 49)
     ein = (d[:, 0] == 0) & (d[:, 1] == 0) & (d[:, 2:].sum(axis=1) > 0)
     return np.asarray(ok & np.where(is_ein, ein, ssn))
+
+
+def outside_synthetic(what: str) -> str:
+    """The reason a synthetic-only store refuses a real-looking TIN: names the store's setting, never the value.
+
+    Why the store and not the file: the guard is what the store may hold (see
+    :mod:`taxvault.store.settings`), never a marker in the file (a FIRE test file is real data).
+    """
+    return f"{what} outside the synthetic ranges; this store is synthetic-only ({SYNTHETIC_HINT})"
 
 
 def individual_tin_types(tins: npt.NDArray[np.bytes_]) -> npt.NDArray[np.str_]:

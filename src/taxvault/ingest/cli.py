@@ -22,6 +22,8 @@ from taxvault.terminal import fail as _fail
 
 console = Console()
 err = Console(stderr=True)
+_REASONS_SHOWN = 5
+"""Quarantine reasons printed per file (the rule, never the value; all of them are in ``ingest_quarantine``)."""
 
 
 def ingest(
@@ -58,7 +60,7 @@ def ingest(
             nxt = len(done)
             if nxt < len(planned):
                 bar.update(task, description=planned[nxt].path.name)
-            bar.console.print(_line(report), highlight=False)
+            bar.console.print(_line(report), highlight=False, markup=False)
 
         try:
             ingest_paths(engine, [r.path for r in planned], on_file=advance)
@@ -83,7 +85,11 @@ def ingest(
 def _line(r: FileReport) -> str:
     if r.status == "skipped":
         return f"{r.path.name}: already ingested (same content), skipped"
-    return f"{r.path.name} ({r.kind}): read {r.read:,}, loaded {r.loaded:,}, quarantined {r.quarantined:,}"
+    line = f"{r.path.name} ({r.kind}): read {r.read:,}, loaded {r.loaded:,}, quarantined {r.quarantined:,}"
+    reasons = list(r.reasons.items())
+    shown = [f"\n  {n:,} x {reason}" for reason, n in reasons[:_REASONS_SHOWN]]
+    more = f"\n  ... and {len(reasons) - _REASONS_SHOWN} other reason(s)" if len(reasons) > _REASONS_SHOWN else ""
+    return line + "".join(shown) + more
 
 
 def _summary(done: list[FileReport], elapsed: float) -> None:

@@ -1,6 +1,7 @@
 """Validate the IMF (individuals) and BMF (businesses, exempt organisations) entity extracts.
 
-Checks: TIN shape and type, synthetic range in a synthetic extract, not
+Checks: TIN shape and type, synthetic range in a synthetic-only store (the
+store's setting, never the extract's control flag: see :mod:`taxvault.store.settings`), not
 already on file (in the store or earlier in the file), name control and name,
 address (state, ZIP), dates, flags. A spouse TIN must name an individual on
 file or in the same extract; spouses are linked after the whole file is read,
@@ -16,12 +17,13 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from taxvault.ingest.checks import date_or_none, is_synthetic, is_tin, valid_name_control
+from taxvault.ingest.checks import date_or_none, is_synthetic, is_tin, outside_synthetic, valid_name_control
 from taxvault.ingest.extracts import Extract
 from taxvault.ingest.information_returns import refs
 from taxvault.ingest.lookup import ByTin, entity_index
 from taxvault.ingest.plan import Plan, Quarantined, local_ids
 from taxvault.ingest.records import Reject, text, validate_records
+from taxvault.store.settings import is_synthetic_store
 
 _FLAGS = {"Y": True, "N": False, "": False}
 
@@ -72,6 +74,7 @@ def plan_entities(conn: Connection, extract: Extract, name: str) -> Plan:
     business = extract.kind.extract_id == "BMFENTTY"
     plan = Plan(kind="bmf_entity" if business else "imf_entity")
     on_file = entity_index(conn, ein=business).by_tin
+    synthetic_only = is_synthetic_store(conn)  # the store decides, not CTL_SYNTHETIC in the file
     seen: set[str] = set()
     rows: list[dict[str, Any]] = []
     raws: dict[int, bytes] = {}
@@ -90,8 +93,8 @@ def plan_entities(conn: Connection, extract: Extract, name: str) -> Plan:
             if not tin_type:
                 raise Reject("tin_type", "IMF TIN type is not S (SSN) or I (ITIN)")
             kind = "individual"
-        if extract.synthetic and not is_synthetic(tin, business):
-            raise Reject("tin", "TIN outside the synthetic ranges in a synthetic extract")
+        if synthetic_only and not is_synthetic(tin, business):
+            raise Reject("tin", outside_synthetic("TIN"))
         if tin in on_file or tin in seen:
             raise Reject("tin", "TIN already on file")
         nc = text(v, "BEN_NAME_CONTROL" if business else "ENT_NAME_CONTROL", "name_control", required=True)

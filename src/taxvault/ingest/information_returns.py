@@ -9,9 +9,11 @@ first failing field) instead of a row. Rules:
   its records is quarantined as a whole: the totals are how we know the records
   are the ones the filer sent; file-level totals (F, T, RF) that disagree make
   the whole file an error, since records were lost or added;
-* TIN: nine digits, a known TIN type, inside the synthetic ranges when the file
-  is marked synthetic (Pub 1220: T record test indicator; EFW2: RA user id
-  ``SYNTHETC``), payer TIN likewise;
+* TIN: nine digits, a known TIN type, and inside the synthetic ranges when the
+  *store* is synthetic-only (``taxvault init --synthetic``; see
+  :mod:`taxvault.store.settings`), payer TIN likewise. Never decided by the file:
+  the FIRE test-file indicator (T record) marks a test transmission of real data,
+  and an EFW2 user id is the filer's choice;
 * name control: well formed, and equal to the entity's when the payee is on file;
 * amounts: no negative amount where the form does not allow one; payment year
   plausible and equal to the payer's.
@@ -35,11 +37,11 @@ from taxvault.formats.efw2 import RW_AMOUNT_NAMES, W2_BOX_BY_AMOUNT, Efw2File
 from taxvault.formats.fixedwidth import ControlProblem, FormatError, RecordProblem
 from taxvault.formats.pub1220 import AMOUNT_CODES, Pub1220File, box_table
 from taxvault.formats.pub1220.amount_codes import FORM_BY_TYPE_OF_RETURN, NEGATIVE_AMOUNT_TYPES
-from taxvault.ingest.checks import individual_tin_types, nine_digits, synthetic_tins
+from taxvault.ingest.checks import individual_tin_types, nine_digits, outside_synthetic, synthetic_tins
 from taxvault.ingest.lookup import EntityIndex, entity_index
 from taxvault.ingest.plan import Plan, Quarantined
+from taxvault.store.settings import is_synthetic_store
 
-SYNTHETIC_EFW2_USER = "SYNTHETC"
 _W2_ALWAYS = ("1", "2", "3", "4", "5", "6")
 _WITHHOLDING_CODE = "4"
 
@@ -157,7 +159,7 @@ def plan_pub1220(conn: Connection, parsed: Pub1220File, name: str) -> Plan:
     n = len(payees)
     plan = Plan(kind="pub1220", read=n)
     bad = _Bad(n)
-    synthetic = parsed.transmitter.test_file
+    synthetic = is_synthetic_store(conn)  # the store's setting; never the T record's test indicator
     payers = parsed.payers
     _mark_problems(bad, parsed.record_problems, payees.record_number)
 
@@ -174,7 +176,7 @@ def plan_pub1220(conn: Connection, parsed: Pub1220File, name: str) -> Plan:
         if not (len(payer.tin) == 9 and payer.tin.isascii() and payer.tin.isdigit()):
             bad.mark(rows, "payer_tin", "payer TIN is not 9 digits")
         elif synthetic and not bool(synthetic_tins(np.array([payer.tin], dtype="S9"), np.array([True]))[0]):
-            bad.mark(rows, "payer_tin", "payer TIN outside the synthetic ranges in a synthetic file")
+            bad.mark(rows, "payer_tin", outside_synthetic("payer TIN"))
 
     tins = payees.tin.astype("S9")
     tin_type = np.char.strip(payees.tin_type.astype("S1"))
@@ -182,7 +184,7 @@ def plan_pub1220(conn: Connection, parsed: Pub1220File, name: str) -> Plan:
     bad.mark((tin_type != b"1") & (tin_type != b"2"), "tin_type", "TIN type is not 1 (EIN) or 2 (SSN/ITIN)")
     is_ein = tin_type == b"1"
     if synthetic:
-        bad.mark(~synthetic_tins(tins, is_ein), "payee_tin", "TIN outside the synthetic ranges in a synthetic file")
+        bad.mark(~synthetic_tins(tins, is_ein), "payee_tin", outside_synthetic("TIN"))
     years = payees.payment_year
     payer_years = np.array([p.payment_year or -1 for p in payers], dtype=np.int64)
     bad.mark(~_year_ok(years), "payment_year", "payment year missing or implausible")
@@ -290,7 +292,7 @@ def plan_efw2(conn: Connection, parsed: Efw2File, records: Any, name: str) -> Pl
     n = len(emp)
     plan = Plan(kind="efw2", read=n)
     bad = _Bad(n)
-    synthetic = parsed.submitter.user_id.strip() == SYNTHETIC_EFW2_USER
+    synthetic = is_synthetic_store(conn)  # the store's setting; never the RA user id
     employers = parsed.employers
     _mark_problems(bad, parsed.record_problems, emp.record_number)
     starts = [e.record_number for e in employers]
@@ -312,14 +314,14 @@ def plan_efw2(conn: Connection, parsed: Efw2File, records: Any, name: str) -> Pl
         if not (len(e.ein) == 9 and e.ein.isascii() and e.ein.isdigit()):
             bad.mark(rows, "employer_ein", "employer EIN is not 9 digits")
         elif synthetic and not bool(synthetic_tins(np.array([e.ein], dtype="S9"), np.array([True]))[0]):
-            bad.mark(rows, "employer_ein", "employer EIN outside the synthetic ranges in a synthetic file")
+            bad.mark(rows, "employer_ein", outside_synthetic("employer EIN"))
     if len(employers):
         bad.mark(~_year_ok(years[employer_of]), "tax_year", "employer's tax year missing or implausible")
     tins = emp.ssn.astype("S9")
     bad.mark(~nine_digits(tins), "ssn", "SSN is not 9 digits")
     no_ein = np.zeros(n, dtype=bool)
     if synthetic:
-        bad.mark(~synthetic_tins(tins, no_ein), "ssn", "SSN outside the synthetic ranges in a synthetic file")
+        bad.mark(~synthetic_tins(tins, no_ein), "ssn", outside_synthetic("SSN"))
     last = emp.last_name
     ncs = np.array([_w2_name_control(v) for v in last.tolist()], dtype="S4") if n else np.zeros(0, "S4")
     bad.mark(ncs == b"", "last_name", "last name has no letters to form a name control")

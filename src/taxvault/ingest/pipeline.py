@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -101,6 +102,8 @@ class FileReport:
     loaded: int = 0
     quarantined: int = 0
     rows: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+    """Quarantined records by reason (rule texts, never a value), most frequent first."""
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:
@@ -247,6 +250,7 @@ def ingest_file(door: Door, session: Session, report: FileReport) -> None:
     if report.read != report.loaded + report.quarantined:  # pragma: no cover - invariant
         raise IngestError(f"{name}: internal error, loaded + quarantined != read")
     report.rows = plan.rows()
+    report.reasons = dict(Counter(q.reason for q in plan.quarantine).most_common())
     target = Target(f"file:sha256:{report.content_hash}")
     with door.unit(session, write=True) as unit:
         decided = unit.authorize(Resource.INGEST_FILE, target, ACTION)  # Denied (audited) if not permitted

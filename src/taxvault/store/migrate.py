@@ -32,6 +32,12 @@ def upgrade(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "heads")
 
 
+def is_new_store(engine: Engine) -> bool:
+    """True when no migration has run on the store yet (``taxvault init`` is creating it)."""
+    with engine.connect() as conn:
+        return not MigrationContext.configure(conn).get_current_heads()
+
+
 def pending_heads(engine: Engine) -> set[str]:
     """Heads of the migration scripts the store has not reached yet (empty = current)."""
     script = ScriptDirectory.from_config(alembic_config(engine))

@@ -50,6 +50,16 @@ def synth(
     if pending_heads(engine):
         err.print("[bold red]error:[/] the store is not initialised or not current: run `taxvault init`")
         raise typer.Exit(1)
+    from taxvault.store.settings import is_synthetic_store
+
+    with engine.connect() as conn:  # generated taxpayers and demo staff never mix with real ones
+        if not is_synthetic_store(conn):
+            err.print(
+                "[bold red]error:[/] this store is for real data (store setting `synthetic` = false): synth "
+                "writes generated taxpayers and a demo staff only into a store made by `taxvault init --synthetic`",
+                highlight=False,
+            )
+            raise typer.Exit(1)
     people = planned_people(taxpayers, seed)  # households stay whole: a few more than asked
     columns = (TextColumn("synth {task.description}"), BarColumn(), MofNCompleteColumn(), _Elapsed(started))
     with Progress(*columns, console=console) as bar:
