@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -121,6 +122,19 @@ def install_problem_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return problem_response(request, 422, detail="the request is not valid", errors=errors)
+
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    @app.exception_handler(sqlalchemy.exc.InterfaceError)
+    async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The store is down, restarting, full or unreachable (a write's COMMIT failed, a connection was
+        # lost): a transient 503 the client may retry, not a 500. The door has served nothing by then.
+        return problem_response(
+            request,
+            503,
+            detail="the store is unavailable; nothing was returned, and a write may not have been recorded",
+            type_=_TYPES["unavailable"],
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
