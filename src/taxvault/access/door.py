@@ -50,7 +50,7 @@ REF_PATTERN = r"^[a-z][0-9a-f]{8,31}$"
 PURPOSE_PATTERN = r"^[a-z][a-z_]{1,39}$"
 JUSTIFICATION_MIN, JUSTIFICATION_MAX = 20, 1000
 AUDIT_RESOURCE = "audit-log"
-CHANNELS = ("http", "cli", "job")
+CHANNELS = ("http", "cli", "job", "web")
 
 _E = entities.c
 _SELF_ENTITY = sa.select(_E.ref, _E.is_restricted, _E.is_employee).where(_E.id == sa.bindparam("eid"))

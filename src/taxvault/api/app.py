@@ -44,6 +44,7 @@ from taxvault.records.router import router as records_router
 from taxvault.stats.router import router as stats_router
 from taxvault.store import make_engine
 from taxvault.store.migrate import pending_heads
+from taxvault.web.router import install as install_console
 
 
 class Health(BaseModel):
@@ -170,5 +171,6 @@ def create_app(
         from taxvault.api.bench_routes import router as bench_router
 
         app.include_router(bench_router)
+    install_console(app)  # the console's pages, sign-in, offline /docs (taxvault.web.router), same door
     guard_fixed_paths(app)  # e.g. GET /v1/taxpayers/lookup: 405, not a 422 from /v1/taxpayers/{id}
     return app

@@ -8,7 +8,7 @@ id) nor disclosed values (only field names), so the log itself is not sensitive.
 Version 2 adds what oversight needs without guessing from free text: ``subject``,
 the opaque ref of the taxpayer whose data the resource is (a module's or notice's
 owner; null when there is none, e.g. a look-up that found nothing), and ``channel``
-(``http``, ``cli`` or ``job``). Version-1 events still parse and re-serialize as
+(``http``, ``cli``, ``job`` or ``web``). Version-1 events still parse and re-serialize as
 version 1, so an old log verifies unchanged.
 """
 
@@ -29,7 +29,7 @@ _FIELDS_V1 = frozenset(
     {"v", "time", "principal", "action", "resource", "purpose", "fields", "decision", "policy", "request_id"}
 )
 _FIELDS = {1: _FIELDS_V1, 2: _FIELDS_V1 | {"subject", "channel"}}
-CHANNELS = ("http", "cli", "job")
+CHANNELS = ("http", "cli", "job", "web")
 # A value that is exactly an SSN/ITIN/EIN shape is refused: the caller passed a TIN
 # where an opaque id belongs. (Only whole values: random ids may contain digit runs.)
 _TIN_SHAPE = re.compile(r"\d{3}-?\d{2}-?\d{4}|\d{2}-\d{7}")

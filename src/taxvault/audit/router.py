@@ -79,7 +79,7 @@ class EventOut(BaseModel):
     fields: list[str]
     request_id: str
     subject: str | None = Field(None, description="Event v2: the taxpayer the record belongs to (opaque ref).")
-    channel: str | None = Field(None, description="Event v2: http, cli or job.")
+    channel: str | None = Field(None, description="Event v2: http, cli, job or web (the console).")
 
 
 class EventPage(Page):

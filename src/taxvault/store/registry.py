@@ -24,6 +24,7 @@ _DOMAIN_TABLE_MODULES: tuple[str, ...] = (
     "taxvault.oversight.scan_tables",
     "taxvault.oversight.custody_tables",
     "taxvault.query.tables",
+    "taxvault.web.tables",
     "taxvault.store.settings",
 )
 
