@@ -95,7 +95,8 @@ def test_consistency_proofs_match_naive_and_verify(n: int) -> None:
         expected = [] if m in (0, n) else subproof(m, d, True)
         assert proof == expected
         old_root = mth(d[:m])
-        assert merkle.verify_consistency(m, n, old_root, new_root, proof)
+        assert merkle.verify_consistency(m, n, old_root, new_root, proof) == (m > 0)  # no proof from size 0
+        assert merkle.verify_extension(m, n, old_root, new_root, proof)
         if 0 < m < n:
             assert not merkle.verify_consistency(m, n, sha(b"other"), new_root, proof)
             assert not merkle.verify_consistency(m, n, old_root, sha(b"other"), proof)

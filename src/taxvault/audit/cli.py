@@ -19,7 +19,7 @@ from rich.console import Console
 from taxvault.audit.errors import AuditError
 from taxvault.audit.export import export_log, verify_store
 from taxvault.audit.log import AuditLog
-from taxvault.audit.merkle import verify_consistency, verify_inclusion_hash
+from taxvault.audit.merkle import verify_extension, verify_inclusion_hash
 from taxvault.audit.periodic import sth_interval_seconds
 from taxvault.audit.verifier import VerificationReport, VerifierInputError, read_trusted_heads, verify_export
 
@@ -114,7 +114,7 @@ def consistency_command(
     with _log() as log:
         proof = log.consistency_proof(old, new)
         body = proof.to_json()
-        body["verifies"] = verify_consistency(
+        body["verifies"] = verify_extension(  # from size 0: no proof, the empty-tree root
             proof.old_size, proof.new_size, proof.old_root, proof.new_root, proof.path
         )
         _print(body)

@@ -9,6 +9,14 @@ Hashing (RFC 9162 2.1.1): the empty tree hashes to SHA-256 of the empty string; 
 leaf to SHA-256(0x00 || leaf); an interior node to SHA-256(0x01 || left || right);
 a tree of n > 1 leaves splits at k, the largest power of two smaller than n.
 Proofs list hashes in the RFC's order (from the leaf side up to the root).
+
+Verification is strict where the RFC leaves room (the probe set of the reference
+library, transparency-dev/merkle, and beyond it): every hash given (leaf hash,
+roots, each proof node) must be :data:`HASH_SIZE` bytes; a tree of size 0 has the
+empty-tree hash as its root, nothing else; and there is no consistency proof from
+size 0, since every tree extends the empty one: :func:`verify_consistency` refuses
+it, as the reference does, and :func:`verify_extension` (what a chain of signed
+heads needs) accepts a size-0 head exactly when its root is the empty-tree hash.
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 
+HASH_SIZE = 32
+"""SHA-256: the length of every hash in a tree, a proof and a tree head."""
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 SubtreeHash = Callable[[int, int], bytes]
@@ -133,9 +143,18 @@ def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
     return consistency_path(old_size, len(leaves), _list_subtree(leaves))
 
 
+def _sized(*hashes: bytes, proof: Sequence[bytes] = ()) -> bool:
+    """True when every hash and every proof node is exactly :data:`HASH_SIZE` bytes."""
+    return all(len(h) == HASH_SIZE for h in hashes) and all(len(p) == HASH_SIZE for p in proof)
+
+
 def root_from_inclusion(leaf_hash_: bytes, index: int, tree_size: int, proof: Sequence[bytes]) -> bytes | None:
-    """The root an inclusion proof implies (RFC 9162 2.1.3.2), or None if the proof is malformed."""
-    if not 0 <= index < tree_size:
+    """The root an inclusion proof implies (RFC 9162 2.1.3.2), or None if the proof is malformed.
+
+    Malformed: the index outside ``[0, tree_size)``, a leaf hash or node that is not
+    :data:`HASH_SIZE` bytes, or a proof of the wrong length for that index and size.
+    """
+    if not 0 <= index < tree_size or not _sized(leaf_hash_, proof=proof):
         return None
     fn, sn, r = index, tree_size - 1, leaf_hash_
     for p in proof:
@@ -155,8 +174,8 @@ def root_from_inclusion(leaf_hash_: bytes, index: int, tree_size: int, proof: Se
 
 
 def verify_inclusion_hash(leaf_hash_: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes) -> bool:
-    """Verify an inclusion proof for a leaf given by its hash."""
-    return root_from_inclusion(leaf_hash_, index, tree_size, proof) == root
+    """Verify an inclusion proof for a leaf given by its hash (no leaf is in a tree of size 0)."""
+    return len(root) == HASH_SIZE and root_from_inclusion(leaf_hash_, index, tree_size, proof) == root
 
 
 def verify_inclusion(leaf: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes) -> bool:
@@ -168,14 +187,16 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
     """Verify a consistency proof between two tree heads (RFC 9162 2.1.4.2).
 
     Edge cases outside the RFC's 0 < m < n: equal sizes need an empty proof and equal
-    roots; from the empty tree the proof is empty and the old root is the empty hash.
+    roots (the empty-tree hash when the size is 0). From size 0 to a larger size there
+    is no proof (RFC 9162 defines none; the reference library refuses it): False. A
+    chain of heads that starts empty checks that case with :func:`verify_extension`.
     """
-    if not 0 <= old_size <= new_size:
+    if not 0 <= old_size <= new_size or not _sized(old_root, new_root, proof=proof):
         return False
     if old_size == new_size:
-        return not proof and old_root == new_root
+        return not proof and old_root == new_root and (old_size > 0 or old_root == EMPTY_ROOT)
     if old_size == 0:
-        return not proof and old_root == EMPTY_ROOT
+        return False
     path = list(proof)
     if old_size & (old_size - 1) == 0:
         path.insert(0, old_root)
@@ -201,3 +222,16 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
         fn >>= 1
         sn >>= 1
     return sn == 0 and fr == old_root and sr == new_root
+
+
+def verify_extension(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
+    """True when the head ``(new_size, new_root)`` extends ``(old_size, old_root)`` by ``proof``.
+
+    As :func:`verify_consistency`, plus the one case it refuses: a head of size 0
+    extends into any larger one when its root is the empty-tree hash and the proof
+    is empty (that the newer root is right is for its own checks: a signature, the
+    events recomputed).
+    """
+    if old_size == 0 and new_size > 0:
+        return not proof and old_root == EMPTY_ROOT and len(new_root) == HASH_SIZE
+    return verify_consistency(old_size, new_size, old_root, new_root, proof)

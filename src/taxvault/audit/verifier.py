@@ -66,6 +66,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 EXPORT_FORMAT = "taxvault-audit-log"
+HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 _EVENT_KEYS_V1 = {
     "v",
@@ -214,13 +215,16 @@ def _root_of_hashes(leaf_hashes: Iterable[bytes], size: int) -> bytes | None:
 
 
 def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
-    """RFC 9162 2.1.4.2; equal sizes need equal roots, the empty tree is a prefix of any."""
-    if not 0 <= old_size <= new_size:
+    """RFC 9162 2.1.4.2, strict: every hash 32 bytes; equal sizes need an empty proof and equal
+    roots (the empty-tree hash at size 0); no proof from size 0 to a larger size (as the
+    reference library: every tree extends the empty one, see :func:`extends`)."""
+    sized = len(old_root) == HASH_SIZE and len(new_root) == HASH_SIZE and all(len(p) == HASH_SIZE for p in proof)
+    if not 0 <= old_size <= new_size or not sized:
         return False
     if old_size == new_size:
-        return not proof and old_root == new_root
+        return not proof and old_root == new_root and (old_size > 0 or old_root == EMPTY_ROOT)
     if old_size == 0:
-        return not proof and old_root == EMPTY_ROOT
+        return False
     path = list(proof)
     if old_size & (old_size - 1) == 0:
         path.insert(0, old_root)
@@ -246,6 +250,14 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
         fn >>= 1
         sn >>= 1
     return sn == 0 and fr == old_root and sr == new_root
+
+
+def extends(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
+    """The newer head extends the older by ``proof``: :func:`verify_consistency`, and a size-0 head
+    (its root the empty-tree hash, no proof) before any larger one; the newer root is checked apart."""
+    if old_size == 0 and new_size > 0:
+        return not proof and old_root == EMPTY_ROOT and len(new_root) == HASH_SIZE
+    return verify_consistency(old_size, new_size, old_root, new_root, proof)
 
 
 def _check_event(data: bytes) -> str | None:
@@ -990,7 +1002,7 @@ def _check_sths(
         if not check_proofs or k not in good or k - 1 not in good:
             continue
         proof = cur.consistency_from_previous
-        if proof is None or not verify_consistency(prev.tree_size, cur.tree_size, prev.root_hash, cur.root_hash, proof):
+        if proof is None or not extends(prev.tree_size, cur.tree_size, prev.root_hash, cur.root_hash, proof):
             report.problems.append(
                 f"STH #{k} (tree size {cur.tree_size}) is not consistent with STH #{k - 1} "
                 f"(tree size {prev.tree_size}): the log was rewritten or forked between them"
