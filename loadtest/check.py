@@ -148,8 +148,11 @@ def _node(left: bytes, right: bytes) -> bytes:
 
 
 def root_from_path(leaf_hash: bytes, index: int, size: int, path: list[bytes]) -> bytes | None:
-    """RFC 9162 2.1.3.2: the root an inclusion path implies (None if the path is malformed)."""
-    if not 0 <= index < size:
+    """RFC 9162 2.1.3.2: the root an inclusion path implies (None if the path is malformed).
+
+    Malformed includes a leaf hash or path node that is not 32 bytes (as audit/merkle.py, issue 17).
+    """
+    if not 0 <= index < size or len(leaf_hash) != 32 or any(len(p) != 32 for p in path):
         return None
     fn, sn, r = index, size - 1, leaf_hash
     for p in path:
