@@ -46,6 +46,7 @@ from .records import (
     iter_records,
     rdw_header,
 )
+from .segments import SegmentMap, SegmentMapError, sub_layout
 
 __all__ = [
     "CodePage",
@@ -62,6 +63,8 @@ __all__ = [
     "RecordDecodeError",
     "RecordDecoder",
     "RecordEncodeError",
+    "SegmentMap",
+    "SegmentMapError",
     "UnsupportedEncodingError",
     "Usage",
     "decode_columns",
@@ -76,4 +79,5 @@ __all__ = [
     "output_key",
     "parse_copybook",
     "rdw_header",
+    "sub_layout",
 ]

@@ -13,8 +13,16 @@ Record formats:
     length normally covers the payload only; when it includes the 4-byte
     header (IBM's own convention) pass ``rdw_adjustment=-4``.
 ``VB``
-    blocks, each with a 4-byte Block Descriptor Word (big-endian length in
-    bytes 0-1 including the BDW) holding RDW records.
+    blocks, each with a Block Descriptor Word holding RDW records.  A
+    standard BDW is 4 bytes, the block length (including the BDW) in bytes
+    0-1 and zeros in bytes 2-3; an *extended* BDW (high bit of byte 0 set)
+    holds a 31-bit length in all four bytes.  ``bdw_big_endian=False`` reads
+    the length from bytes 2-3, low byte first (PC transfers), and
+    ``bdw_adjustment`` is added to the announced length as ``rdw_adjustment``
+    is (``+4`` for files whose BDW counts only the records after it).
+``text``
+    ASCII extracts: one record per line, ended by LF or CRLF (the ending is
+    not part of the record; a last line without one is a record too).
 
 The stream is read ``chunk_size`` bytes at a time, so files far larger than
 memory can be processed; framing problems raise :class:`FileFormatError`
@@ -32,8 +40,10 @@ from .decoder import RecordDecoder, get_decoder
 from .errors import FileFormatError, RecordDecodeError
 from .layout import Layout
 from .options import DecodeOptions
+from .segments import SegmentDecoder, SegmentMap
 
-RecordFormat = Literal["F", "FB", "V", "VB"]
+RecordFormat = Literal["F", "FB", "V", "VB", "text"]
+RECORD_FORMATS: tuple[str, ...] = ("F", "FB", "V", "VB", "text")
 Errors = Literal["raise", "collect"]
 DEFAULT_CHUNK = 1 << 20
 
@@ -56,6 +66,7 @@ class DecodedRecord:
     data: bytes
     values: dict[str, Any] | None
     error: RecordDecodeError | None = None
+    record_type: str | None = None  # the 01 layout that decoded it, when a segment map chose it
 
 
 class _Buffer:
@@ -113,6 +124,55 @@ def rdw_length(header: bytes, *, big_endian: bool, adjustment: int, offset: int)
     return length
 
 
+def bdw_length(header: bytes, *, big_endian: bool, adjustment: int, offset: int) -> int:
+    """Bytes of records announced by a 4-byte BDW (after ``adjustment``), not counting the BDW itself."""
+    if big_endian and header[0] & 0x80:
+        length = int.from_bytes(header, "big") & 0x7FFFFFFF  # extended BDW: a 31-bit length
+    elif big_endian:
+        if header[2:4] != b"\0\0":
+            raise FileFormatError(
+                f"BDW {header.hex()} has non-zero bytes 2-3 (not a block descriptor, or little-endian)",
+                offset=offset,
+            )
+        length = int.from_bytes(header[:2], "big")
+    else:
+        if header[:2] != b"\0\0":
+            raise FileFormatError(
+                f"BDW {header.hex()} has non-zero bytes 0-1 (not a little-endian block descriptor)",
+                offset=offset,
+            )
+        length = int.from_bytes(header[2:4], "little")
+    length += adjustment
+    if length < 4:
+        raise FileFormatError(
+            f"BDW {header.hex()} gives a block of {length} bytes, shorter than its own 4-byte descriptor"
+            " (if the length excludes the descriptor, use a BDW adjustment of +4)",
+            offset=offset,
+        )
+    return length - 4
+
+
+def _iter_lines(buf: _Buffer) -> Iterator[RawRecord]:
+    """Text records: LF or CRLF line ends; the end of line is not part of the record."""
+    index = 0
+    while buf.need(1):
+        scanned = 0  # bytes after the read position already searched for a line end
+        while True:
+            end = buf.data.find(b"\n", buf.pos + scanned)
+            if end >= 0:
+                length, ending = end - buf.pos, 1
+                break
+            scanned = buf.available
+            if not buf.need(scanned + 1):  # the file ends: its last line has no line end
+                length, ending = buf.available, 0
+                break
+        offset = buf.offset
+        line = buf.take(length)
+        buf.take(ending)
+        yield RawRecord(index, offset, line[:-1] if line.endswith(b"\r") else line)
+        index += 1
+
+
 def iter_raw_records(
     stream: BinaryIO,
     *,
@@ -122,6 +182,8 @@ def iter_raw_records(
     rdw_adjustment: int = 0,
     chunk_size: int = DEFAULT_CHUNK,
     sizer: RecordDecoder | None = None,
+    bdw_big_endian: bool = True,
+    bdw_adjustment: int = 0,
 ) -> Iterator[RawRecord]:
     """Yield the records of ``stream`` without decoding them.
 
@@ -152,15 +214,20 @@ def iter_raw_records(
     if record_format == "VB":
         while buf.need(4):
             block_offset = buf.offset
-            bdw = buf.take(4)
-            block_len = int.from_bytes(bdw, "big") & 0x7FFFFFFF if bdw[0] & 0x80 else int.from_bytes(bdw[:2], "big")
-            if block_len < 4:
-                raise FileFormatError(f"BDW {bdw.hex()} gives a block shorter than its header", offset=block_offset)
-            for raw in _iter_rdw(buf, rdw_big_endian, rdw_adjustment, limit=block_len - 4, start_index=index):
+            payload = bdw_length(buf.take(4), big_endian=bdw_big_endian, adjustment=bdw_adjustment, offset=block_offset)
+            if not buf.need(payload):
+                raise FileFormatError(
+                    f"block announces {payload} bytes after its descriptor but only {buf.available} remain",
+                    offset=block_offset,
+                )
+            for raw in _iter_rdw(buf, rdw_big_endian, rdw_adjustment, limit=payload, start_index=index):
                 index += 1
                 yield raw
         if buf.available:
-            raise FileFormatError("the file ends inside a block descriptor", offset=buf.offset)
+            raise FileFormatError(f"{buf.available} trailing bytes do not form a block descriptor", offset=buf.offset)
+        return
+    if record_format == "text":
+        yield from _iter_lines(buf)
         return
     raise FileFormatError(f"unknown record format {record_format!r}")
 
@@ -185,7 +252,11 @@ def _iter_rdw(
             )
         consumed += 4 + length
         if limit is not None and consumed > limit:
-            raise FileFormatError(f"record {index} runs past the end of its block", offset=header_offset)
+            raise FileFormatError(
+                f"record {index} runs past the end of its block"
+                " (if the BDW length excludes the descriptor, use a BDW adjustment of +4)",
+                offset=header_offset,
+            )
         offset = buf.offset
         yield RawRecord(index, offset, buf.take(length))
         index += 1
@@ -225,8 +296,11 @@ def iter_records(
     record_length: int | None = None,
     rdw_big_endian: bool = True,
     rdw_adjustment: int = 0,
+    bdw_big_endian: bool = True,
+    bdw_adjustment: int = 0,
     chunk_size: int = DEFAULT_CHUNK,
     errors: Errors = "raise",
+    segments: SegmentMap | None = None,
 ) -> Iterator[DecodedRecord]:
     """Decode every record of a binary stream.
 
@@ -234,25 +308,46 @@ def iter_records(
     (:class:`RecordDecodeError` with its index and offset); ``"collect"``
     yields it with ``values=None`` and the error, so a loader can quarantine
     it and go on.  Framing errors always raise :class:`FileFormatError`.
+    ``segments`` decodes each record with the 01 layout its key field names
+    (``record_type`` says which); a record with an unknown key is an error
+    record as above.
     """
     options = options or DecodeOptions()
     if encoding is not None and encoding != options.encoding:
         options = options.but(encoding=encoding)
+    if record_format not in RECORD_FORMATS:
+        raise FileFormatError(f"unknown record format {record_format!r} (one of {', '.join(RECORD_FORMATS)})")
     decoder = get_decoder(layout, options)
-    decode = decoder.decode
     length = record_length or layout.record_length
+    framing: dict[str, Any] = {
+        "record_format": record_format,
+        "record_length": length,
+        "rdw_big_endian": rdw_big_endian,
+        "rdw_adjustment": rdw_adjustment,
+        "bdw_big_endian": bdw_big_endian,
+        "bdw_adjustment": bdw_adjustment,
+        "chunk_size": chunk_size,
+    }
+    if segments is not None:
+        if record_format in ("F", "FB") and decoder.variable:
+            raise FileFormatError("records of several types need a length of their own with variable-size tables")
+        chooser = SegmentDecoder(layout, segments, options)
+        for raw in iter_raw_records(stream, **framing):
+            try:
+                name, values = chooser.decode(raw.data)
+            except RecordDecodeError as exc:
+                located = exc.located(raw.index, raw.offset)
+                if errors == "raise":
+                    raise located from None
+                yield DecodedRecord(raw.index, raw.offset, raw.data, None, located)
+                continue
+            yield DecodedRecord(raw.index, raw.offset, raw.data, values, None, name)
+        return
+    decode = _record_decoder(layout, options, record_format)
     if record_format in ("F", "FB") and not decoder.variable and length > 0:
         yield from _decode_fixed(stream, length, max(chunk_size, 1), decode, errors)
         return
-    for raw in iter_raw_records(
-        stream,
-        record_format=record_format,
-        record_length=record_length or layout.record_length,
-        rdw_big_endian=rdw_big_endian,
-        rdw_adjustment=rdw_adjustment,
-        chunk_size=chunk_size,
-        sizer=decoder,
-    ):
+    for raw in iter_raw_records(stream, sizer=decoder, **framing):
         try:
             values = decode(raw.data)
         except RecordDecodeError as exc:
@@ -261,7 +356,46 @@ def iter_records(
                 raise located from None
             yield DecodedRecord(raw.index, raw.offset, raw.data, None, located)
             continue
-        yield DecodedRecord(raw.index, raw.offset, raw.data, values)
+        yield _decoded(raw.index, raw.offset, raw.data, values)
+
+
+def _record_decoder(layout: Layout, options: DecodeOptions, record_format: str) -> Callable[[bytes], dict[str, Any]]:
+    """The decode function for records whose length the file gives (V, VB, text) or fixes (F).
+
+    Why: with ``variable_size_occurs`` the decoder must walk the record
+    position by position.  When the only variable-size table is the last
+    thing in a single 01 record (IMF tax modules: a header and then the
+    transactions), every field sits where the fixed layout puts it, so the
+    fixed-shape decoder -- generated code, one comprehension per table --
+    gives the same values; only the record's length (which the file already
+    gives) differs.  ``test_copybook_records`` checks both agree.
+    """
+    if (
+        record_format not in ("F", "FB")
+        and options.variable_size_occurs
+        and options.segment_field is None
+        and _trailing_table_only(layout)
+    ):
+        return get_decoder(layout, options.but(variable_size_occurs=False)).decode
+    return get_decoder(layout, options).decode
+
+
+def _trailing_table_only(layout: Layout) -> bool:
+    """One 01 group whose only OCCURS DEPENDING ON is its last child, with nothing after or over it."""
+    if len(layout.roots) != 1 or not layout.roots[0].is_group:
+        return False
+    root = layout.roots[0]
+    tables = [item for item in layout.items if item.depending_on is not None]
+    if len(tables) != 1 or tables[0].parent is not root or tables[0].redefines is not None:
+        return False
+    table = tables[0]
+    inner = table.walk()
+    if any(item.occurs for item in inner if item is not table):
+        return False
+    return all(
+        child is table or (child.rel_offset + child.size <= table.rel_offset and child.redefines is not table)
+        for child in root.children
+    )
 
 
 _new = object.__new__
@@ -281,6 +415,7 @@ def _decoded(index: int, offset: int, data: bytes, values: dict[str, Any]) -> De
     _set(rec, "data", data)
     _set(rec, "values", values)
     _set(rec, "error", None)
+    _set(rec, "record_type", None)
     return rec
 
 
