@@ -28,9 +28,12 @@ def test_a_small_month_meets_the_targets(db_engine: Engine, tmp_path: Path) -> N
 
 def test_the_command(tmp_path: Path) -> None:
     runner = CliRunner()
-    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["init"]).exit_code == 0  # a store for real data: no simulated agency in it
     truth = tmp_path / "truth.jsonl"
     args = ["oversight", "simulate", "--employees", "12", "--days", "8", "--seed", "4", "--truth", str(truth)]
+    refused = runner.invoke(app, [*args, "--per-kind", "1"])
+    assert refused.exit_code == 1 and "init --synthetic" in refused.output and not truth.exists()
+    assert runner.invoke(app, ["init", "--synthetic"]).exit_code == 0  # still empty: it may become a demo store
     result = runner.invoke(app, [*args, "--per-kind", "1", "--score"])
     assert result.exit_code == 0, result.output
     body = json.loads(result.output[result.output.index("{") :])

@@ -36,6 +36,14 @@ def simulate(
     engine = make_engine()
     if pending_heads(engine):
         raise fail("the store is not initialised or not current: run `taxvault init`")
+    from taxvault.store.settings import is_synthetic_store
+
+    with engine.connect() as conn:  # generated staff, taxpayers and accesses never mix with real ones
+        if not is_synthetic_store(conn):
+            raise fail(
+                "this store is for real data (store setting `synthetic` = false): the simulation writes generated "
+                "employees, taxpayers and access events only into a store made by `taxvault init --synthetic`"
+            )
     try:
         with console.status("simulating"):
             report = run(engine, employees=employees, days=days, seed=seed, truth=truth, per_kind=per_kind)
