@@ -3,7 +3,8 @@
 Why: the whole path legacy files -> ingest -> store -> API must run and be
 tested on data whose truth is known. After ``taxvault synth`` has loaded the
 store, this reads it back and writes every canonical record the way the legacy
-systems would hold it (all files are marked synthetic):
+systems would hold it (each file says it is synthetic or a test, but what ingest
+accepts is the store's setting, never these marks: :mod:`taxvault.store.settings`):
 
 * ``bmf_entity.ebc``, ``imf_entity.ebc`` - BMF/IMF entity extracts (EBCDIC);
 * ``cms_staff.ebc`` - the case-management staff extract (principals, declared
@@ -12,7 +13,7 @@ systems would hold it (all files are marked synthetic):
 * ``imf_return.ebc`` - TC 150 return detail with the dependents claimed;
 * ``imf_notice.ebc`` - notices issued on modules (CP14 ...);
 * ``irp_1099.p1220`` - 1099s as a Publication 1220 file (T record test flag
-  set: the mark of a synthetic file);
+  set, as in any test transmission);
 * ``w2.efw2`` - W-2s as an EFW2 file (RA user id ``SYNTHETC``: synthetic);
 * ``cms_cases.ebc`` - cases with their subjects.
 
