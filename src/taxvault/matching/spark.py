@@ -4,13 +4,15 @@ DuckDB links a few million records a side on one machine; past that, the same
 settings run on Spark through Splink's SparkAPI. :func:`local_spark` starts a
 quiet local session (no UI, few shuffle partitions, Splink's similarity UDF
 jar registered) for tests and single-machine runs; a cluster deployment passes
-its own SparkSession to :func:`taxvault.matching.linkage.link`.
+its own SparkSession to :func:`taxvault.matching.linkage.link`, or configures the
+process's session with :func:`spark_session` (the batch jobs do, from ``TAXVAULT_SPARK_*``).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any
 
@@ -31,6 +33,28 @@ def java_available() -> bool:
 
 def local_spark(cores: int = 2, shuffle_partitions: int = 2, driver_memory: str = "2g") -> Any:
     """A process-wide local SparkSession (created once), quiet and small, with Splink's UDF jar."""
+    settings = {
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": str(shuffle_partitions),
+        "spark.default.parallelism": str(shuffle_partitions),
+        "spark.driver.memory": driver_memory,
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.adaptive.enabled": "false",
+        "spark.driver.extraJavaOptions": "-Dlog4j2.level=ERROR",
+    }
+    return spark_session(f"local[{cores}]", settings, app_name="taxvault-matching")
+
+
+def spark_session(master: str, settings: dict[str, str], *, app_name: str = "taxvault") -> Any:
+    """The process's SparkSession (created once; later calls get the same one, whatever they ask).
+
+    One session per process because a JVM holds one SparkContext: the batch jobs
+    (:mod:`taxvault.batch`) and linkage on Spark share it, so a matching run started
+    by ``taxvault batch match`` links on the cluster the batch settings name.
+    Splink's similarity UDF jar is always added; in local mode the Python workers
+    run this interpreter (they import taxvault).
+    """
     global _SESSION
     if _SESSION is not None:
         return _SESSION
@@ -40,22 +64,21 @@ def local_spark(cores: int = 2, shuffle_partitions: int = 2, driver_memory: str 
     from splink.backends.spark import similarity_jar_location
 
     tmp = tempfile.mkdtemp(prefix="taxvault-spark-")
-    builder = (
-        SparkSession.builder.master(f"local[{cores}]")
-        .appName("taxvault-matching")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-        .config("spark.default.parallelism", str(shuffle_partitions))
-        .config("spark.driver.memory", driver_memory)
-        .config("spark.jars", similarity_jar_location())
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.local.dir", tmp)
-        .config("spark.sql.adaptive.enabled", "false")
-        .config("spark.sql.autoBroadcastJoinThreshold", str(64 * 1024 * 1024))
-        .config("spark.sql.codegen.wholeStage", "true")
-        .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=ERROR")
-    )
+    merged = {
+        "spark.local.dir": tmp,
+        "spark.sql.autoBroadcastJoinThreshold": str(64 * 1024 * 1024),
+        "spark.sql.codegen.wholeStage": "true",
+        **settings,
+    }
+    jars = [similarity_jar_location(), *filter(None, merged.pop("spark.jars", "").split(","))]
+    merged["spark.jars"] = ",".join(jars)
+    if master.startswith("local"):
+        merged.setdefault("spark.pyspark.python", sys.executable)
+        merged.setdefault("spark.pyspark.driver.python", sys.executable)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.master(master).appName(app_name)
+    for key, value in merged.items():
+        builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     session.sparkContext.setCheckpointDir(os.path.join(tmp, "checkpoints"))
