@@ -22,6 +22,8 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateIndex, DropIndex
 
+from taxvault.store.tables import applies_to
+
 Column = Sequence[Any] | np.ndarray[Any, Any]
 Columns = Mapping[str, Column]
 
@@ -134,8 +136,11 @@ def indexes_built_after(conn: Connection, tables: Sequence[sa.Table]) -> Iterato
     Building an index once from sorted data is many times faster than keeping it
     up to date through millions of random inserts. Unique indexes are rebuilt
     too, so a duplicate still fails the load (and the transaction rolls back).
+    On PostgreSQL a partitioned table's index is dropped and built for every
+    partition at once; indexes of the other store (``only_on``) are left alone.
     """
-    dropped = [ix for t in tables for ix in t.indexes]
+    dialect = conn.dialect.name
+    dropped = [ix for t in tables for ix in t.indexes if applies_to(ix, dialect)]
     for ix in dropped:
         conn.execute(DropIndex(ix))
     yield
@@ -164,7 +169,8 @@ def foreign_keys_validated_after(conn: Connection, tables: Sequence[sa.Table]) -
     quote = conn.dialect.identifier_preparer.quote
     query = sa.text(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE contype = 'f' AND conrelid = CAST(:table AS regclass) ORDER BY conname"
+        # conparentid = 0: a partitioned table's own keys, not the clones PostgreSQL keeps per partition
+        "WHERE contype = 'f' AND conrelid = CAST(:table AS regclass) AND conparentid = 0 ORDER BY conname"
     )
     dropped: list[tuple[str, str, str]] = []
     for t in tables:

@@ -12,6 +12,8 @@ Other domains (audit, ingest, ...) add their own tables to the same ``metadata``
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData(
@@ -36,6 +38,26 @@ def _ref() -> sa.Column[str]:
     # A unique index rather than a constraint: bulk loads into an empty store drop
     # and rebuild indexes (sorted builds beat random inserts by far).
     return sa.Column("ref", sa.String(32), nullable=False, unique=True, index=True)
+
+
+_Item = TypeVar("_Item", sa.Index, sa.ForeignKeyConstraint)
+
+
+def only_on(dialect: str, item: _Item) -> _Item:
+    """Mark an index or key as existing on one store only (created, bulk-rebuilt and checked there).
+
+    The partitioned tables on PostgreSQL (migration 0015, :mod:`taxvault.store.partitions`)
+    need their partition key in every unique index and referenced key, which SQLite's
+    plain tables do not: those objects differ by store, the rest of the schema is shared.
+    """
+    item.info["dialects"] = (dialect,)
+    return item.ddl_if(dialect=dialect)
+
+
+def applies_to(item: sa.Index | sa.Constraint, dialect: str) -> bool:
+    """True unless ``item`` was marked :func:`only_on` another store."""
+    dialects = item.info.get("dialects")
+    return dialects is None or dialect in dialects
 
 
 def _provenance() -> list[sa.Column[int]]:
@@ -122,11 +144,17 @@ transactions = sa.Table(
     sa.Column("cycle", sa.Integer, nullable=False),
     sa.Column("dln", sa.String(14), nullable=False),
     sa.Column("reason_code", sa.SmallInteger, nullable=True),
-    sa.Column("reverses_id", Id, sa.ForeignKey("transactions.id"), nullable=True),
+    sa.Column("reverses_id", Id, nullable=True),
     sa.Column("posted_by", sa.String(40), nullable=False),
     *_provenance(),
     sa.Index(None, "module_id", "posted_date"),
     sa.Index(None, "reverses_id"),
+    # PostgreSQL: HASH (module_id) partitions, primary key (id, module_id); a reversal is of its own module.
+    only_on("sqlite", sa.ForeignKeyConstraint(["reverses_id"], ["transactions.id"])),
+    only_on(
+        "postgresql",
+        sa.ForeignKeyConstraint(["reverses_id", "module_id"], ["transactions.id", "transactions.module_id"]),
+    ),
 )
 
 returns = sa.Table(
@@ -172,7 +200,7 @@ information_returns = sa.Table(
     "information_returns",
     metadata,
     _pk(),
-    _ref(),
+    sa.Column("ref", sa.String(32), nullable=False),
     sa.Column("form", sa.String(10), nullable=False),
     sa.Column("tax_year", sa.SmallInteger, nullable=False),
     sa.Column("payer_tin_hash", sa.LargeBinary(32), nullable=False),
@@ -194,6 +222,9 @@ information_returns = sa.Table(
     sa.Index(None, "payee_id", "tax_year"),
     sa.Index(None, "payer_tin_hash", "tax_year"),
     sa.Index(None, "payer_id"),
+    # PostgreSQL: RANGE (tax_year) partitions, primary key (id, tax_year): ref is unique with its year.
+    only_on("sqlite", sa.Index(None, "ref", unique=True)),
+    only_on("postgresql", sa.Index(None, "ref", "tax_year", unique=True)),
 )
 
 tin_keys = sa.Table(
