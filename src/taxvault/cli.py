@@ -71,6 +71,10 @@ LAZY: dict[str, tuple[str | Callable[[], Any], str]] = {
     "grants": ("taxvault.oversight.grants_cli:app", "Grants that expire: request, approve, renew, revoke, expire."),
     "export": ("taxvault.oversight.grants_cli:export_app", "Exports under a grant: sealed, canaries, two-person."),
     "console": ("taxvault.web.cli:app", "The web console: one-time sign-in codes for the embedded issuer."),
+    "copybook": (
+        "taxvault.formats.copybook.cli:app",
+        "COBOL copybook files: decode records to JSON Lines, CSV or Parquet; print a copybook's layout.",
+    ),
 }
 
 
