@@ -68,12 +68,17 @@ class ConsoleHeaders:
 
 
 def same_origin(headers: dict[str, str], own_origin: str) -> bool:
-    """Whether a state-changing request comes from the console itself (not another site)."""
+    """Whether a state-changing request comes from the console itself (not another site).
+
+    ``Sec-Fetch-Site`` decides when the browser sends it. ``Origin`` must otherwise be ours; it
+    may be ``null`` only beside ``Sec-Fetch-Site: same-origin`` (``Referrer-Policy: no-referrer``
+    makes a browser send ``Origin: null`` on its own form posts).
+    """
     site = headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return False
     origin = headers.get("origin")
-    return not (origin is not None and origin != own_origin)
+    if site is not None:
+        return site in ("same-origin", "none") and origin in (None, "null", own_origin)
+    return origin is None or origin == own_origin
 
 
 def token_matches(sent: str | None, expected: str) -> bool:
