@@ -202,7 +202,16 @@ def display_converter(
             return to_value(int(t))
         return slow(t)
 
-    return convert
+    if not ftype.blank_when_zero:
+        return convert
+    space = 0x40 if code_page.ebcdic else 0x20
+
+    def convert_blank_when_zero(b: bytes) -> Any:
+        if b and b.count(space) == len(b):
+            return zero  # BLANK WHEN ZERO: a zero value is stored as spaces
+        return convert(b)
+
+    return convert_blank_when_zero
 
 
 def packed_converter(ftype: FieldType) -> Converter:

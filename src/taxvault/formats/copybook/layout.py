@@ -9,12 +9,14 @@ occurs" decoder recomputes positions from the actual counters instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from .errors import CopybookSyntaxError
-from .parser import Item, parse_items
+from .parser import Condition, Item, Renames, parse_items
 from .picture import Kind
+from .source import SourceFormat
 
 MAX_RECORD_LENGTH = 1 << 30  # a larger "record" is a copybook error, not data
 
@@ -41,6 +43,11 @@ class Layout:
             item.index = number
         self.record_length: int = max(root.size for root in roots)
         self.has_depending_on: bool = any(item.depending_on is not None for item in self.items)
+        # Metadata that takes no bytes: level-66 RENAMES and level-88 condition names.
+        self.renames: tuple[Renames, ...] = tuple(r for item in self.items for r in item.renames)
+        self.conditions: dict[str, tuple[Item, Condition]] = {
+            output_key(c.name): (item, c) for item in self.items for c in item.conditions
+        }
         self._compiled: dict[Any, Any] = {}
 
     def __repr__(self) -> str:
@@ -84,16 +91,44 @@ class Layout:
                 kind = f"{item.ftype.picture} {item.ftype.usage.value}".strip()
             start = item.offset + 1
             lines.append(f"{label:<40} {kind:<24} {start:>6} {item.offset + item.size:>6} {item.size:>7}")
+            for cond in item.conditions:
+                shown = ", ".join(_show(lo) + ("" if hi is None else f" THRU {_show(hi)}") for lo, hi in cond.values)
+                lines.append(f"{'  ' * (depth + 1)}88 {cond.name}  VALUE {shown}")
+        for ren in self.renames:
+            label = f"66 {ren.name}"
+            span = ren.first_name + (f" THRU {ren.thru_name}" if ren.thru_name else "")
+            end = ren.offset + ren.size
+            lines.append(f"{label:<40} {'RENAMES ' + span:<24} {ren.offset + 1:>6} {end:>6} {ren.size:>7}")
         return "\n".join(lines)
 
 
-def parse_copybook(text: str, *, free_format: bool = False, source_name: str | None = None) -> Layout:
+def parse_copybook(
+    text: str,
+    *,
+    free_format: bool | None = None,
+    source_name: str | None = None,
+    source_format: SourceFormat = "auto",
+    replacing: Mapping[str, str] | None = None,
+    copy_members: Mapping[str, str] | None = None,
+    copy_dirs: Sequence[str | os.PathLike[str]] | None = None,
+) -> Layout:
     """Parse COBOL copybook ``text`` into a :class:`Layout`.
 
-    ``free_format=True`` reads the text without the fixed-format column rules
-    (no sequence area, no column-72 cut).  Raises :class:`CopybookSyntaxError`.
+    ``source_format``: ``auto`` (default: detects fixed, shifted, trimmed or
+    free format, see :mod:`.source`), or one of them to force it;
+    ``free_format=True``/``False`` is the older spelling of ``free``/``fixed``.
+    ``replacing`` fills in placeholders, e.g. ``{":PFX:": "CUST"}``; COPY
+    members are found in ``copy_members`` (name -> text) and then in
+    ``copy_dirs``.  Raises :class:`CopybookSyntaxError`.
     """
-    roots = parse_items(text, free_format=free_format)
+    roots = parse_items(
+        text,
+        free_format=free_format,
+        source_format=source_format,
+        replacing=replacing,
+        copy_members=copy_members,
+        copy_dirs=copy_dirs,
+    )
     if roots[0].level not in (1, 77):
         wrapper = Item(level=1, name="RECORD", line=roots[0].line, synthetic=True)
         for root in roots:
@@ -113,7 +148,49 @@ def parse_copybook(text: str, *, free_format: bool = False, source_name: str | N
         _place(root)
     _resolve_counters(all_items)
     _assign_keys(roots, all_items)
+    for root in roots:
+        _resolve_renames(root)
     return Layout(roots, source_name)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bytes):
+        return f"X'{value.hex().upper()}'"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(value)
+
+
+def _resolve_renames(root: Item) -> None:
+    """Give each level-66 entry of ``root`` its byte range (COBOL: no OCCURS, first before thru)."""
+    entries = [r for item in root.walk() for r in item.renames]
+    if not entries:
+        return
+    items = [it for it in root.walk() if not it.synthetic]
+    by_name: dict[str, list[Item]] = {}
+    for it in items:
+        by_name.setdefault(it.name, []).append(it)
+
+    def find(name: str, ren: Renames) -> Item:
+        found = by_name.get(name, [])
+        if len(found) != 1:
+            raise CopybookSyntaxError(
+                f"RENAMES {ren.name}: {name} matches {len(found)} items of record {root.name}", ren.line
+            )
+        item = found[0]
+        if item.level in (1, 77) or any(a.occurs for a in [item, *_ancestors(item)]):
+            raise CopybookSyntaxError(f"RENAMES {ren.name}: {name} is a record or inside an OCCURS table", ren.line)
+        return item
+
+    for ren in entries:
+        first = find(ren.first_name, ren)
+        last = find(ren.thru_name, ren) if ren.thru_name else first
+        end = last.offset + last.size
+        if last.offset < first.offset or end <= first.offset:
+            raise CopybookSyntaxError(f"RENAMES {ren.name}: {ren.thru_name} does not follow {ren.first_name}", ren.line)
+        ren.first, ren.thru = first, last
+        ren.offset = first.offset
+        ren.size = max(end, first.offset + first.size) - first.offset
 
 
 def _resolve_redefines(siblings: list[Item], parent: Item | None) -> None:

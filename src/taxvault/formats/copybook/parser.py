@@ -1,21 +1,31 @@
 """Tokens -> a tree of data description entries (:class:`Item`).
 
 Only the DATA DIVISION subset that appears in record copybooks is
-understood: level numbers 01-49 and 77 (66 RENAMES and 88 condition names are
-skipped), REDEFINES, PIC, USAGE, SIGN, OCCURS [DEPENDING ON], and the clauses
-that do not change storage (VALUE, JUSTIFIED, BLANK WHEN ZERO, SYNC ...),
-which are accepted and ignored.  Anything else is a :class:`CopybookSyntaxError`
-carrying the line number, never a silent guess.
+understood: level numbers 01-49 and 77, REDEFINES, PIC, USAGE, SIGN, OCCURS
+[DEPENDING ON], VALUE, JUSTIFIED, BLANK WHEN ZERO and SYNC.  Level-88
+condition names become :class:`Condition` metadata of the item they follow
+and level-66 RENAMES become :class:`Renames` metadata of their record: neither
+takes bytes nor appears in decoded records.  SYNC is recorded but no slack
+bytes are inserted (as Cobrix and JRecord lay records out); JUSTIFIED RIGHT is
+recorded for writers; BLANK WHEN ZERO makes an all-blank field read as zero.
+Anything else is a :class:`CopybookSyntaxError` carrying the line number,
+never a silent guess.  COPY statements and REPLACING are expanded first
+(:mod:`.copy_members`).
 """
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
+from .copy_members import MemberResolver, apply_replacements, expand_copies, replacements_from_mapping
 from .errors import CopybookSyntaxError
-from .picture import FieldType, PictureError, Usage, field_type, usage_from_word
-from .source import Token, tokenize
+from .picture import FieldType, Kind, PictureError, Usage, field_type, usage_from_word
+from .source import SourceFormat, Token, tokenize
 
 _NAME = re.compile(r"[A-Za-z0-9_$#@][A-Za-z0-9_$#@-]*")
 _INTEGER = re.compile(r"\d+")
@@ -66,6 +76,53 @@ _FIGURATIVE = {
     "THROUGH",
 }
 MAX_OCCURS = 1_000_000
+_FIGURATIVE_VALUES: dict[str, Any] = {
+    "ZERO": 0,
+    "ZEROS": 0,
+    "ZEROES": 0,
+    "SPACE": " ",
+    "SPACES": " ",
+    "HIGH-VALUE": b"\xff",
+    "HIGH-VALUES": b"\xff",
+    "LOW-VALUE": b"\x00",
+    "LOW-VALUES": b"\x00",
+    "NULL": b"\x00",
+    "NULLS": b"\x00",
+    "QUOTE": '"',
+    "QUOTES": '"',
+}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A level-88 condition name: true when its item holds one of ``values``.
+
+    Each value is ``(low, high)``; ``high`` is ``None`` unless written with
+    THRU.  Values are ``str`` (alphanumeric literals, SPACE, QUOTE), ``int`` or
+    ``Decimal`` (numeric literals, ZERO) or ``bytes`` (``X'..'`` literals,
+    HIGH-VALUE, LOW-VALUE).
+    """
+
+    name: str
+    line: int
+    values: tuple[tuple[Any, Any], ...]
+
+
+@dataclass
+class Renames:
+    """A level-66 RENAMES entry: another name for the bytes from ``first`` through ``thru``.
+
+    ``offset`` and ``size`` are filled in by the layout pass.
+    """
+
+    name: str
+    line: int
+    first_name: str
+    thru_name: str | None = None
+    offset: int = 0
+    size: int = 0
+    first: Item | None = None
+    thru: Item | None = None
 
 
 @dataclass(eq=False)
@@ -104,6 +161,12 @@ class Item:
     has_data: bool = True
     index: int = 0  # position in document order (stable identity for decoders)
     synthetic: bool = False  # the implicit record wrapping a copybook that has no 01 level
+    conditions: list[Condition] = field(default_factory=list)  # level-88 entries under this item
+    renames: list[Renames] = field(default_factory=list)  # level-66 entries (on the 01 record)
+    value: tuple[str, ...] = ()  # the VALUE clause's tokens as written
+    justified: bool = False
+    blank_when_zero: bool = False
+    sync: bool = False
 
     @property
     def is_group(self) -> bool:
@@ -203,7 +266,7 @@ def _is_clause_start(tok: Token) -> bool:
     return tok.upper in _CLAUSE_WORDS or usage_from_word(tok.upper) is not None
 
 
-def _parse_entry(tokens: list[Token]) -> Item | None:
+def _parse_entry(tokens: list[Token]) -> Item | Condition | Renames | None:
     cur = _Entries(tokens)
     first = cur.next("a level number", tokens[0].line)
     if first.upper in _IGNORED_ENTRIES:
@@ -211,8 +274,10 @@ def _parse_entry(tokens: list[Token]) -> Item | None:
     if not _INTEGER.fullmatch(first.text):
         raise CopybookSyntaxError(f"expected a level number, got {first.text!r}", first.line)
     level = int(first.text)
-    if level in (66, 88):
-        return None  # RENAMES and condition names do not occupy storage
+    if level == 88:
+        return _parse_condition(cur, first.line)
+    if level == 66:
+        return _parse_renames(cur, first.line)
     if not (1 <= level <= 49 or level == 77):
         raise CopybookSyntaxError(f"invalid level number {level}", first.line)
     name = "FILLER"
@@ -267,15 +332,23 @@ def _parse_clause(cur: _Entries, item: Item, tok: Token) -> None:
         _parse_occurs(cur, item, line)
     elif word in ("VALUE", "VALUES"):
         cur.accept("IS", "ARE")
+        start = cur.pos
         while (nxt := cur.peek()) is not None and not (_is_clause_start(nxt) and nxt.upper != "IS"):
             cur.pos += 1
+        item.value = tuple(t.text for t in cur.tokens[start : cur.pos])
+        if not item.value:
+            raise CopybookSyntaxError("VALUE without a value", line)
     elif word in ("JUSTIFIED", "JUST"):
         cur.accept("RIGHT")
+        item.justified = True
     elif word == "BLANK":
         cur.accept("WHEN")
-        cur.accept("ZERO", "ZEROS", "ZEROES")
+        if not cur.accept("ZERO", "ZEROS", "ZEROES"):
+            raise CopybookSyntaxError("expected BLANK WHEN ZERO", line)
+        item.blank_when_zero = True
     elif word in ("SYNCHRONIZED", "SYNC"):
         cur.accept("LEFT", "RIGHT")
+        item.sync = True
     elif word in ("GLOBAL", "EXTERNAL", "IS"):
         pass
     elif word == "GROUP-USAGE":
@@ -310,23 +383,110 @@ def _parse_occurs(cur: _Entries, item: Item, line: int) -> None:
             cur.pos += 1
 
 
+def _parse_condition(cur: _Entries, line: int) -> Condition:
+    name = _name(cur.next("a condition name", line), "a condition name")
+    if not cur.accept("VALUE", "VALUES"):
+        raise CopybookSyntaxError(f"condition {name} has no VALUE clause", line)
+    cur.accept("IS", "ARE")
+    values: list[tuple[Any, Any]] = []
+    while cur.peek() is not None:
+        low = _literal_value(cur, line)
+        high = None
+        if cur.accept("THRU", "THROUGH"):
+            high = _literal_value(cur, line)
+        values.append((low, high))
+    if not values:
+        raise CopybookSyntaxError(f"condition {name} has no values", line)
+    return Condition(name, line, tuple(values))
+
+
+def _literal_value(cur: _Entries, line: int) -> Any:
+    tok = cur.next("a literal", line)
+    if tok.upper == "ALL":
+        tok = cur.next("a literal after ALL", line)
+    text = tok.text
+    if tok.is_literal:
+        prefix = text[0].upper() if text[0] not in "'\"" else ""
+        body = text[len(prefix) :]
+        quote = body[0]
+        if len(body) < 2 or body[-1] != quote:
+            raise CopybookSyntaxError(f"unterminated literal {text!r}", tok.line)
+        inner = body[1:-1].replace(quote * 2, quote)
+        if prefix == "X":
+            try:
+                return bytes.fromhex(inner)
+            except ValueError:
+                raise CopybookSyntaxError(f"invalid hexadecimal literal {text!r}", tok.line) from None
+        return inner
+    if tok.upper in _FIGURATIVE_VALUES:
+        return _FIGURATIVE_VALUES[tok.upper]
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise CopybookSyntaxError(f"expected a literal, got {text!r}", tok.line) from None
+    return int(number) if number == number.to_integral_value() and "." not in text else number
+
+
+def _parse_renames(cur: _Entries, line: int) -> Renames:
+    name = _name(cur.next("a RENAMES name", line), "a RENAMES name")
+    if not cur.accept("RENAMES"):
+        raise CopybookSyntaxError(f"level-66 {name} has no RENAMES clause", line)
+    first = _name(cur.next("the renamed item", line), "the renamed item")
+    thru = None
+    if cur.accept("THRU", "THROUGH"):
+        thru = _name(cur.next("the last renamed item", line), "the last renamed item")
+    if cur.peek() is not None:
+        extra = cur.peek()
+        assert extra is not None
+        raise CopybookSyntaxError(f"unexpected word {extra.text!r} in the RENAMES entry {name}", line)
+    return Renames(name, line, first, thru)
+
+
 def _depends_follows(cur: _Entries) -> bool:
     rest = [t.upper for t in cur.tokens[cur.pos : cur.pos + 2]]
     return "DEPENDING" in rest
 
 
-def parse_items(text: str, *, free_format: bool = False) -> list[Item]:
+def parse_items(
+    text: str,
+    *,
+    free_format: bool | None = None,
+    source_format: SourceFormat = "auto",
+    replacing: Mapping[str, str] | None = None,
+    copy_members: Mapping[str, str] | None = None,
+    copy_dirs: Sequence[str | os.PathLike[str]] | None = None,
+) -> list[Item]:
     """Parse copybook ``text`` into its top-level items (usually 01 records).
 
+    ``source_format`` (or the older ``free_format``) selects the column rules
+    (:mod:`.source`); COPY members come from ``copy_members`` / ``copy_dirs``;
+    ``replacing`` fills in placeholders in the whole text (:mod:`.copy_members`).
     Raises :class:`CopybookSyntaxError` with the line number on any problem.
     """
-    tokens = tokenize(text, free_format=free_format)
+    if free_format is not None:
+        source_format = "free" if free_format else "fixed"
+    tokens = tokenize(text, source_format=source_format)
+    tokens = expand_copies(tokens, MemberResolver(copy_members, copy_dirs), source_format="auto")
+    if replacing:
+        tokens = apply_replacements(tokens, replacements_from_mapping(replacing))
     roots: list[Item] = []
     stack: list[Item] = []
+    last: Item | None = None
     for entry in _split_entries(tokens):
         item = _parse_entry(entry)
         if item is None:
             continue
+        if isinstance(item, Condition):
+            if last is None:
+                raise CopybookSyntaxError(f"condition {item.name} does not follow a data item", item.line)
+            last.conditions.append(item)
+            continue
+        if isinstance(item, Renames):
+            if not stack:
+                raise CopybookSyntaxError(f"RENAMES {item.name} does not follow a record", item.line)
+            stack[0].renames.append(item)
+            continue
+        last = item
         if item.level in (1, 77):
             stack.clear()
         while stack and stack[-1].level >= item.level:
@@ -374,4 +534,8 @@ def _check_tree(item: Item, inherited: Usage | None) -> None:
         )
     except PictureError as exc:
         raise CopybookSyntaxError(f"{item.name}: {exc}", item.line) from None
+    if item.blank_when_zero:
+        if item.ftype.kind is not Kind.NUMBER or item.ftype.usage is not Usage.DISPLAY:
+            raise CopybookSyntaxError(f"BLANK WHEN ZERO on {item.name}, which is not a numeric DISPLAY item", item.line)
+        item.ftype = replace(item.ftype, blank_when_zero=True)
     item.element_size = item.ftype.size

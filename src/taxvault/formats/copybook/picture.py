@@ -78,6 +78,7 @@ class FieldType:
     ``explicit_point``  the picture contains an actual '.' character.
     ``edited``     a numeric-edited DISPLAY picture (+ - Z . in it).
     ``picture``    the PIC string as written (for error messages and layouts).
+    ``blank_when_zero``  the BLANK WHEN ZERO clause (numeric DISPLAY items only).
     """
 
     kind: Kind
@@ -92,6 +93,7 @@ class FieldType:
     edited: bool = False
     picture: str = ""
     edit_mask: str = ""  # expanded numeric-edited picture, used by the writer
+    blank_when_zero: bool = False  # BLANK WHEN ZERO: an all-blank field is zero (and zero is written blank)
 
 
 class PictureError(ValueError):
