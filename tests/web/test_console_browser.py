@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from console_harness import LiveServer, World, browser_sign_in, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
