@@ -109,22 +109,17 @@ class SmallDisk:
     def fill(self) -> int:
         """Write zeros until ENOSPC; returns the bytes written."""
         written = 0
-        chunk = b"\0" * (1 << 20)
-        with self.filler.open("wb") as fh:
-            try:
-                while True:
-                    fh.write(chunk)
-                    fh.flush()
-                    written += len(chunk)
-            except OSError:
-                pass
-            try:  # the last partial megabyte too
-                while True:
-                    fh.write(b"\0" * 4096)
-                    fh.flush()
-                    written += 4096
-            except OSError:
-                pass
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            for size in (1 << 20, 4096):  # megabytes, then the last partial megabyte
+                chunk = b"\0" * size
+                try:
+                    while True:
+                        written += os.write(fd, chunk)
+                except OSError:
+                    pass
+        finally:
+            os.close(fd)
         return written
 
     def free(self) -> None:
@@ -197,7 +192,7 @@ class Postgres:
                 conn.exec_driver_sql(f"CREATE TABLESPACE loadtest_audit LOCATION '{location}'")
                 rows = conn.exec_driver_sql(
                     "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE n.nspname = 'public' AND c.relname LIKE 'audit%' AND c.relkind IN ('r', 'i', 'p', 'I') "
+                    "WHERE n.nspname = 'public' AND left(c.relname, 5) = 'audit' AND c.relkind IN ('r', 'i', 'p', 'I') "
                     "ORDER BY c.relkind DESC"
                 ).all()
                 for name, kind in rows:

@@ -83,7 +83,18 @@ def prepare(args: argparse.Namespace, work: Path, faults: list[str]) -> Context:
         TAXVAULT_RATE_BURST="1000000",
         PYTHONPATH=str(ROOT),
     )
-    pg = None
+    try:
+        return _prepare(args, work, env, slow, disk, disk_note)
+    except BaseException:
+        if disk is not None:
+            disk.detach()
+        raise
+
+
+def _prepare(
+    args: argparse.Namespace, work: Path, env: dict[str, str], slow: SlowDisk, disk: SmallDisk | None, note: str | None
+) -> Context:
+    pg: Postgres | None = None
     if args.store == "postgres":
         binaries = pg_bin()
         if binaries is None:
@@ -92,6 +103,23 @@ def prepare(args: argparse.Namespace, work: Path, faults: list[str]) -> Context:
         pg.create()
         pg.start()
         env["TAXVAULT_DATABASE_URL"] = pg.url
+    try:
+        return _populate(args, work, env, slow, disk, note, pg)
+    except BaseException:
+        if pg is not None:
+            pg.stop()
+        raise
+
+
+def _populate(
+    args: argparse.Namespace,
+    work: Path,
+    env: dict[str, str],
+    slow: SlowDisk,
+    disk: SmallDisk | None,
+    note: str | None,
+    pg: Postgres | None,
+) -> Context:
     taxvault = str(VENV_BIN / "taxvault")
     t0 = time.time()
     _run([taxvault, "init", "--synthetic"], env, "taxvault init --synthetic")
@@ -105,7 +133,7 @@ def prepare(args: argparse.Namespace, work: Path, faults: list[str]) -> Context:
         print(f"disk-full: the SQLite store (audit log included) is on a {args.disk_mb} MB tmpfs")
     server_env = {**env, **(slow.env() if pg is None else {})}
     server = Server(server_env, free_port(), work / "server.log")
-    return Context(work, args.store, args.users, args.spawn_rate, args.wait, env, server, slow, disk, disk_note, pg)
+    return Context(work, args.store, args.users, args.spawn_rate, args.wait, env, server, slow, disk, note, pg)
 
 
 # -- one run ------------------------------------------------------------------------------------
@@ -155,7 +183,8 @@ def _at(start: float, offset: float) -> None:
 def fault_kill(ctx: Context, marks: dict[str, float], hold: float) -> None:
     marks["fault"] = time.time()
     ctx.server.kill9()
-    marks["restart_seconds"] = ctx.server.start()
+    ctx.server.start()
+    marks["ready_after_s"] = time.time() - marks["fault"]  # a supervisor's restart: the server answers /health
     marks["heal"] = marks["fault"]
 
 
@@ -163,7 +192,7 @@ def fault_pg_restart(ctx: Context, marks: dict[str, float], hold: float) -> None
     assert ctx.pg is not None
     marks["fault"] = time.time()
     ctx.pg.restart_immediate()
-    marks["pg_back"] = time.time()
+    marks["ready_after_s"] = time.time() - marks["fault"]  # pg_ctl -w: PostgreSQL accepts connections again
     marks["heal"] = marks["fault"]
 
 
@@ -247,9 +276,16 @@ def figures(records: list[dict[str, Any]], marks: dict[str, float], *, slow: boo
                 break
         end = recovered_at or float(records[-1]["t"])
         window = Counter(int(r["status"]) for r in records if fault <= float(r["t"]) <= end)
+        failing = [float(r["t"]) for r in records if float(r["t"]) >= fault and int(r["status"]) in (0, 500, 503)]
         during = [float(r["ms"]) for r in records if fault <= float(r["t"]) < heal and 200 <= int(r["status"]) < 300]
         out["fault"] = {
             "recovery_seconds": None if recovered_at is None else round(recovered_at - heal, 2),
+            "first_failure_after_s": round(failing[0] - fault, 2) if failing else None,
+            "recovery_after_ready_s": (
+                round(recovered_at - fault - marks["ready_after_s"], 2)
+                if recovered_at is not None and "ready_after_s" in marks
+                else None
+            ),
             "window_statuses": {str(k): v for k, v in sorted(window.items())},
             "held_seconds": round(heal - fault, 1),
             "p50_ms_during": round(_pct(during, 50), 1) if during else None,
@@ -270,7 +306,7 @@ def run_one(ctx: Context, name: str, seconds: int, fault: Fault | None, inject: 
     if fault is not None:
         steady = max(seconds - ramp, 1.0)
         _at(start, ramp + 0.25 * steady)
-        fault(ctx, marks, min(20.0, 0.25 * steady))
+        fault(ctx, marks, min(30.0, 0.3 * steady))
     loc.wait(timeout=seconds + 180)
     recs = read_records(records)
     if not recs:
