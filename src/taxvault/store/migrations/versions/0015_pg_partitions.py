@@ -4,7 +4,8 @@
   transcript, a posting's check-then-insert), so a module's rows sit in one partition.
   The primary key becomes (id, module_id); a reversal names its original by
   (reverses_id, module_id), which the posting engine already guarantees (a reversal
-  reverses a transaction of its own module).
+  reverses a transaction of its own module; a store holding one that does not stops
+  the upgrade, which then changes nothing).
 - ``information_returns``: RANGE (tax_year), a partition per year 2015-2034, one
   before, a default after. Matching, transcripts and the payee/payer look-ups name the
   year; an old year is detached whole when it leaves retention. Primary key (id,
