@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from taxvault.formats.copybook import Layout, iter_records, parse_copybook, sub_layout
+from taxvault.formats.copybook import Item, Layout, iter_records, parse_copybook, sub_layout
 from taxvault.formats.copybook.cli import layout_rows
 
 ROOT = Path(__file__).resolve().parents[2] / "conformance" / "outside"
@@ -58,7 +58,7 @@ def test_outside_layout_dump_matches(case: dict[str, Any]) -> None:
     assert ours == _dump(ROOT / case["layout"])
 
 
-def _area_size(item: Any) -> int:
+def _area_size(item: Item) -> int:
     base = item.redefines or item
     siblings = base.parent.children if base.parent is not None else [base]
     return max(i.size for i in siblings if i is base or i.redefines is base)
