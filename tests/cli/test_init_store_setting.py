@@ -7,6 +7,8 @@ real ones. An existing store keeps its setting; the other one is refused once it
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
@@ -16,6 +18,7 @@ from taxvault.store.settings import is_synthetic_store
 from taxvault.store.tables import entities
 
 runner = CliRunner()
+CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance"
 
 
 def _synthetic() -> bool:
@@ -55,3 +58,22 @@ def test_an_empty_store_may_still_change_its_setting() -> None:
     assert runner.invoke(app, ["init", "--real-data"]).exit_code == 0 and not _synthetic()
     changed = runner.invoke(app, ["init", "--synthetic"])
     assert changed.exit_code == 0 and "synthetic-only" in changed.output and _synthetic()
+
+
+def test_ingest_names_the_setting_when_a_demo_store_refuses_real_files() -> None:
+    """What the user sees: per file, the quarantine reasons, and the setting that decided them."""
+    fire = sorted((CONFORMANCE / "pub1220" / "others").glob("*.txt"))
+    assert runner.invoke(app, ["init", "--synthetic"]).exit_code == 0
+    demo = runner.invoke(app, ["ingest", *map(str, fire)], env={"COLUMNS": "400"})
+    assert demo.exit_code == 0, demo.output
+    assert demo.output.count("loaded 0, quarantined 2") == 3
+    assert demo.output.count("2 x payer TIN outside the synthetic ranges; this store is synthetic-only") == 3
+    assert "`taxvault init --synthetic`" in demo.output
+
+
+def test_ingest_loads_them_into_a_store_for_real_data() -> None:
+    fire = sorted((CONFORMANCE / "pub1220" / "others").glob("*.txt"))
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    real = runner.invoke(app, ["ingest", *map(str, fire)], env={"COLUMNS": "400"})
+    assert real.exit_code == 0, real.output
+    assert real.output.count("loaded 2, quarantined 0") == 3 and " x " not in real.output
