@@ -256,6 +256,13 @@ def test_sign_separate_and_leading() -> None:
         "LEAD_OVER": -12,
         "UNSIGNED_SEP": -7,
     }
+    no_sign = "012345" + "00420" + "012" + " 07"  # a digit or blank where the separate sign must be
+    assert decode_record(layout, no_sign.encode("cp037")) == {
+        "LEAD_SEP": None,
+        "TRAIL_SEP": None,
+        "LEAD_OVER": 12,
+        "UNSIGNED_SEP": None,
+    }
 
 
 def _ibm32(value: float) -> bytes:

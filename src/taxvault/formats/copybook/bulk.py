@@ -200,6 +200,7 @@ class _Columns:
             and ftype.usage is Usage.DISPLAY
             and ftype.scale == 0
             and not ftype.edited
+            and not ftype.sign_separate  # the converter checks the sign position (copybook-parse)
             and width <= 18
         ):
             return self.integers(raw, width, convert)

@@ -239,6 +239,7 @@ class GroupCodegen:
             and ftype.usage is Usage.DISPLAY
             and ftype.scale == 0
             and not ftype.edited
+            and not ftype.sign_separate  # the converter checks the sign position (copybook-parse)
         ):
             # The converter's own first step, inlined: all digits after translation -> int.  The
             # digits come from ``u``, the function's whole span translated once (see _span_lines).

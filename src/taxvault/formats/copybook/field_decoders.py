@@ -202,9 +202,20 @@ def display_converter(
             return to_value(int(t))
         return slow(t)
 
+    space = 0x40 if code_page.ebcdic else 0x20
+    if ftype.sign_separate and not ftype.edited:
+        # SIGN SEPARATE: the sign position must hold '+' or '-' (a blank field keeps the blank rules).
+        at = 0 if ftype.sign_leading else ftype.size - 1
+        size = ftype.size
+        inner = convert
+
+        def convert(b: bytes) -> Any:
+            if len(b) == size and table[b[at]] not in (0x2B, 0x2D) and b.count(space) + b.count(0) != size:
+                return None
+            return inner(b)
+
     if not ftype.blank_when_zero:
         return convert
-    space = 0x40 if code_page.ebcdic else 0x20
 
     def convert_blank_when_zero(b: bytes) -> Any:
         if b and b.count(space) == len(b):
