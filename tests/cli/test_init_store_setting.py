@@ -77,3 +77,24 @@ def test_ingest_loads_them_into_a_store_for_real_data() -> None:
     real = runner.invoke(app, ["ingest", *map(str, fire)], env={"COLUMNS": "400"})
     assert real.exit_code == 0, real.output
     assert real.output.count("loaded 2, quarantined 0") == 3 and " x " not in real.output
+
+
+def test_a_store_from_before_the_setting_is_a_demo_store_after_init() -> None:
+    """Migration 0016 on an existing store records ``synthetic = true``: all stores before it were demo stores."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from taxvault.store.migrate import alembic_config, pending_heads
+    from taxvault.synth.load import synthesize
+
+    engine = make_engine()
+    cfg = alembic_config(engine)
+    for head in ScriptDirectory.from_config(cfg).get_heads():
+        if head != "0016":
+            command.upgrade(cfg, head)
+    assert pending_heads(engine) == {"0016"} and not sa.inspect(engine).has_table("store_settings")
+    synthesize(engine, 20, seed=3)  # a demo population, as ./dev up made
+    again = runner.invoke(app, ["init"])
+    assert again.exit_code == 0 and "synthetic-only" in again.output, again.output
+    assert _synthetic() and not pending_heads(engine)
+    assert runner.invoke(app, ["init", "--real-data"]).exit_code == 1
