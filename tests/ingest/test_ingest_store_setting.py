@@ -71,6 +71,28 @@ def test_a_store_for_real_data_loads_every_record_of_the_real_fire_files(db_engi
     assert rows == sum(expected.values()) == 8
     assert forms == {"1099-MISC"}  # sdj0's NEC file writes type of return "A" (MISC): kept as the file says
     assert _quarantine(engine) == []
+    assert _money_by_file(engine) == _expected_money()
+
+
+def _expected_money() -> dict[str, int]:
+    """Cents per file over every amount code, as the conformance material computes them from the B records."""
+    out = {
+        e["file"]: sum(sum(p["totals_computed_cents"].values()) for p in e["payers"])
+        for e in json.loads((OTHERS / "expected.json").read_text())
+    }
+    out["oneTransactionFile.ascii"] = 1400  # README: both payees 700 cents under code 7; C and K say 1400
+    return out
+
+
+def _money_by_file(engine: Engine) -> dict[str, int]:
+    ir, src = t.information_returns.c, t.sources.c
+    q = sa.select(src.name, ir.boxes).join_from(t.information_returns, t.sources, ir.source_id == src.id)
+    out: dict[str, int] = {}
+    with engine.connect() as conn:
+        for name, boxes in conn.execute(q):
+            values = json.loads(boxes) if isinstance(boxes, str) else boxes
+            out[name] = out.get(name, 0) + sum(int(v) for v in values.values())
+    return out
 
 
 def test_a_synthetic_store_refuses_them_naming_the_setting(db_engine: Engine) -> None:
