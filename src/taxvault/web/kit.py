@@ -34,6 +34,7 @@ from taxvault.web.oidc import Provider
 from taxvault.web.purposes import label as purpose_label
 from taxvault.web.security import CSRF_FIELD, CSRF_HEADER, same_origin, token_matches
 from taxvault.web.sessions import COOKIE, SessionStore, WebSession
+from taxvault.web.tasks import Task, TaskRunner, Work
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("taxvault.web", "templates"),
@@ -63,6 +64,7 @@ class Console:
     sessions: SessionStore
     provider: Provider
     purposes: tuple[str, ...]
+    tasks: TaskRunner
 
 
 def console(request: Request) -> Console:
@@ -292,3 +294,17 @@ def roles_any(*roles: str) -> Callable[[WebUser], bool]:
 def kind_is(kind: str) -> Callable[[WebUser], bool]:
     """A visibility rule: the user is of principal kind ``kind``."""
     return lambda user: user.kind == kind
+
+
+def start_task(request: Request, user: WebUser, title: str, work: Work) -> Response:
+    """Run ``work`` in the background; answer its progress (an htmx fragment, or a page that refreshes)."""
+    task = console(request).tasks.start(user.session.id_hash, title, work)
+    return task_response(request, task)
+
+
+def task_response(request: Request, task: Task) -> Response:
+    """The task's progress: the fragment htmx polls, or (without htmx) a page refreshing every second."""
+    if request.headers.get("hx-request"):
+        html = _ENV.get_template("_task.html").render(task=task)
+        return HTMLResponse(html)
+    return render(request, "task.html", Page(task.title), task=task)

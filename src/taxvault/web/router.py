@@ -15,13 +15,14 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Form, Query, Request
+from fastapi import Path as PathParam
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import BaseRoute, Route
 
 from taxvault.access.http import get_door
-from taxvault.errors import Invalid, Unauthenticated
+from taxvault.errors import Invalid, NotFound, Unauthenticated
 from taxvault.web import idp, oidc
 from taxvault.web.idp_router import router as idp_router
 from taxvault.web.kit import (
@@ -37,12 +38,15 @@ from taxvault.web.kit import (
     page_router,
     render,
     request_id,
+    task_response,
 )
 from taxvault.web.purposes import SELF_SERVICE, known_purposes
 from taxvault.web.sessions import COOKIE, SessionStore
+from taxvault.web.tasks import TaskRunner
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 PENDING_COOKIE = "taxvault_sign_in"
+TaskId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{24}$")]
 PAGE_MODULES = ("taxvault.web.pages.caseworker", "taxvault.web.pages.taxpayer")
 """Page modules, each with a ``router`` (console-roles adds manager, oversight, ask here)."""
 
@@ -60,7 +64,9 @@ def _docs_assets() -> Path:
 def install(app: FastAPI) -> None:
     """Add the console to ``app`` (same door, same audit log)."""
     engine = app.state.engine
-    app.state.console = Console(SessionStore(engine), oidc.Provider.from_env(), known_purposes(app.state.policies.text))
+    app.state.console = Console(
+        SessionStore(engine), oidc.Provider.from_env(), known_purposes(app.state.policies.text), TaskRunner()
+    )
     _offline_docs(app)
     app.mount("/static/console", StaticFiles(directory=STATIC_DIR), name="console-static")
     app.mount("/static/docs", StaticFiles(directory=_docs_assets()), name="docs-static")
@@ -211,3 +217,33 @@ def home(request: Request, user: Annotated[WebUser, Depends(current_user)]) -> H
 @router.get("")
 async def home_redirect() -> Response:
     return RedirectResponse("/web/", status_code=307)
+
+
+# -- background tasks (progress polled by htmx) ------------------------------------------------------
+
+
+@router.get("/tasks/{task_id}")
+def task_status(
+    request: Request,
+    user: Annotated[WebUser, Depends(current_user)],
+    task_id: TaskId,
+) -> Response:
+    """Progress of one of this session's tasks (a fragment for htmx, a page otherwise)."""
+    return task_response(request, console(request).tasks.get(task_id, user.session.id_hash))
+
+
+@router.get("/tasks/{task_id}/result")
+def task_result(
+    request: Request,
+    user: Annotated[WebUser, Depends(current_user)],
+    task_id: TaskId,
+) -> Response:
+    """The finished task's result (e.g. a PDF), once; never cached."""
+    task = console(request).tasks.get(task_id, user.session.id_hash)
+    if not task.done or task.result is None:
+        raise NotFound("the result is not ready")
+    return Response(
+        task.result,
+        media_type=task.media_type,
+        headers={"Content-Disposition": f'inline; filename="{task.filename}"', "Cache-Control": "no-store"},
+    )
