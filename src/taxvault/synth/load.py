@@ -29,6 +29,7 @@ from taxvault.keys import load_or_create_secret
 from taxvault.store import tables as t
 from taxvault.store.bulk import (
     assert_foreign_keys,
+    foreign_keys_validated_after,
     indexes_built_after,
     insert_columns,
     next_ids,
@@ -160,7 +161,10 @@ def _load(
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MiB for the index builds
     counters = Counters(next_ids(conn, _ID_TABLES))
-    with indexes_built_after(conn, [t.metadata.tables[name] for name in _LOADED]):
+    loaded = [t.metadata.tables[name] for name in _LOADED]
+    # PostgreSQL: COPY (store/bulk.py) with the foreign keys checked once per table at the end (one
+    # join each) rather than row by row, after the indexes are built. SQLite: checked below.
+    with foreign_keys_validated_after(conn, loaded), indexes_built_after(conn, loaded):
         _load_population(conn, report, taxpayers, seed, source_id, counters, pepper, progress)
     assert_foreign_keys(conn)
     reset_sequences(conn, _ID_TABLES)
