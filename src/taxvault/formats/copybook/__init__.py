@@ -18,8 +18,18 @@ Typical use::
 
 Decimal places are exact (``decimal.Decimal``); integers are ``int``; only
 COMP-1/COMP-2 give ``float``.  Bad field contents decode to ``None``; a record
-whose shape cannot be known raises :class:`RecordDecodeError`; a file that
-cannot be split raises :class:`FileFormatError`.
+whose shape cannot be known (a blank or out-of-range OCCURS DEPENDING ON
+counter, at any depth) raises :class:`RecordDecodeError` with the field, its
+offset in the record and the reason; a file that cannot be split raises
+:class:`FileFormatError`.
+
+Binary fields (COMP, COMP-4, COMP-5, BINARY) have one rule for every width:
+the value is what the bytes hold over their whole range (``PIC 9(9) COMP`` in
+4 bytes reads up to 4294967295), as JRecord and LegStar read them;
+``DecodeOptions(strict_binary_digits=True)`` reports values with more digits
+than the PIC instead.  Copybook dialects (fixed, trimmed, shifted or free
+source format, COPY ... REPLACING, ``:TAG:`` placeholders, 66 RENAMES and 88
+conditions as metadata) and every rule are described in ``docs/copybook.md``.
 """
 
 from .bulk import decode_columns, encode_records
@@ -37,7 +47,7 @@ from .errors import (
 )
 from .layout import Layout, output_key, parse_copybook
 from .options import DecodeOptions
-from .parser import Item
+from .parser import Condition, Item, Renames
 from .picture import FieldType, Kind, Usage
 from .records import (
     DecodedRecord,
@@ -50,6 +60,7 @@ from .segments import SegmentMap, SegmentMapError, sub_layout
 
 __all__ = [
     "CodePage",
+    "Condition",
     "CopybookError",
     "CopybookSyntaxError",
     "DecodeOptions",
@@ -63,6 +74,7 @@ __all__ = [
     "RecordDecodeError",
     "RecordDecoder",
     "RecordEncodeError",
+    "Renames",
     "SegmentMap",
     "SegmentMapError",
     "UnsupportedEncodingError",
