@@ -28,7 +28,7 @@ from taxvault.oversight.tables import oversight_alerts
 from taxvault.records.service import entity_ref_by_tin, information_return_list, transcript
 from taxvault.store import tables as t
 from taxvault.store.bulk import insert_columns
-from taxvault.store.partitions import PARTITIONED, ensure_year_partitions
+from taxvault.store.partitions import PARTITIONED, ensure_audit_partitions, ensure_year_partitions
 from taxvault.store.tins import protect_columns
 
 N_ENTITIES = 10_000
@@ -267,11 +267,14 @@ def test_lookup_paths_read_indexes_and_one_partition(
     assert _full_scans(without, sizes), without
 
 
-def test_year_partitions_are_made_ahead(db_engine: Engine) -> None:
+def test_range_partitions_are_made_ahead(db_engine: Engine) -> None:
     with db_engine.begin() as conn:
         made = ensure_year_partitions(conn, [2035, 2024, 2010])
         again = ensure_year_partitions(conn, [2035])
+        leaves = ensure_audit_partitions(conn, ahead=2)  # the migration made the first three
+        more = ensure_audit_partitions(conn, ahead=4)
     if db_engine.dialect.name == "postgresql":
         assert made == ["information_returns_y2035"] and again == []  # 2024 exists, 2010 is in _old
+        assert leaves == [] and more == ["audit_events_p0003", "audit_events_p0004"]
     else:
-        assert made == again == []
+        assert made == again == leaves == more == []
