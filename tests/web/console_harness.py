@@ -260,11 +260,17 @@ def browser() -> Iterator[Any]:
 
 
 def screenshot(page: Any, name: str) -> list[Path]:
-    """The page at 1280 and 390 px wide (full page), under var/test-artifacts/screenshots/."""
+    """The page at 1280 and 390 px wide (full page), under var/test-artifacts/screenshots/.
+
+    Also checks the page fits each width (no sideways scrolling of the whole page; a wide
+    table scrolls inside its own box).
+    """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     saved = []
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
+        overflow = page.evaluate("document.documentElement.scrollWidth")
+        assert overflow <= width, f"{name} is {overflow} px wide at {width} px: it scrolls sideways"
         path = ARTIFACTS / f"{name}-{width}.png"
         page.screenshot(path=str(path), full_page=True)
         saved.append(path)
@@ -282,3 +288,61 @@ def browser_sign_in(page: Any, server: LiveServer, world: World, principal: str,
         page.get_by_label("Purpose of use").select_option(purpose)
         page.get_by_role("button", name="Set").click()
         page.wait_for_load_state()
+
+
+def aur_caseworker(world: World) -> str:
+    """An AUR caseworker (the unit the matching-lead policy lets verify leads)."""
+    from taxvault.store.tables import principals
+
+    p = principals.c
+    found = world.scalar(
+        sa.select(p.id).where(p.unit == "aur", p.roles == "caseworker", p.active).order_by(p.id).limit(1)
+    )
+    assert found, "the synthetic staff has no AUR caseworker"
+    return str(found)
+
+
+def seed_lead(world: World) -> str:
+    """One new death-refund lead, as a matching run leaves it (an approved agreement, a run, a finding)."""
+    from taxvault.matching import agreements as ag
+    from taxvault.matching import leads
+    from taxvault.matching.keys import create_key, load_keys
+    from taxvault.matching.tables import matching_leads, matching_runs
+    from taxvault.store.tables import entities
+
+    existing = world.scalar(sa.select(matching_leads.c.ref).where(matching_leads.c.state == "new").limit(1))
+    if existing:
+        return str(existing)
+    t0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+    with world.engine.begin() as conn:
+        a = ag.draft_agreement(
+            conn,
+            partner_id="partner-ssa",
+            program="death_refunds",
+            purpose="Refunds issued after a death",
+            legal_authority="26 USC 6103(d)",
+            agency_fields=["first_name", "last_name", "refunds_846"],
+            partner_fields=["first_name", "last_name", "death_date"],
+            starts_on=dt.date(2026, 1, 1),
+            ends_on=dt.date(2027, 6, 30),
+            destroy_on=dt.date(2027, 12, 31),
+            created_by="E000000",
+        )
+        a = ag.approve_agreement(conn, a.ref, approver="eng-lead", now=dt.datetime(2025, 12, 1, tzinfo=dt.UTC))
+        create_key(a.ref)
+        run = {
+            "ref": "u" + "3" * 24, "agreement_id": a.id, "program": a.program, "run_by": "sys-matching",
+            "as_of": t0.date(), "started_at": t0, "finished_at": t0, "fields_read": [], "agency_rows": 1,
+            "partner_records": 1, "pairs_compared": 1, "matched": 1, "leads_new": 1, "threshold": 0.9,
+        }  # fmt: skip
+        run_id = conn.execute(matching_runs.insert().values(**run).returning(matching_runs.c.id)).scalar_one()
+        e = entities.c
+        eid = conn.execute(
+            sa.select(e.id).where(e.kind == "individual", ~e.is_restricted, ~e.is_employee).order_by(e.id).limit(1)
+        ).scalar_one()
+        finding = leads.Finding(
+            eid, "b" * 64, "846:m123", 2024, 0.995, {"first_name": 40.0, "last_name": 120.5},
+            {"refund_cents": 81_234}, {"death_date": "2024-11-02"},
+        )  # fmt: skip
+        leads.insert_findings(conn, a, load_keys(a.ref), run_id, [finding], actor="sys-matching", note="run", now=t0)
+        return str(conn.execute(sa.select(matching_leads.c.ref).where(matching_leads.c.state == "new")).scalar_one())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
-from console_harness import SignIn, World, audit_events_of
+from console_harness import SignIn, World, audit_events_of, aur_caseworker, seed_lead
 from fastapi.testclient import TestClient
 
 from taxvault.store.tables import case_subjects, cases, entities, notices, tax_modules
@@ -176,12 +176,33 @@ def test_no_tin_in_any_url_or_title_of_her_pages(client: TestClient, world: Worl
     assert not [s for s in seen if _TIN_SHAPES.search(s)]
 
 
-def test_matching_leads_page_goes_through_the_door(client: TestClient, world: World, sign_in: SignIn) -> None:
-    sign_in(client, world.demo.principal, purpose="matching_verification")
+def test_matching_leads_to_verify(client: TestClient, world: World, sign_in: SignIn) -> None:
+    lead = seed_lead(world)
+    worker = aur_caseworker(world)
+    token = sign_in(client, worker, purpose="matching_verification")
+    assert "Matching leads" in client.get("/web/").text
     page = client.get("/web/cases/leads")
-    assert page.status_code in (200, 403)
-    events = audit_events_of(world, world.demo.principal)
-    assert events[-1]["resource"] in ("leads", "matching-leads") or "matching_lead" in events[-1]["action"]
+    assert page.status_code == 200
+    assert lead in page.text and "Mark verified" in page.text
+    done = client.post(
+        f"/web/cases/leads/{lead}/verify", data={"csrf_token": token, "note": "Checked the death record."}
+    )
+    assert done.status_code == 200
+    assert done.url.query == b"state=verified" or "state=verified" in str(done.url)
+    assert lead in done.text
+    assert lead not in client.get("/web/cases/leads").text  # no longer new
+    actions = [e["action"] for e in audit_events_of(world, worker)]
+    assert "move_lead:matching_lead" in actions and "list:matching_lead" in actions
+
+
+def test_a_collection_caseworker_is_not_offered_leads_and_is_refused_them(
+    client: TestClient, world: World, sign_in: SignIn
+) -> None:
+    sign_in(client, world.demo.principal, purpose="matching_verification")
+    assert "Matching leads" not in client.get("/web/").text
+    refused = client.get("/web/cases/leads")
+    assert refused.status_code == 403
+    assert audit_events_of(world, world.demo.principal)[-1]["decision"] == "deny"
 
 
 def _csrf(client: TestClient) -> str:

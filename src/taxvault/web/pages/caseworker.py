@@ -45,7 +45,9 @@ ADJUSTABLE = tuple(sorted(adjustments.ADJUSTABLE_CODES))
 
 NAV.append(NavItem("My cases", "/web/cases/", roles_any("caseworker")))
 NAV.append(NavItem("Look up a taxpayer", "/web/cases/lookup", roles_any("caseworker")))
-NAV.append(NavItem("Matching leads", "/web/cases/leads", roles_any("caseworker")))
+LEAD_UNITS = frozenset({"aur", "examination", "special", "employee_accounts"})
+"""Units whose caseworkers verify matching leads (as matching.cedar says; the door decides each read)."""
+NAV.append(NavItem("Matching leads", "/web/cases/leads", lambda u: u.has("caseworker") and u.unit in LEAD_UNITS))
 
 
 def _entity_id(target: Target) -> int:
