@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -143,6 +144,15 @@ class _Columns:
         self.rows = np.frombuffer(data, dtype=np.uint8).reshape(count, length) if count else None
         self.records: list[dict[str, Any]] | None = None
         self.out: dict[str, Column] = {}
+        self.converters: dict[int, Any] = {}
+        self.text_setup: tuple[bytes, bytes | None] | None = None
+        self.digits: bytes | None = None
+
+    def converter_of(self, item: Item) -> Any:
+        convert = self.converters.get(item.index)
+        if convert is None:
+            convert = self.converters[item.index] = self.builder.converter(item)
+        return convert
 
     def run(self) -> dict[str, Column]:
         roots = self.layout.roots
@@ -188,11 +198,14 @@ class _Columns:
         return self.rows[:, item.offset : item.offset + item.size].tobytes()
 
     def leaf(self, item: Item) -> Column:
+        return self.leaf_values(item, self.column_bytes(item))
+
+    def leaf_values(self, item: Item, raw: bytes) -> Column:
+        """The values of ``item`` for each ``item.ftype.size`` bytes of ``raw`` (one field of many records)."""
         ftype = item.ftype
         assert ftype is not None
         width = ftype.size
-        raw = self.column_bytes(item)
-        convert = self.builder.converter(item)
+        convert = self.converter_of(item)
         if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT) and ftype.usage is not Usage.NATIONAL:
             return self.text(raw, width, convert)
         if (
@@ -204,25 +217,72 @@ class _Columns:
             and width <= 18
         ):
             return self.integers(raw, width, convert)
+        if ftype.usage is Usage.PACKED and ftype.kind is Kind.NUMBER and not ftype.edited and ftype.scale >= 0:
+            return self.packed(raw, width, ftype.scale, ftype.signed, convert)
         return [convert(raw[o : o + width]) for o in range(0, len(raw), width)]
+
+    def packed(self, raw: bytes, width: int, scale: int, signed: bool, convert: Any) -> list[Any]:
+        """COMP-3 with the canonical signs (C/D signed, F unsigned) in numpy; any other row by its converter.
+
+        The canonical-sign values are the same under every packed rule (digits,
+        then the sign); zero is never negative.  With decimals the value is
+        built as the text ``±digitsE-scale`` for the whole column at once.
+        """
+        if not raw:
+            return []
+        rows = np.frombuffer(raw, dtype=np.uint8).reshape(-1, width)
+        high, low = rows >> 4, rows & 0x0F
+        sign = low[:, -1]
+        digits = np.empty((rows.shape[0], 2 * width - 1), dtype=np.uint8)
+        digits[:, 0::2] = high
+        digits[:, 1::2] = low[:, :-1]
+        ok = (digits <= 9).all(axis=1)
+        negative = sign == 0x0D
+        ok &= ((sign == 0x0C) | negative) if signed else (sign == 0x0F)
+        negative &= digits.any(axis=1)  # a negative zero is zero
+        if not bool(ok.all()):
+            digits[~ok] = 0  # those rows are decoded by the converter below
+        if scale == 0 and digits.shape[1] <= 18:
+            powers = 10 ** np.arange(digits.shape[1] - 1, -1, -1, dtype=np.int64)
+            values = digits.astype(np.int64) @ powers
+            column: list[Any] = np.where(negative, -values, values).tolist()
+        else:
+            text = np.empty((rows.shape[0], digits.shape[1] + 1), dtype=np.uint8)
+            text[:, 0] = np.where(negative, ord("-"), ord("+"))
+            text[:, 1:] = digits + ord("0")
+            size = digits.shape[1] + 1
+            joined = text.tobytes().decode("ascii")
+            if scale:
+                suffix = f"E-{scale}"
+                column = list(map(Decimal, [joined[o : o + size] + suffix for o in range(0, len(joined), size)]))
+            else:
+                column = [int(joined[o : o + size]) for o in range(0, len(joined), size)]
+        if not bool(ok.all()):
+            for row in np.flatnonzero(~ok).tolist():
+                column[row] = convert(raw[row * width : (row + 1) * width])
+        return column
 
     def text(self, raw: bytes, width: int, convert: Any) -> list[Any]:
         """One decode for the whole column; ``str.strip()`` where it provably equals Java's trim."""
-        table = self.builder.code_page.decoding_table
         trimming = self.options.string_trimming
-        java = set(JAVA_WHITESPACE)
-        disagree = {ch for ch in set(table) | java if ch.isspace() != (ch in java)}
-        special = bytes(b for b in range(256) if table[b] in disagree)
-        if self.options.improved_null_detection:
-            special += b"\x00"
+        if self.text_setup is None:
+            table = self.builder.code_page.decoding_table
+            java = set(JAVA_WHITESPACE)
+            disagree = {ch for ch in set(table) | java if ch.isspace() != (ch in java)}
+            special = bytes(b for b in range(256) if table[b] in disagree)
+            if self.options.improved_null_detection:
+                special += b"\x00"
+            latin1 = bytes(ord(ch) for ch in table) if all(ord(ch) < 256 for ch in table) else None
+            self.text_setup = (special, latin1)
+        special, latin1 = self.text_setup
         if trimming != "none" and len(raw.translate(None, special)) != len(raw):
             return [convert(raw[o : o + width]) for o in range(0, len(raw), width)]
         if self.options.improved_null_detection and b"\x00" in raw:
             return [convert(raw[o : o + width]) for o in range(0, len(raw), width)]
-        if all(ord(ch) < 256 for ch in table):
-            text = raw.translate(bytes(ord(ch) for ch in table)).decode("latin-1")
+        if latin1 is not None:
+            text = raw.translate(latin1).decode("latin-1")
         else:
-            text = codecs.charmap_decode(raw, "strict", table)[0]
+            text = codecs.charmap_decode(raw, "strict", self.builder.code_page.decoding_table)[0]
         bounds = range(0, len(text), width)
         if trimming == "both":
             return [text[o : o + width].strip() for o in bounds]
@@ -234,9 +294,11 @@ class _Columns:
 
     def integers(self, raw: bytes, width: int, convert: Any) -> Column:
         """Unscaled DISPLAY integers: digit arithmetic in numpy for rows that are all digits."""
-        from .field_decoders import numeric_table
+        if self.digits is None:
+            from .field_decoders import numeric_table
 
-        translated = raw.translate(numeric_table(self.builder.code_page))
+            self.digits = numeric_table(self.builder.code_page)
+        translated = raw.translate(self.digits)
         digits = np.frombuffer(translated, dtype=np.uint8).reshape(-1, width).astype(np.int64) - 48
         valid = ((digits >= 0) & (digits <= 9)).all(axis=1)
         powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)

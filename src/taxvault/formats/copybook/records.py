@@ -34,13 +34,16 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from .decoder import RecordDecoder, get_decoder
 from .errors import FileFormatError, RecordDecodeError
 from .layout import Layout
 from .options import DecodeOptions
 from .segments import SegmentDecoder, SegmentMap
+
+if TYPE_CHECKING:
+    from .batch import BatchDecoder
 
 RecordFormat = Literal["F", "FB", "V", "VB", "text"]
 RECORD_FORMATS: tuple[str, ...] = ("F", "FB", "V", "VB", "text")
@@ -344,10 +347,15 @@ def iter_records(
             yield DecodedRecord(raw.index, raw.offset, raw.data, values, None, name)
         return
     decode = _record_decoder(layout, options, record_format)
+    batch = _batch_decoder(layout, options, record_format, decode)
     if record_format in ("F", "FB") and not decoder.variable and length > 0:
-        yield from _decode_fixed(stream, length, max(chunk_size, 1), decode, errors)
+        yield from _decode_fixed(stream, length, max(chunk_size, 1), decode, errors, batch)
         return
-    for raw in iter_raw_records(stream, sizer=decoder, **framing):
+    raws = iter_raw_records(stream, sizer=decoder, **framing)
+    if batch is not None:
+        yield from _decode_batches(raws, batch, errors)
+        return
+    for raw in raws:
         try:
             values = decode(raw.data)
         except RecordDecodeError as exc:
@@ -357,6 +365,52 @@ def iter_records(
             yield DecodedRecord(raw.index, raw.offset, raw.data, None, located)
             continue
         yield _decoded(raw.index, raw.offset, raw.data, values)
+
+
+BATCH = 2048
+
+
+def _batch_decoder(
+    layout: Layout, options: DecodeOptions, record_format: str, decode: Callable[[bytes], dict[str, Any]]
+) -> BatchDecoder | None:
+    """The column-wise decoder for the same values as ``decode`` (see :mod:`.batch`), when it applies."""
+    from .batch import get_batch_decoder  # bulk (which batch builds on) imports this module
+
+    used = getattr(decode, "__self__", None)
+    if not isinstance(used, RecordDecoder) or used.variable:
+        return None
+    return get_batch_decoder(layout, used.options)
+
+
+def _decode_batches(raws: Iterator[RawRecord], batch: BatchDecoder, errors: Errors) -> Iterator[DecodedRecord]:
+    """Records from ``raws``, decoded ``BATCH`` at a time (same values and errors as one at a time)."""
+    pending: list[RawRecord] = []
+    for raw in raws:
+        pending.append(raw)
+        if len(pending) == BATCH:
+            yield from _flush(pending, batch, errors)
+            pending = []
+    yield from _flush(pending, batch, errors)
+
+
+def _flush(pending: list[RawRecord], batch: BatchDecoder, errors: Errors) -> Iterator[DecodedRecord]:
+    if not pending:
+        return
+    lengths = [len(r.data) for r in pending]
+    starts = [0] * len(pending)
+    pos = 0
+    for i, n in enumerate(lengths):
+        starts[i] = pos
+        pos += n
+    results = batch.decode_many(b"".join([r.data for r in pending]), starts, lengths)
+    for raw, result in zip(pending, results, strict=True):
+        if isinstance(result, RecordDecodeError):
+            located = result.located(raw.index, raw.offset)
+            if errors == "raise":
+                raise located
+            yield DecodedRecord(raw.index, raw.offset, raw.data, None, located)
+        else:
+            yield _decoded(raw.index, raw.offset, raw.data, result)
 
 
 def _record_decoder(layout: Layout, options: DecodeOptions, record_format: str) -> Callable[[bytes], dict[str, Any]]:
@@ -420,12 +474,18 @@ def _decoded(index: int, offset: int, data: bytes, values: dict[str, Any]) -> De
 
 
 def _decode_fixed(
-    stream: BinaryIO, length: int, chunk_size: int, decode: Callable[[bytes], dict[str, Any]], errors: Errors
+    stream: BinaryIO,
+    length: int,
+    chunk_size: int,
+    decode: Callable[[bytes], dict[str, Any]],
+    errors: Errors,
+    batch: BatchDecoder | None = None,
 ) -> Iterator[DecodedRecord]:
     """Fixed-length records straight from the chunks: the ``F`` path of :func:`iter_records`.
 
     Same records, offsets and errors as splitting with :func:`iter_raw_records`,
-    without a :class:`RawRecord` and a buffer call per record.
+    without a :class:`RawRecord` and a buffer call per record; with ``batch``,
+    each chunk's records are decoded column-wise in one call.
     """
     index = 0
     base = 0  # file offset of data[0]
@@ -437,6 +497,24 @@ def _decode_fixed(
             break
         data = rest + chunk if rest else chunk
         usable = len(data) - len(data) % length
+        if batch is not None and usable:
+            for first in range(0, usable, BATCH * length):
+                last = min(usable, first + BATCH * length)
+                starts = list(range(first, last, length))
+                results = batch.decode_many(data, starts, [length] * len(starts))
+                for off, result in zip(range(first, last, length), results, strict=True):
+                    raw = data[off : off + length]
+                    if isinstance(result, RecordDecodeError):
+                        located = result.located(index, base + off)
+                        if errors == "raise":
+                            raise located
+                        yield DecodedRecord(index, base + off, raw, None, located)
+                    else:
+                        yield _decoded(index, base + off, raw, result)
+                    index += 1
+            rest = data[usable:]
+            base += usable
+            continue
         for off in range(0, usable, length):
             raw = data[off : off + length]
             try:
