@@ -47,7 +47,13 @@ from taxvault.web.tasks import TaskRunner
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 PENDING_COOKIE = "taxvault_sign_in"
 TaskId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{24}$")]
-PAGE_MODULES = ("taxvault.web.pages.caseworker", "taxvault.web.pages.taxpayer")
+PAGE_MODULES = (
+    "taxvault.web.pages.caseworker",
+    "taxvault.web.pages.taxpayer",
+    "taxvault.web.pages.manager",
+    "taxvault.web.pages.oversight",
+    "taxvault.web.pages.ask",
+)
 """Page modules, each with a ``router`` (console-roles adds manager, oversight, ask here)."""
 
 router = page_router()
