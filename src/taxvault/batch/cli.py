@@ -18,7 +18,10 @@ from taxvault.batch.config import BatchConfig, batch_config
 from taxvault.errors import TaxvaultError
 from taxvault.terminal import fail, parse_date
 
-app = typer.Typer(no_args_is_help=True, help="Batch jobs on Spark: legacy-file ingest and matching runs.")
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Batch jobs on Spark (local or a cluster): legacy-file ingest, matching runs.",
+)
 console = Console()
 
 MasterOption = typer.Option(None, "--master", help="Spark master URL (default TAXVAULT_SPARK_MASTER or local[2]).")
