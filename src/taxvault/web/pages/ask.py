@@ -16,10 +16,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse
 
+from taxvault.access.resources import Resource
 from taxvault.query import service
 from taxvault.query.plan import money_text
 from taxvault.query.vocab import FIELDS
-from taxvault.access.resources import Resource
 from taxvault.web.kit import NAV, NavItem, Page, WebUser, current_user, door_access, page_router, render
 
 router = page_router("/web/ask")

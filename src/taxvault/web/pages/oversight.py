@@ -85,7 +85,7 @@ def events(
         return browse.newest_first(conn, flt, before=before, limit=PAGE_SIZE)
 
     body = door_access(request, user, Resource.AUDIT_LOG).serve(fetch, action="read_audit")
-    query = {k: v for k, v in {"principal": principal, "resource": resource, "since": since, "until": until}.items()}
+    query: dict[str, Any] = {"principal": principal, "resource": resource, "since": since, "until": until}
     return render(
         request,
         "oversight/events.html",
@@ -173,9 +173,8 @@ def heads(request: Request, user: User) -> HTMLResponse:
         return {"items": rows, "total": len(all_heads), "size": log.store.state(conn).size}
 
     body = access.serve(fetch, action="read_audit")
-    return render(
-        request, "oversight/heads.html", Page("Signed tree heads"), items=body["items"], total=body["total"], size=body["size"]
-    )
+    page = Page("Signed tree heads")
+    return render(request, "oversight/heads.html", page, items=body["items"], total=body["total"], size=body["size"])
 
 
 # -- verify now (a long operation: progress polled by htmx) -------------------------------------------
