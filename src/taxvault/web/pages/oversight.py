@@ -123,7 +123,7 @@ def proof_view(conn: Connection, log: Any, leaf: int) -> dict[str, Any]:
         "event": browse.event_json(leaf, data),
         "leaf_hash": proof.leaf_hash.hex(),
         "leaf_hash_matches": recomputed == proof.leaf_hash,
-        "path": [h.hex() for h in proof.path],
+        "audit_path": [h.hex() for h in proof.path],
         "tree_size": proof.tree_size,
         "root_hash": proof.root_hash.hex(),
         "included": included,
