@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -88,9 +89,13 @@ def _mark_synthetic(engine: Engine) -> None:
         set_synthetic_store(conn, True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """Per test module: init + synth (600 people) + one posting cycle (notices), on SQLite."""
+    """Once per test session (all console tests share it): init + synth (600 people) + one posting cycle.
+
+    Tests add to it (adjustments, leads, audit events) but leave it as they found it otherwise
+    (a deactivated principal is reactivated); assert on what a test itself did, not on totals.
+    """
     var_dir = tmp_path_factory.mktemp("web") / "var"
     keys_dir = var_dir / "keys"
     saved = {k: os.environ.get(k) for k in ("TAXVAULT_VAR_DIR", "TAXVAULT_KEYS_DIR", "TAXVAULT_DATABASE_URL")}
@@ -126,7 +131,7 @@ def _world_keys(_isolated_var_dir: None, request: pytest.FixtureRequest, monkeyp
         monkeypatch.setenv("TAXVAULT_KEYS_DIR", str(w.keys_dir))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def app(world: World) -> FastAPI:
     """The whole app (API and console) over the module's store."""
     return create_app(world.engine)
@@ -331,7 +336,7 @@ def seed_lead(world: World) -> str:
         a = ag.approve_agreement(conn, a.ref, approver="eng-lead", now=dt.datetime(2025, 12, 1, tzinfo=dt.UTC))
         create_key(a.ref)
         run = {
-            "ref": "u" + "3" * 24, "agreement_id": a.id, "program": a.program, "run_by": "sys-matching",
+            "ref": "u" + secrets.token_hex(12), "agreement_id": a.id, "program": a.program, "run_by": "sys-matching",
             "as_of": t0.date(), "started_at": t0, "finished_at": t0, "fields_read": [], "agency_rows": 1,
             "partner_records": 1, "pairs_compared": 1, "matched": 1, "leads_new": 1, "threshold": 0.9,
         }  # fmt: skip

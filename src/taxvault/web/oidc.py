@@ -22,7 +22,7 @@ import json
 import os
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -54,6 +54,7 @@ class Provider:
     client_secret: str
     jwks: dict[str, Any]
     redirect_uri: str | None  # None: this app's own /web/callback
+    http: httpx.Client | None = field(default=None, compare=False)  # the token request's client (default: a new one)
 
     @property
     def embedded(self) -> bool:
@@ -98,7 +99,11 @@ class Provider:
         """The token request to a real provider (client_secret_post; TLS verified by httpx)."""
         assert self.token_url is not None
         try:
-            answer = httpx.post(self.token_url, data=form, timeout=10.0)
+            if self.http is not None:
+                answer = self.http.post(self.token_url, data=form)
+            else:
+                with httpx.Client(timeout=10.0) as client:
+                    answer = client.post(self.token_url, data=form)
         except httpx.HTTPError:
             raise Unauthenticated("the identity provider could not be reached") from None
         if answer.status_code != 200:
