@@ -3,5 +3,6 @@
 See docs/batch.md. The jobs reuse the embedded code paths (readers, planners,
 sealing, linkage) and commit through the door, so their results are the embedded
 ones: :mod:`taxvault.batch.ingest` (stage in parallel, commit per file in one unit),
-:mod:`taxvault.batch.match` (the matching job with linkage on Spark).
+:mod:`taxvault.jobs.batch_match` (the matching job with linkage on Spark: it lives in
+``jobs/``, above the domains, as does the ``taxvault batch`` CLI, :mod:`taxvault.jobs.batch_cli`).
 """

@@ -3,7 +3,8 @@
 Each command starts (or joins) the process's SparkSession from ``TAXVAULT_SPARK_*``
 (see :mod:`taxvault.batch.config` and docs/batch.md), acts as the jobs' system
 principals through the door, and prints what ``taxvault ingest`` and
-``taxvault match run`` print: counts and refs, never a TIN.
+``taxvault match run`` print: counts and refs, never a TIN. It lives in ``jobs/``
+(as ``matching_cli`` does) because ``batch match`` drives the matching job.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def match(
     master: str | None = MasterOption,
 ) -> None:
     """Run matching agreements with the linkage on Spark (same runs, leads and audit as `taxvault match run`)."""
-    from taxvault.batch.match import match_job
+    from taxvault.jobs.batch_match import match_job
     from taxvault.store import make_engine
 
     config = _config(master)
