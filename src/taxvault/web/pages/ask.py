@@ -63,7 +63,7 @@ def propose(request: Request, user: User, question: Annotated[str, Form(min_leng
     access = door_access(request, user, Resource.QUERY)
     proposal = service.propose(access.door, access.session, question=question)
     if not isinstance(proposal, service.Proposal):
-        page = Page("Ask a question", status=422)
+        page = Page("Ask a question")  # a refusal to translate is an answer, as the API's 200
         refusal = {"message": proposal.message, "nearest": list(proposal.nearest)}
         return render(request, "ask/ask.html", page, question=_shown(question), refusal=refusal, examples=EXAMPLES)
     return render(

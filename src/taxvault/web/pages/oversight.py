@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Form, Path, Query, Request
@@ -24,7 +25,7 @@ from taxvault.audit import browse, merkle
 from taxvault.audit.errors import AuditKeyError, AuditProofError
 from taxvault.audit.export import verify_store
 from taxvault.audit.storage import LogStore
-from taxvault.errors import NotFound
+from taxvault.errors import Invalid, NotFound
 from taxvault.oversight import queue
 from taxvault.oversight.review import REASON_MAX, REASON_MIN
 from taxvault.oversight.service import review
@@ -48,8 +49,8 @@ router = page_router("/web/oversight")
 User = Annotated[WebUser, Depends(current_user)]
 Ref = Annotated[str, Path(pattern=REF_PATTERN)]
 Leaf = Annotated[int, Path(ge=0, lt=2**62)]
-# An id or ref with at least one letter: never a bare TIN in a URL.
-Name = Annotated[str | None, Query(max_length=80, pattern=r"^[A-Za-z0-9_.:\-]*[A-Za-z_][A-Za-z0-9_.:\-]*$")]
+Filter = Annotated[str | None, Query(max_length=80)]
+_NAME = re.compile(r"^[A-Za-z0-9_.:\-]*[A-Za-z_][A-Za-z0-9_.:\-]*$")
 TaskId = Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]
 PAGE_SIZE = 50
 HEADS_SHOWN = 100
@@ -68,24 +69,50 @@ def start(request: Request, user: User) -> Response:
 # -- the audit log -----------------------------------------------------------------------------------
 
 
+def _name(value: str | None) -> str | None:
+    """A principal id or resource ref to filter by: blank is none; it has a letter (never a bare TIN)."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not _NAME.fullmatch(value):
+        raise Invalid("filter by an id or opaque ref (letters, digits, - _ . :), never a TIN", code="filter")
+    return value
+
+
+def _day(value: str | None) -> dt.date | None:
+    """A UTC day (YYYY-MM-DD) or none."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise Invalid("give days as YYYY-MM-DD", code="filter") from None
+
+
 @router.get("/events")
 def events(
     request: Request,
     user: User,
-    principal: Name = None,
-    resource: Name = None,
-    since: Annotated[dt.date | None, Query()] = None,
-    until: Annotated[dt.date | None, Query()] = None,
+    principal: Filter = None,
+    resource: Filter = None,
+    since: Filter = None,
+    until: Filter = None,
     before: Annotated[int | None, Query(ge=1, lt=2**62)] = None,
 ) -> HTMLResponse:
     """Events newest first, filtered by principal, resource (ref, kind or taxpayer) and UTC days; paged by leaf."""
-    flt = browse.EventFilter(principal or None, resource or None, since, until)
+    flt = browse.EventFilter(_name(principal), _name(resource), _day(since), _day(until))
 
     def fetch(conn: Connection, _t: Target) -> dict[str, Any]:
         return browse.newest_first(conn, flt, before=before, limit=PAGE_SIZE)
 
     body = door_access(request, user, Resource.AUDIT_LOG).serve(fetch, action="read_audit")
-    query: dict[str, Any] = {"principal": principal, "resource": resource, "since": since, "until": until}
+    query: dict[str, Any] = {
+        "principal": flt.principal,
+        "resource": flt.resource,
+        "since": flt.since,
+        "until": flt.until,
+    }
     return render(
         request,
         "oversight/events.html",
