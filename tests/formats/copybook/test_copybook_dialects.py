@@ -328,3 +328,129 @@ def test_picture_repetition_blank_when_zero_justified_and_sync() -> None:
     assert decode_record(layout, data) == {"K": "A", "H": -2, "R": Decimal("0.00"), "J": "AB", "E": Decimal("1234.50")}
     blank_plain = parse_copybook("       01  REC.\n           05  R  PIC 9(3)V9(2).\n")
     assert decode_record(blank_plain, "     ".encode("cp037")) == {"R": None}  # blank is null without the clause
+
+
+# -- less common forms and every syntax error the parser reports ---------------------------------------
+
+H = "       01  REC.\n"
+
+
+def test_less_common_forms() -> None:
+    text = (
+        "       01  REC GLOBAL.\n"
+        "           05  G  USAGE IS COMP.\n"
+        "               10  H1  PIC S9(4).\n"
+        "               10  H2  PIC 9(9).\n"
+        "           05  IX USAGE INDEX.\n"
+        "           05  K  PIC X(2) VALUE X'C1C2'.\n"
+        "               88  K-HEX VALUE X'C1C2' X'FFFF'.\n"
+        "               88  K-ALL VALUE ALL 'A'.\n"
+        "               88  K-FIG VALUES HIGH-VALUES LOW-VALUE SPACES QUOTE.\n"
+        "               88  K-NUM VALUE -1.5 +2 3.\n"
+        "       EJECT.\n"
+        "           05  T  OCCURS 2 TIMES INDEXED BY T-IX ASCENDING KEY IS T-K.\n"
+        "               10  T-K PIC X.\n"
+        "           05  S  PIC S9(3) SEPARATE.\n"
+        "           05  N  GROUP-USAGE NATIONAL.\n"
+        "               10  N1 PIC N(2).\n"
+    )
+    layout = parse_copybook(text)
+    assert [(f.key, f.offset, f.size) for f in layout.fields()] == [
+        ("H1", 0, 2),
+        ("H2", 2, 4),
+        ("IX", 6, 4),
+        ("K", 10, 2),
+        ("T_K", 12, 1),
+        ("S", 14, 4),
+        ("N1", 18, 4),
+    ]
+    assert layout.item("K").value == ("X'C1C2'",)
+    conds = {k: c.values for k, (_, c) in layout.conditions.items()}
+    assert conds["K_HEX"] == ((b"\xc1\xc2", None), (b"\xff\xff", None))
+    assert conds["K_ALL"] == (("A", None),)
+    assert conds["K_FIG"] == ((b"\xff", None), (b"\x00", None), (" ", None), ('"', None))
+    assert conds["K_NUM"] == ((Decimal("-1.5"), None), (2, None), (3, None))
+    assert "88 K-HEX  VALUE X'C1C2', X'FFFF'" in layout.describe()
+
+
+def test_copy_statement_forms(tmp_path: Path) -> None:
+    lib = tmp_path / "copylib"
+    lib.mkdir()
+    (lib / "part.cbl").write_bytes(
+        "           05  OLD-NAME PIC X(2).\n           05  NAME-OLD PIC X.\n".encode("latin-1")
+    )
+    (tmp_path / "latin.cpy").write_bytes("      * caf\xe9\n           05  L PIC X.\n".encode("latin-1"))
+    text = (
+        H + "           COPY 'PART' OF COPYLIB SUPPRESS\n"
+        "                REPLACING OLD-NAME BY NEW-NAME\n"
+        "                TRAILING ==-OLD== BY ==-NEW==.\n"
+        "           COPY LATIN.\n"
+    )
+    layout = parse_copybook(text, copy_dirs=[tmp_path])
+    assert [f.key for f in layout.fields()] == ["NEW_NAME", "NAME_NEW", "L"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (H + "           COPY", "ends before the member name"),
+        (H + "           COPY A REPLACING ==X== ==Y==.\n", "expected BY"),
+        (H + "           COPY A REPLACING ==X== BY.\n", "missing operand"),
+        (H + "           COPY A REPLACING ==X BY Y.\n", "not closed"),
+        (H + "           COPY A REPLACING LEADING ==X Y== BY ==Z==.\n", "one word"),
+        (H + "           COPY A\n           05 B PIC X.\n", "not terminated"),
+        (H + "           05  A PIC X OCCURS 2 OCCURS 3.\n", "more than one OCCURS"),
+        (H + "           05  A PIC X OCCURS 3 TO 2 DEPENDING ON B.\n", "maximum below minimum"),
+        (H + "           05  A PIC X OCCURS 0.\n", "without DEPENDING ON"),
+        (H + "           05  A PIC X OCCURS 2000000.\n", "larger than"),
+        (H + "           05  A PIC X OCCURS MANY.\n", "OCCURS count"),
+        (H + "           05  A PIC X PIC X.\n", "more than one PIC"),
+        (H + "           05  A PIC 'X'.\n", "invalid picture"),
+        (H + "           05  A USAGE WEIRD.\n", "unsupported USAGE"),
+        (H + "           05  A PIC S9 SIGN IS MIDDLE.\n", "LEADING or TRAILING"),
+        (H + "           05  A PIC X VALUE.\n", "VALUE without"),
+        (H + "           05  A PIC 9 BLANK WHEN.\n", "BLANK WHEN ZERO"),
+        (H + "           05  A PIC X.\n               88  C VALUE.\n", "no values"),
+        (H + "           05  A PIC X.\n               88  C VALUE 'A.\n", "literal is not closed"),
+        (H + "           05  A PIC X.\n               88  C VALUE X'ZZ'.\n", "hexadecimal"),
+        (H + "           05  A PIC X.\n               88  C VALUE ABC.\n", "expected a literal"),
+        (H + "           05  A PIC X.\n               88  C VALUE ALL.\n", "literal after ALL"),
+        (H + "           05  A PIC X.\n       66  R A.\n", "no RENAMES"),
+        (H + "           05  A PIC X.\n       66  R RENAMES A B.\n", "unexpected word"),
+        ("       66  R RENAMES A.\n       01  REC.\n           05  A PIC X.\n", "does not follow a record"),
+        ("       77  A PIC X.\n           05  B PIC X.\n", "no parent record"),
+        ("           05  A PIC X.\n       01  REC.\n           05  B PIC X.\n", "no parent record"),
+        (H + "           05  G PIC X.\n               10  A PIC X.\n", "group item G has a PIC"),
+        (H + "           55  A PIC X.\n", "invalid level number"),
+        (H + "           05  A PIC.\n", "expected a picture string"),
+        (H + "           05  A PIC X(3) VALUE 'AB\n      -    C'.\n", "after a quote"),
+        ("      -    'A'.\n" + H, "without a line"),
+    ],
+)
+def test_syntax_errors(text: str, message: str) -> None:
+    with pytest.raises(CopybookSyntaxError, match=message):
+        parse_copybook(text, copy_members={"A": "           05  Z PIC X.\n"})
+
+
+def test_replacing_option_needs_text_and_unknown_format_is_refused() -> None:
+    with pytest.raises(CopybookSyntaxError, match="empty text"):
+        parse_copybook(H + "           05  A PIC X.\n", replacing={"  ": "X"})
+    with pytest.raises(CopybookSyntaxError, match="unknown source format"):
+        parse_copybook(H, source_format="punched")  # type: ignore[arg-type]
+
+
+def test_trimmed_continuation_and_word_continuation() -> None:
+    text = (
+        "* trimmed file\n"
+        " 01  REC.\n"
+        "     05  A PIC X(3).\n"
+        "         88  A-LONG VALUE 'XY\n"
+        "-        'Z'.\n"
+        "     05  LONG-NA\n"
+        "-    ME PIC X.\n"
+    )
+    layout = parse_copybook(text)
+    assert [f.key for f in layout.fields()] == ["A", "LONG_NAME"]
+    (low, _), *_ = layout.conditions["A_LONG"][1].values
+    quote = text.splitlines()[3].index("'")
+    assert low == "XY".ljust(66 - quote - 1) + "Z"  # the literal runs to column 66, the trimmed area's end

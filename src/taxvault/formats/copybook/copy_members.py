@@ -223,7 +223,7 @@ def _copy_statement(tokens: list[Token], start: int) -> tuple[str, str | None, l
 
 
 def _operand(tokens: list[Token], i: int, line: int) -> tuple[tuple[str, ...], int]:
-    if i >= len(tokens):
+    if i >= len(tokens) or tokens[i].is_period:
         raise CopybookSyntaxError("COPY ... REPLACING: missing operand", line)
     if tokens[i].text != "==":
         return (tokens[i].text,), i + 1

@@ -197,6 +197,9 @@ def tokenize_lines(lines: list[SourceLine]) -> list[Token]:
         for match in _TOKEN.finditer(source.text):
             word = match.group(0)
             if word[0] in "'\"" or (len(word) > 1 and word[1] in "'\""):
+                body = word if word[0] in "'\"" else word[1:]
+                if len(body) < 2 or body[-1] != body[0] or _open_quote(body):
+                    raise CopybookSyntaxError(f"literal is not closed on its line: {word[:20]}", number)
                 tokens.append(Token(word, number))
                 continue
             trailing_period = False
