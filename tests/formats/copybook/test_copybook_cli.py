@@ -209,3 +209,26 @@ def test_layout_table_and_json(files: dict[str, Path]) -> None:
 def test_reason_kind_masks_values() -> None:
     assert reason_kind("N", "counter N = 123456789 is not within 0..3") == "N: counter N = … is not within #..#"
     assert "abc" not in reason_kind(None, "value 'abc' refused")
+
+
+def test_layout_with_copy_members_replacing_and_source_format(tmp_path: Path) -> None:
+    members = tmp_path / "members"
+    members.mkdir()
+    (members / "ADDR.cpy").write_text("           05  :PFX:-CITY    PIC X(20).\n")
+    main = tmp_path / "main.cpy"
+    main.write_text("       01  REC.\n           05  :PFX:-ID      PIC 9(5).\n           COPY ADDR.\n")
+    result = run("layout", str(main), "--copy-dir", str(members), "--replacing", ":PFX:=CUST", "--json")
+    assert result.exit_code == 0, result.output
+    items = json.loads(result.output)["items"]
+    assert [(i["name"], i["offset"], i["size"]) for i in items] == [
+        ("REC", 0, 25),
+        ("CUST-ID", 0, 5),
+        ("CUST-CITY", 5, 20),
+    ]
+    free = tmp_path / "free.cpy"
+    free.write_text("01 R.\n 05 A PIC X(2).\n 05 B PIC 9(3).\n")
+    assert "record length 5" in run("layout", str(free), "--source-format", "free").output
+    bad = run("layout", str(free), "--source-format", "columns")
+    assert bad.exit_code == 1 and bad.output.startswith("error: unknown source format")
+    bad = run("layout", str(main), "--replacing", "nonsense")
+    assert bad.exit_code == 1 and "TAG=TEXT" in bad.output

@@ -59,14 +59,48 @@ def reason_kind(field_name: str | None, reason: str) -> str:
     return f"{field_name}: {masked}" if field_name else masked
 
 
-def _load_layout(path: Path, free_format: bool) -> Any:
+@dataclass(frozen=True)
+class Source:
+    """How to read the copybook text: its column format, COPY member folders, placeholder replacements."""
+
+    source_format: str = "auto"
+    copy_dirs: tuple[Path, ...] = ()
+    replacing: tuple[str, ...] = ()
+
+    def replacements(self) -> dict[str, str]:
+        out = {}
+        for pair in self.replacing:
+            tag, sep, text = pair.partition("=")
+            if not sep or not tag:
+                raise fail(f"--replacing {pair!r} is not TAG=TEXT (e.g. :PFX:=CUST)")
+            out[tag] = text
+        return out
+
+
+SOURCE_FORMATS = ("auto", "fixed", "shifted", "trimmed", "free")
+SourceFormatOption = typer.Option(
+    "auto", "--source-format", help="Copybook columns: auto (detect), fixed, shifted, trimmed or free."
+)
+CopyDirOption = typer.Option([], "--copy-dir", help="Folder holding COPY members (repeat).")
+ReplacingOption = typer.Option([], "--replacing", help="TAG=TEXT for :TAG: placeholders (repeat).")
+
+
+def _load_layout(path: Path, source: Source) -> Any:
     from taxvault.formats.copybook import parse_copybook
 
+    if source.source_format not in SOURCE_FORMATS:
+        raise fail(f"unknown source format {source.source_format!r} (one of {', '.join(SOURCE_FORMATS)})")
     try:
         text = path.read_text(encoding="latin-1")
     except OSError as exc:
         raise fail(f"cannot read the copybook {path}: {exc.strerror or exc}") from None
-    return parse_copybook(text, free_format=free_format, source_name=path.name)
+    return parse_copybook(
+        text,
+        source_name=path.name,
+        source_format=source.source_format,  # type: ignore[arg-type]  # checked above
+        replacing=source.replacements() or None,
+        copy_dirs=list(source.copy_dirs) or [path.parent],
+    )
 
 
 class _Counting:
@@ -105,7 +139,9 @@ def decode(
     segment_map: list[str] = typer.Option(
         [], "--segment-map", help="VALUE=LAYOUT: records whose segment field is VALUE use that 01 record (repeat)."
     ),
-    free_format: bool = typer.Option(False, "--free-format", help="The copybook has no fixed column areas."),
+    source_format: str = SourceFormatOption,
+    copy_dir: list[Path] = CopyDirOption,
+    replacing: list[str] = ReplacingOption,
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when any record was quarantined."),
     progress: bool | None = typer.Option(
         None, "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."
@@ -127,7 +163,7 @@ def decode(
     except ValueError as exc:
         raise fail(str(exc)) from None
     try:
-        layout = _load_layout(copybook, free_format)
+        layout = _load_layout(copybook, Source(source_format, tuple(copy_dir), tuple(replacing)))
         options = DecodeOptions(encoding=encoding, variable_size_occurs=variable_size_occurs)
         segments = SegmentMap.parse(segment_field, segment_map) if segment_field else None
         layouts = [layout]
@@ -260,13 +296,15 @@ def _print_summary(summary: Summary, out: Path, qpath: Path | None) -> None:
 def layout_command(
     copybook: Path = typer.Argument(..., help="The copybook (.cpy/.cob)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per item instead of a table."),
-    free_format: bool = typer.Option(False, "--free-format", help="The copybook has no fixed column areas."),
+    source_format: str = SourceFormatOption,
+    copy_dir: list[Path] = CopyDirOption,
+    replacing: list[str] = ReplacingOption,
 ) -> None:
     """Print every item with its level, picture/usage, offset and size (as Cobrix's layout dump)."""
     from taxvault.formats.copybook import CopybookError
 
     try:
-        layout = _load_layout(copybook, free_format)
+        layout = _load_layout(copybook, Source(source_format, tuple(copy_dir), tuple(replacing)))
     except CopybookError as exc:
         raise fail(f"{copybook.name}: {exc}") from None
     rows = layout_rows(layout)
