@@ -291,3 +291,17 @@ def test_page_views_are_audited_on_the_web_channel(client: TestClient, world: Wo
     assert [(e["action"], e["decision"], e["channel"], e["purpose"]) for e in events] == [
         ("read:my_cases", "allow", "web", "collection")
     ]
+
+
+def test_the_log_with_web_events_verifies(client: TestClient, world: World, sign_in: SignIn) -> None:
+    from typer.testing import CliRunner
+
+    from taxvault.audit import AuditLog
+    from taxvault.cli import app as taxvault_cli
+
+    sign_in(client, world.demo.principal, purpose="collection")
+    assert client.get("/web/cases/").status_code == 200
+    assert any(e["channel"] == "web" for e in audit_events_of(world, world.demo.principal))
+    AuditLog(world.engine).sign_tree_head()  # what `serve` does every second (no lifespan in TestClient)
+    verified = CliRunner().invoke(taxvault_cli, ["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
