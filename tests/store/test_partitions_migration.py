@@ -104,7 +104,8 @@ def test_rows_survive_both_ways_and_land_in_their_partitions(db_engine: Engine) 
     assert _partitioned(db_engine) == set(PARTITIONED)
     assert _counts(db_engine) == filled
     with db_engine.connect() as conn:
-        where = dict(conn.exec_driver_sql("SELECT tax_year, tableoid::regclass::text FROM information_returns").all())
+        ir = conn.exec_driver_sql("SELECT tax_year, tableoid::regclass::text FROM information_returns").all()
+        where = {int(year): str(part) for year, part in ir}
         leaves = {r[0] for r in conn.exec_driver_sql("SELECT tableoid::regclass::text FROM audit_events")}
         modules = conn.exec_driver_sql("SELECT count(DISTINCT tableoid) FROM transactions WHERE module_id = 1")
         assert modules.scalar_one() == 1
