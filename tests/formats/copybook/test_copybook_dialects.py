@@ -454,3 +454,12 @@ def test_trimmed_continuation_and_word_continuation() -> None:
     (low, _), *_ = layout.conditions["A_LONG"][1].values
     quote = text.splitlines()[3].index("'")
     assert low == "XY".ljust(66 - quote - 1) + "Z"  # the literal runs to column 66, the trimmed area's end
+
+
+def test_text_starting_in_the_indicator_column_is_kept() -> None:
+    text = (
+        "      * hand-edited: levels typed from column 7\n      01 REC.\n      10 A PIC X(3).\n      10 B PIC 9(5).\n"
+    )
+    expected = [("A", 0, 3), ("B", 3, 5)]
+    assert _fields(text, source_format="fixed") == expected  # '10' was read as level 0 before
+    assert _fields(text) == expected

@@ -19,6 +19,11 @@ Source formats (``source_format``):
              when some line has ``*`` or ``/`` in column 1) or ``free``, the
              first that fits every line.
 
+A line with a blank sequence area whose text starts in the indicator column
+(hand-edited copybooks often start ``01`` in column 7) keeps that character
+as text; IBM compilers would reject such a line, dropping the character
+would silently change it.
+
 In every format ``*>`` starts a comment that runs to the end of the line
 (outside literals).  Tabs count as one column and then become spaces; other
 control characters (e.g. a trailing Ctrl-Z from a PC transfer) also become
@@ -126,6 +131,8 @@ def _indicator_and_text(raw: str, fmt: str) -> tuple[str, str]:
         return "*", ""
     if indicator in "dD":
         return "*", ""  # debugging lines are compiled only WITH DEBUGGING MODE
+    if indicator not in _INDICATORS and not raw[:column].strip():
+        return " ", raw[column:end]  # no sequence number and text from the indicator column: keep it all
     return indicator, raw[column + 1 : end]
 
 
