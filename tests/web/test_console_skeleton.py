@@ -305,3 +305,25 @@ def test_the_log_with_web_events_verifies(client: TestClient, world: World, sign
     AuditLog(world.engine).sign_tree_head()  # what `serve` does every second (no lifespan in TestClient)
     verified = CliRunner().invoke(taxvault_cli, ["audit", "verify"])
     assert verified.exit_code == 0, verified.output
+
+
+def test_the_api_rate_limit_applies_to_pages(world: World, sign_in: SignIn) -> None:
+    from taxvault.access.ratelimit import RateLimiter
+    from taxvault.api.app import create_app
+
+    slow = TestClient(create_app(world.engine, rate_limiter=RateLimiter(0.01, 6)), base_url="http://127.0.0.1:8000")
+    sign_in(slow, world.demo.principal)  # uses the first pages of the burst
+    statuses = [slow.get("/web/").status_code for _ in range(6)]
+    assert statuses[-1] == 429
+    assert "Too many requests" in slow.get("/web/").text
+    assert any(e["policy"] == "refused:rate-limited" for e in audit_events_of(world, world.demo.principal))
+
+
+def test_a_malformed_parameter_is_a_400_page_that_does_not_echo_it(
+    client: TestClient, world: World, sign_in: SignIn
+) -> None:
+    sign_in(client, world.demo.principal, purpose="collection")
+    bad = client.get(f"/web/cases/modules/{world.demo.module_ref}", params={"as_of": "900-49-0001"})
+    assert bad.status_code == 400
+    assert "900-49-0001" not in bad.text and "Traceback" not in bad.text
+    assert client.get("/web/cases/modules/not-a-ref").status_code == 400

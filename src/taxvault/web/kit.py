@@ -26,10 +26,10 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from taxvault.access.door import Access, Door
-from taxvault.access.http import get_door
+from taxvault.access.http import get_door, services
 from taxvault.access.principals import Caller
 from taxvault.access.resources import Resource
-from taxvault.errors import Denied, TaxvaultError, Unauthenticated
+from taxvault.errors import Denied, RateLimited, TaxvaultError, Unauthenticated
 from taxvault.web.oidc import Provider
 from taxvault.web.purposes import label as purpose_label
 from taxvault.web.security import CSRF_FIELD, CSRF_HEADER, same_origin, token_matches
@@ -155,6 +155,9 @@ def current_user(request: Request) -> WebUser:
     user = WebUser(session, caller)
     request.state.web_user = user
     request.state.principal = user.id
+    if services(request).limiter.take(user.id) > 0:  # the API's per-principal limit: browsing bursts too
+        get_door(request).refuse(user.id, "request", "rate-limited", request_id=request_id(request))
+        raise RateLimited("too many pages in a short time; wait a moment", retry_after=1)
     return user
 
 
