@@ -79,6 +79,15 @@ LAYOUTS["redefines_signs"] = parse_copybook(
            05  FILLER        PIC X(3).
 """
 )
+LAYOUTS["justified_bwz"] = parse_copybook(
+    """
+       01  REC.
+           05  NAME          PIC X(6) JUSTIFIED RIGHT.
+           05  AMT           PIC 9(3)V99 BLANK WHEN ZERO.
+           05  EDT           PIC ZZ9.99 BLANK WHEN ZERO.
+           05  CNT           PIC 9(2).
+"""
+)
 ENCODINGS = ["cp037", "common", "cp273", "ascii", "cp1148", "cp037_extended"]
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 _layout_names = st.sampled_from(sorted(LAYOUTS))
@@ -411,3 +420,16 @@ def test_fast_decoded_record_is_a_normal_frozen_record() -> None:
     assert hash(record.index) == 0 and record.error is None
     with pytest.raises(AttributeError):
         record.index = 3  # type: ignore[misc]
+
+
+def test_justified_right_and_blank_when_zero_are_written_as_cobol_does() -> None:
+    layout = LAYOUTS["justified_bwz"]
+    values = {"NAME": "AB", "AMT": Decimal("0.00"), "EDT": Decimal(0), "CNT": 0}
+    plain = encode_record_plain(layout, values, encoding="ascii")
+    assert plain == b"    AB" + b"     " + b"      " + b"00"
+    before = STATS.encoder_fallbacks
+    assert encode_record(layout, values, encoding="ascii") == plain  # the generated encoder, same bytes
+    assert STATS.encoder_fallbacks == before
+    decoded = decode_record(layout, plain, encoding="ascii")
+    assert decoded == {"NAME": "AB", "AMT": Decimal("0.00"), "EDT": Decimal("0.00"), "CNT": 0}
+    assert encode_record(layout, values | {"AMT": Decimal("1.50")}, encoding="ascii")[6:11] == b"00150"

@@ -294,17 +294,18 @@ class EncoderCodegen:
         ftype = item.ftype
         assert ftype is not None
         blank = repr(self.initial(item))
-        fast = self._fast_leaf(ftype, x)
+        # JUSTIFIED RIGHT and BLANK WHEN ZERO: the plain writer's rules, through the generic path.
+        fast = None if item.justified or ftype.blank_when_zero else self._fast_leaf(ftype, x)
         if fast is None:
-            fast = f"{self._bind(self._generic(ftype, item.path))}({x})"
+            fast = f"{self._bind(self._generic(ftype, item.path, item.justified))}({x})"
         return f"({blank} if {x} is None else {fast})"
 
-    def _generic(self, ftype: FieldType, name: str) -> Callable[[Any], str]:
+    def _generic(self, ftype: FieldType, name: str, justified: bool = False) -> Callable[[Any], str]:
         cp, float_format, chars = self.cp, self.float_format, self.rc.chars
         cd = codecs.charmap_decode
 
         def generic(value: Any) -> str:
-            return cd(encode_value(ftype, value, cp, float_format, name), "strict", chars)[0]
+            return cd(encode_value(ftype, value, cp, float_format, name, justified=justified), "strict", chars)[0]
 
         return generic
 

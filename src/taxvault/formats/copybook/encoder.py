@@ -191,7 +191,7 @@ class _Writer:
             if initialise:
                 self.put(pos, initial_bytes(ftype, self.cp))
             return ftype.size
-        self.put(pos, encode_value(ftype, value, self.cp, self.float_format, item.path))
+        self.put(pos, encode_value(ftype, value, self.cp, self.float_format, item.path, justified=item.justified))
         return ftype.size
 
     def group(self, item: Item, values: Mapping[str, Any], pos: int, *, initialise: bool) -> int:
@@ -242,10 +242,12 @@ def initial_bytes(ftype: FieldType, cp: CodePage) -> bytes:
     return encode_value(ftype, 0, cp, "ieee754", "")
 
 
-def encode_value(ftype: FieldType, value: Any, cp: CodePage, float_format: str, name: str) -> bytes:
-    """Bytes of one elementary value."""
+def encode_value(
+    ftype: FieldType, value: Any, cp: CodePage, float_format: str, name: str, *, justified: bool = False
+) -> bytes:
+    """Bytes of one elementary value (``justified``: JUSTIFIED RIGHT text is padded on the left)."""
     if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT):
-        return _text(ftype, value, cp, name)
+        return _text(ftype, value, cp, name, justified)
     if ftype.kind is Kind.FLOAT:
         return _float(ftype, value, float_format, name)
     unscaled = _unscaled(ftype, value, name)
@@ -260,12 +262,14 @@ def encode_value(ftype: FieldType, value: Any, cp: CodePage, float_format: str, 
             return unscaled.to_bytes(ftype.size, "big", signed=ftype.signed)
         except OverflowError:
             raise RecordEncodeError(f"{name}: {value} does not fit in {ftype.size} bytes") from None
+    if ftype.blank_when_zero and unscaled == 0:
+        return bytes([cp.space]) * ftype.size  # BLANK WHEN ZERO: zero is written as spaces
     if ftype.edited:
         return _edited(ftype, unscaled, cp, name)
     return _zoned(ftype, unscaled, cp)
 
 
-def _text(ftype: FieldType, value: Any, cp: CodePage, name: str) -> bytes:
+def _text(ftype: FieldType, value: Any, cp: CodePage, name: str, justified: bool = False) -> bytes:
     if not isinstance(value, str):
         raise RecordEncodeError(f"{name}: expected str, got {type(value).__name__}")
     try:
@@ -279,7 +283,8 @@ def _text(ftype: FieldType, value: Any, cp: CodePage, name: str) -> bytes:
         raise RecordEncodeError(f"{name}: character {exc.object[exc.start]!r} is not in {cp.name}") from None
     if len(data) > ftype.size:
         raise RecordEncodeError(f"{name}: {len(value)} characters do not fit in {ftype.size} bytes")
-    return data + pad * ((ftype.size - len(data)) // len(pad))
+    fill = pad * ((ftype.size - len(data)) // len(pad))
+    return fill + data if justified else data + fill
 
 
 def _float(ftype: FieldType, value: Any, float_format: str, name: str) -> bytes:
