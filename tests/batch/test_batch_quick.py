@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,15 @@ from typer.testing import CliRunner
 
 from taxvault.batch.config import DEFAULT_MASTER, batch_config, parse_conf, spark_settings
 from taxvault.batch.ingest import ingest_job, phases
-from taxvault.batch.stage import FileTask, _local_path, quarantine_stage, stage_file, stage_table, staging_aad
+from taxvault.batch.stage import (
+    FileTask,
+    _local_path,
+    quarantine_stage,
+    stage_file,
+    stage_partition,
+    stage_table,
+    staging_aad,
+)
 from taxvault.cli import app
 from taxvault.errors import Invalid
 from taxvault.ingest.pipeline import KIND_ORDER, FileReport
@@ -118,3 +127,15 @@ def test_cli_refuses_bad_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     monkeypatch.setenv("TAXVAULT_SPARK_CONF", "nonsense")
     result = CliRunner().invoke(app, ["batch", "ingest", str(tmp_path)])
     assert result.exit_code == 1 and "is not key=value" in result.output
+
+
+def test_a_partition_stages_each_of_its_files_by_the_surveyed_path(db_engine: Engine, tmp_path: Path) -> None:
+    data = b"T" + b"x" * 100
+    path = tmp_path / "y.p1220"
+    task = FileTask(str(path), hashlib.sha256(data).hexdigest(), "pub1220")
+    url = db_engine.url.render_as_string(hide_password=False)
+    keys = os.environ["TAXVAULT_KEYS_DIR"]
+    files = iter([(f"file:{path}", data)])
+    out = list(stage_partition(files, tasks={str(path): task}, job="j2", url=url, keys_dir=keys))
+    assert [(s.path, s.status) for s in out] == [(str(path), "error")]
+    assert out[0].error.startswith("y.p1220: ")

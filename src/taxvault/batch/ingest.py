@@ -46,7 +46,7 @@ from taxvault.batch.config import BatchConfig
 from taxvault.batch.stage import FileTask, StagedFile, drop_staging, quarantine_stage, stage_partition
 from taxvault.batch.stage import stage_table as staging_of
 from taxvault.batch.stage import staging_aad as staged_aad
-from taxvault.errors import Invalid
+from taxvault.errors import Invalid, Unavailable
 from taxvault.ingest.pipeline import (
     _PG_LOCK_KEY,
     ACTION,
@@ -189,7 +189,12 @@ def _stage(spark: Any, job: str, config: BatchConfig, phase: list[FileReport]) -
     rdds = [sc.binaryFiles(path, minPartitions=1) for path in tasks]
     rdd = sc.union(rdds) if len(rdds) > 1 else rdds[0]
     body = partial(stage_partition, tasks=tasks, job=job, url=config.database_url, keys_dir=config.keys_dir)
-    staged: list[StagedFile] = rdd.mapPartitions(body).collect()
+    try:
+        staged: list[StagedFile] = rdd.mapPartitions(body).collect()
+    except Exception as exc:  # a task died (database, worker): its text may quote a record, so only its kind
+        names = ", ".join(r.path.name for r in phase)
+        failed = f"the Spark stage of {names} failed ({type(exc).__name__})"
+        raise Unavailable(f"{failed}; nothing of these files was loaded") from None
     by_path = {s.path: s for s in staged}
     return {str(r.path): by_path[str(r.path.resolve())] for r in phase}
 
