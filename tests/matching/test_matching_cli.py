@@ -89,8 +89,6 @@ def create(program: str = "death_refunds", who: str = "E000000", *extra: str) ->
                 f"{PERSON},{fields[0]}".rstrip(","),
                 "--partner-fields",
                 f"{PERSON},{fields[1]}".rstrip(","),
-                "--start",
-                (TODAY - dt.timedelta(days=30)).isoformat(),
                 "--end",
                 (TODAY + dt.timedelta(days=300)).isoformat(),
                 "--destroy",
@@ -161,11 +159,11 @@ def test_agreements_need_a_second_person_and_runs_an_approved_one(store: Engine)
             "--partner-fields",
             f"{PERSON},death_date",
             "--start",
-            "2026-01-01",
+            TODAY.isoformat(),
             "--end",
-            "2027-12-01",
+            (TODAY + dt.timedelta(days=600)).isoformat(),
             "--destroy",
-            "2028-02-01",
+            (TODAY + dt.timedelta(days=700)).isoformat(),
             "--as",
             "E000000",
         ],
@@ -337,3 +335,126 @@ def test_an_unknown_or_deactivated_principal_is_refused_in_one_line_and_audited(
     refused(["leads", "--as", "E000009"], "no active principal 'E000009'")
     event = _last_event(store)
     assert (event.principal, event.decision.value) == ("E000009", "deny")
+
+
+def test_agreement_start_defaults_to_today_and_the_past_is_refused(store: Engine) -> None:
+    shown = json.loads(ok(["agreement", "show", create(), "--as", "E000000", "--json"]))
+    assert shown["starts_on"] == TODAY.isoformat()  # no --start given
+    past = [
+        "agreement",
+        "create",
+        "--partner",
+        "partner-ssa",
+        "--program",
+        "linkage_only",
+        "--purpose",
+        "x" * 12,
+        "--authority",
+        "law",
+        "--agency-fields",
+        "first_name",
+        "--partner-fields",
+        "first_name",
+        "--start",
+        (TODAY - dt.timedelta(days=1)).isoformat(),
+        "--end",
+        (TODAY + dt.timedelta(days=30)).isoformat(),
+        "--destroy",
+        (TODAY + dt.timedelta(days=60)).isoformat(),
+        "--as",
+        "E000000",
+    ]
+    refused(past, "is in the past")
+
+
+def test_agreement_ids_are_never_truncated_in_tables(store: Engine) -> None:
+    refs = [create(), create("linkage_only")]
+    wide = runner.invoke(app, ["agreement", "list", "--as", "E000000"], terminal_width=60)
+    assert wide.exit_code == 0, wide.output
+    for ref in refs:
+        assert ref in wide.output  # whole, on one line, even at 60 columns
+    assert "…" not in wide.output
+
+
+def test_link_thresholds_out_of_range_are_refused_before_anything_runs(tmp_path: Path) -> None:
+    base = ["link", "l.csv", "r.csv", "--id-column", "id", "--map", "first_name=f", "--out", "o.csv"]
+    base += ["--agreement", "a123"]
+    refused([*base, "--threshold", "1.5"], "--threshold is a match probability between 0 and 1")
+    refused([*base, "--threshold", "-0.1"], "--threshold is a match probability between 0 and 1")
+    refused([*base, "--review-out", str(tmp_path / "r.csv")], "--review-out and --review-threshold go together")
+    refused(
+        [*base, "--threshold", "0.5", "--review-threshold", "0.7", "--review-out", "x.csv"],
+        "must not be above --threshold",
+    )
+
+
+def test_link_help_lists_the_canonical_fields() -> None:
+    result = runner.invoke(app, ["link", "--help"], terminal_width=200)
+    for name in (
+        "first_name",
+        "last_name",
+        "birth_date",
+        "tin",
+        "street_number",
+        "street",
+        "city",
+        "postcode",
+        "state",
+    ):
+        assert name in result.output
+
+
+@pytest.mark.slow
+def test_link_review_band_clear_mode_threshold_zero_and_right_id_column(store: Engine, tmp_path: Path) -> None:
+    import os
+    import stat
+
+    encoded_ref = create("linkage_only")
+    ok(["agreement", "approve", encoded_ref, "--as", "eng-lead"])
+    clear_ref = create("linkage_only", "E000000", "--agency-fields", f"{PERSON},clear_fields")
+    ok(["agreement", "approve", clear_ref, "--as", "eng-lead"])
+    left_rows, right_rows, truth = partner_pair(300, 250, 0.6, seed=4)
+    fields = PERSON.split(",")
+    left, right = tmp_path / "left.csv", tmp_path / "right.csv"
+    pacsv.write_csv(left_rows.select(["id", *fields]), left)
+    pacsv.write_csv(right_rows.select(["id", *fields]).rename_columns(["partner_ref", *fields]), right)
+    maps = [a for f in fields for a in ("--map", f"{f}={f}")]
+    common = ["link", str(left), str(right), "--id-column", "id", "--right-id-column", "partner_ref", *maps]
+    out, review = tmp_path / "pairs.csv", tmp_path / "review.csv"
+    review.write_text("old\n")
+    os.chmod(review, 0o644)
+    said = ok(
+        [
+            *common,
+            "--out",
+            str(out),
+            "--agreement",
+            encoded_ref,
+            "--review-out",
+            str(review),
+            "--review-threshold",
+            "0.01",
+        ]
+    )
+    assert "pairs to review" in said
+    assert stat.S_IMODE(review.stat().st_mode) == 0o600
+    pairs = pacsv.read_csv(out).to_pylist()
+    band = pacsv.read_csv(review).to_pylist()
+    assert band and all(0.01 <= p["match_probability"] < 0.9 for p in band)
+    assert {"level_first_name", "level_birth_date", "bf_first_name"} <= set(band[0])
+    assert {b["level_last_name"] for b in band} - {"missing"}  # the levels are named
+    linked = {p["left_id"] for p in pairs} | {p["right_id"] for p in pairs}
+    assert not [b for b in band if b["left_id"] in linked or b["right_id"] in linked]
+    tins = {t for t in left_rows.column("tin").to_pylist() + right_rows.column("tin").to_pylist() if t}
+    text = review.read_text()
+    assert not [t for t in tins if t in text]
+    found = {(p["left_id"], p["right_id"]) for p in pairs}
+    true = {(t["left_id"], t["right_id"]) for t in truth.to_pylist()}
+    assert len(found & true) >= 0.95 * len(true) and len(found & true) >= 0.95 * len(found)
+
+    refused([*common, "--out", str(out), "--agreement", encoded_ref, "--clear"], "does not allow linkage in the clear")
+    zero = tmp_path / "zero.csv"
+    assert "in the clear" in ok([*common, "--out", str(zero), "--agreement", clear_ref, "--clear", "--threshold", "0"])
+    everything = pacsv.read_csv(zero).to_pylist()
+    assert len(everything) > len(pairs)  # 0 is a threshold, not "use the agreement's 0.9"
+    assert min(p["match_probability"] for p in everything) < 0.5

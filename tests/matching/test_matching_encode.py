@@ -187,3 +187,46 @@ def test_rows_keep_their_order_beyond_one_duckdb_row_group() -> None:
         assert out.column("id").to_pylist() == table.column("id").to_pylist()
     clear = person_features(table, ["postcode"])
     assert clear.column("postcode").to_pylist() == table.column("postcode").to_pylist()
+
+
+def _swap_table() -> pa.Table:
+    return pa.table(
+        {
+            "id": ["a", "b", "c", "d"],
+            "first_name": ["Jasmine", "Morrison", "Jasmine", None],
+            "last_name": ["Morrison", "Jasmine", "Morrisen", "Morrison"],
+            "birth_date": ["1979-08-21", "1979-02-81", "1979-12-08", "1980-01-01"],
+        }
+    )
+
+
+@pytest.mark.parametrize("key", [None, KEY], ids=["clear", "encoded"])
+def test_swapped_names_phonetic_codes_and_transposed_dates_share_a_value(key: bytes | None) -> None:
+    fields = ["first_name", "last_name", "birth_date"]
+    out = person_features(_swap_table(), fields, key=key).to_pylist()
+    a, b, c, d = out
+    assert (a["name_lo"], a["name_hi"]) == (b["name_lo"], b["name_hi"])  # given name and surname swapped
+    assert a["name_ph_lo"] == c["name_ph_lo"] and a["name_ph_hi"] == c["name_ph_hi"]  # MORRISEN sounds as MORRISON
+    assert (a["name_lo"], a["name_hi"]) != (c["name_lo"], c["name_hi"])
+    assert a["birth_digits"] == b["birth_digits"] == c["birth_digits"]  # the same eight digits
+    assert d["birth_digits"] != a["birth_digits"]
+    assert d["name_lo"] is None and d["name_ph_hi"] is None  # one name missing: no pair to block on
+    if key is not None:
+        assert isinstance(a["name_lo"], int) and "MORRISON" not in str(out)
+
+
+def test_given_name_and_surname_filters_share_a_domain_so_a_swap_is_visible() -> None:
+    enc = encode_people(_swap_table(), KEY, ["first_name", "last_name"]).to_pylist()
+    first_a = [enc[0][c] for c in clk_columns("first_name")]
+    last_b = [enc[1][c] for c in clk_columns("last_name")]
+    assert dice(first_a, last_b) == 1.0  # JASMINE as a given name and as a surname: the same filter
+    other = encode_people(_swap_table(), OTHER_KEY, ["first_name", "last_name"]).to_pylist()
+    assert [other[0][c] for c in clk_columns("first_name")] != first_a
+
+
+def test_joint_columns_only_with_both_names() -> None:
+    assert "name_lo" not in feature_columns(["first_name"], encoded=True)
+    assert {"name_lo", "name_hi", "name_ph_lo", "name_ph_hi"} <= set(
+        feature_columns(["first_name", "last_name"], encoded=False)
+    )
+    assert "birth_digits" in feature_columns(["birth_date"], encoded=True)

@@ -142,3 +142,54 @@ def test_subsets_of_fields_link_without_code_changes(
         expected.append("address")
     assert list(result.comparisons) == expected
     assert [c for c in result.pairs.column_names if c.startswith("bf_")] == [f"bf_{c}" for c in expected]
+
+
+def test_u_sample_grows_with_the_input_up_to_three_million() -> None:
+    from taxvault.matching.linkage import U_MAX_PAIRS, u_sample_size
+
+    assert u_sample_size(200, 150) == 30_000  # fewer pairs than that exist: all of them
+    assert u_sample_size(2_000, 1_165) == 126_600  # FEBRL 3 size: 40 per record, not 3M
+    assert u_sample_size(1_000, 1_000) == 100_000
+    assert u_sample_size(100_000, 100_000) == U_MAX_PAIRS
+    assert u_sample_size(1_000_000, 1_000_000) == U_MAX_PAIRS
+
+
+def test_blocking_has_rules_on_names_alone_swaps_and_missing_dates() -> None:
+    from taxvault.matching.linkage import blocking_rules
+
+    rules = blocking_rules(FIELDS)
+    assert ("name_ph_lo", "name_ph_hi") in rules  # names alone, swap-proof: a missing date of birth
+    assert ("birth_date", "name_lo") in rules and ("birth_date", "name_hi") in rules  # swap plus a typo
+    assert ("birth_digits", "name_ph_lo") in rules  # digits transposed in the date
+    no_dob = blocking_rules(["first_name", "last_name", "postcode"])
+    assert no_dob and all("birth_date" not in r and "birth_digits" not in r for r in no_dob)
+
+
+def test_thresholds_out_of_range_are_refused_before_any_work() -> None:
+    left, right, _ = pair()
+    with pytest.raises(LinkageError, match="between 0 and 1"):
+        link(left, right, FIELDS, encoded=False, threshold=1.5)
+    with pytest.raises(LinkageError, match="review threshold"):
+        link(left, right, FIELDS, encoded=False, threshold=0.5, review_threshold=0.7)
+
+
+@pytest.mark.slow
+def test_swapped_names_and_review_band_on_the_generator() -> None:
+    left, right, truth = pair()
+    true = dict(zip(truth["right_id"].to_pylist(), truth["left_id"].to_pylist(), strict=True))
+    rows = right.to_pylist()
+    swapped: set[str] = set()
+    for r in rows:
+        if r["id"] in true and len(swapped) < 200 and r["first_name"] and r["last_name"]:
+            r["first_name"], r["last_name"] = r["last_name"], r["first_name"]
+            swapped.add(r["id"])
+    right = pa.Table.from_pylist(rows, schema=right.schema)
+    result = link(left, right, FIELDS, encoded=False, seed=1, review_threshold=0.05)
+    linked = dict(zip(result.pairs["right_id"].to_pylist(), result.pairs["left_id"].to_pylist(), strict=True))
+    found = sum(1 for r in swapped if linked.get(r) == true[r])
+    assert found >= 0.97 * len(swapped)
+    review = result.review
+    assert review is not None and review.num_rows > 0
+    assert all(0.05 <= p < result.threshold for p in review["match_probability"].to_pylist())
+    assert {"level_first_name", "level_address", "bf_first_name"} <= set(review.column_names)
+    assert not set(review["left_id"].to_pylist()) & set(result.pairs["left_id"].to_pylist())

@@ -27,7 +27,14 @@ from pathlib import Path
 from taxvault.access.door import Decided, Door, Session, Target, Unit
 from taxvault.access.resources import Resource
 from taxvault.errors import Invalid, TaxvaultError
-from taxvault.matching.agreements import Agreement, AgreementNotActive, get_agreement, list_agreements, new_ref
+from taxvault.matching.agreements import (
+    CLEAR_FIELDS,
+    Agreement,
+    AgreementNotActive,
+    get_agreement,
+    list_agreements,
+    new_ref,
+)
 from taxvault.matching.front import AGREEMENTS, authorize
 from taxvault.matching.importer import (
     ImportReport,
@@ -213,28 +220,65 @@ def link_files(
     out: Path,
     threshold: float | None = None,
     today: dt.date | None = None,
+    right_id_column: str | None = None,
+    review_out: Path | None = None,
+    review_threshold: float | None = None,
+    clear: bool = False,
 ) -> LinkResult:
-    """Link two person files under an agreement, encoded with its key (only the fields it names)."""
+    """Link two person files under an agreement, encoded with its key (only the fields it names).
+
+    ``threshold`` defaults to the agreement's (0 is a threshold, not "unset").
+    ``review_out`` gets the pairs between ``review_threshold`` and the threshold
+    whose records were left unlinked, with the comparison levels that scored them
+    (ids, probabilities and level names only; written readable by the owner alone).
+    ``clear`` compares the files in the clear, refused unless the agreement names
+    the ``clear_fields`` element.
+    """
     from taxvault.matching.linkage import link_csv  # Splink loads only for a linkage
 
+    threshold = check_thresholds(threshold, review_threshold, review_out)
     day = _today(today)
     with door.unit(session) as unit:
         agreement, decided = _allowed(unit, agreement_ref, "link_files", day)
         outside = sorted((set(left_map) | set(right_map)) - set(agreement.link_fields))
         if outside:
             raise Invalid(f"agreement {agreement_ref} does not name {', '.join(outside)} for linkage")
-        unit.audit("link_files", _AGREEMENT, agreement.ref, decided.decision, tuple(sorted(left_map)))
-    create_key(agreement.ref)
+        if clear and not agreement.allows_clear:
+            raise Invalid(
+                f"agreement {agreement_ref} does not allow linkage in the clear (it does not name {CLEAR_FIELDS}); "
+                "link without --clear (keyed encodings)"
+            )
+        named = (*sorted(left_map), *(("mode=clear",) if clear else ()))
+        unit.audit("link_files", _AGREEMENT, agreement.ref, decided.decision, named)
+    if not clear:
+        create_key(agreement.ref)
     return link_csv(
         left,
         right,
         id_column=id_column,
+        right_id_column=right_id_column,
         left_map=left_map,
         right_map=right_map,
         out_csv=out,
-        threshold=threshold or agreement.threshold,
-        key=keys_for(agreement).linkage,
+        threshold=agreement.threshold if threshold is None else threshold,
+        key=None if clear else keys_for(agreement).linkage,
+        review_csv=review_out,
+        review_threshold=review_threshold,
     )
+
+
+def check_thresholds(threshold: float | None, review_threshold: float | None, review_out: Path | None) -> float | None:
+    """Refuse thresholds that are not probabilities, a review band without a file or a file without a band."""
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise Invalid(f"--threshold is a match probability between 0 and 1 (got {threshold:g})")
+    if (review_out is None) != (review_threshold is None):
+        raise Invalid("--review-out and --review-threshold go together: the file and the lower end of the band")
+    if review_threshold is not None:
+        if not 0.0 <= review_threshold <= 1.0:
+            raise Invalid(f"--review-threshold is a match probability between 0 and 1 (got {review_threshold:g})")
+        if threshold is not None and review_threshold > threshold:
+            raise Invalid("--review-threshold must not be above --threshold (the band lies below the match threshold)")
+    return threshold
 
 
 # -- destruction ---------------------------------------------------------------------------------------------

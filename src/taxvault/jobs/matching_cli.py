@@ -14,7 +14,9 @@ from typing import Any
 
 import typer
 
+from taxvault.errors import TaxvaultError
 from taxvault.jobs import matching as job
+from taxvault.matching.agreements import CLEAR_FIELDS
 from taxvault.matching.cli import (
     DateOption,
     JsonOption,
@@ -25,6 +27,7 @@ from taxvault.matching.cli import (
     print_json,
     session_for,
 )
+from taxvault.matching.fields import PERSON_FIELDS
 from taxvault.matching.importer import parse_mapping
 from taxvault.synth.partners import SYNTHETIC_FILES
 from taxvault.terminal import fail
@@ -174,20 +177,51 @@ def shred_command(
     )
 
 
+_FIELD_NAMES = ", ".join(PERSON_FIELDS)
+
+
 @app.command("link")
 def link(
     left: Path = typer.Argument(..., help="Left CSV file."),
     right: Path = typer.Argument(..., help="Right CSV file."),
-    id_column: str = typer.Option(..., "--id-column", help="The record id column (both files)."),
-    maps: list[str] = typer.Option(..., "--map", help="FIELD=COLUMN (both files, unless --right-map)."),
+    id_column: str = typer.Option(
+        ..., "--id-column", help="The record id column (of both files, unless --right-id-column)."
+    ),
+    right_id_column: str | None = typer.Option(
+        None, "--right-id-column", help="The right file's id column, if it differs."
+    ),
+    maps: list[str] = typer.Option(
+        ..., "--map", help=f"FIELD=COLUMN (both files, unless --right-map); FIELD is one of: {_FIELD_NAMES}."
+    ),
     right_maps: list[str] = typer.Option([], "--right-map", help="FIELD=COLUMN of the right file, if it differs."),
     out: Path = typer.Option(..., "--out", help="Where to write the pairs (left_id,right_id,match_probability)."),
     agreement: str = typer.Option(..., "--agreement", help="The agreement the files come under."),
-    threshold: float | None = typer.Option(None, "--threshold", help="Default: the agreement's."),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="Match probability a pair needs, 0 to 1 (default: the agreement's)."
+    ),
+    review_out: Path | None = typer.Option(
+        None,
+        "--review-out",
+        help="Also write the pairs of the review band, with the comparison levels that scored them (mode 0600).",
+    ),
+    review_threshold: float | None = typer.Option(
+        None, "--review-threshold", help="Lower end of the review band (0 to 1, at most the threshold)."
+    ),
+    clear: bool = typer.Option(
+        False, "--clear", help=f"Compare in the clear (only if the agreement names {CLEAR_FIELDS})."
+    ),
     date: str | None = DateOption,
     as_: str = JobAsOption,
 ) -> None:
-    """Link two person files under an agreement, encoded with its key (only the fields it names)."""
+    """Link two person files under an agreement, encoded with its key (only the fields it names).
+
+    Canonical fields for --map: first_name, last_name, birth_date, tin, street_number, street, city,
+    postcode, state.
+    """
+    try:
+        job.check_thresholds(threshold, review_threshold, review_out)
+    except TaxvaultError as exc:
+        raise fail(str(exc)) from None
     with open_door() as door:
         left_map = parse_mapping(maps)
         result = job.link_files(
@@ -197,15 +231,23 @@ def link(
             left,
             right,
             id_column=id_column,
+            right_id_column=right_id_column,
             left_map=left_map,
             right_map={**left_map, **parse_mapping(right_maps)},
             out=out,
             threshold=threshold,
             today=parse_day(date),
+            review_out=review_out,
+            review_threshold=review_threshold,
+            clear=clear,
         )
     console.print(
-        f"{result.pairs.num_rows:,} pairs (of {result.pairs_compared:,} compared) written to {out}", highlight=False
+        f"{result.pairs.num_rows:,} pairs (of {result.pairs_compared:,} compared) written to {out}"
+        f"{' (compared in the clear)' if clear else ''}",
+        highlight=False,
     )
+    if review_out is not None and result.review is not None:
+        console.print(f"{result.review.num_rows:,} pairs to review written to {review_out}", highlight=False)
 
 
 # -- synthetic partner files ------------------------------------------------------------------------------

@@ -39,6 +39,8 @@ MAX_MONTHS = 18
 RENEWAL_MONTHS = 12
 RENEWAL_WINDOW_MONTHS = 3
 DEFAULT_THRESHOLD = 0.9
+CLEAR_FIELDS = "clear_fields"
+"""The agency element by which an ad-hoc linkage agreement allows `match link --clear`."""
 APPROVER_ROLES = frozenset({"grant_approver", "manager"})
 
 
@@ -90,12 +92,15 @@ class ProgramFields:
     agency_required: frozenset[str]
     partner_required: frozenset[str]
     description: str
+    agency_optional: frozenset[str] = frozenset()
 
 
 AGENCY_ELEMENTS: Mapping[str, str] = {
     "refunds_846": "refunds issued (TC 846): amount and date, by tax module",
     "w2_wages": "W-2 wages by payee, employer EIN and tax year",
     "return_wages": "wages reported on Form 1040 by tax year",
+    CLEAR_FIELDS: "the person fields may be compared in the clear (no keyed encoding), e.g. both files are the "
+    "agency's own; ad-hoc linkage only",
 }
 """Agency-side data elements beyond the person fields, by name."""
 
@@ -119,7 +124,10 @@ PROGRAMS: Mapping[str, ProgramFields] = {
         "wages in a state's wage records that are missing from W-2s and returns",
     ),
     "linkage_only": ProgramFields(
-        frozenset(), frozenset(), "ad-hoc linkage of files under the agreement (pairs only, no leads)"
+        frozenset(),
+        frozenset(),
+        "ad-hoc linkage of files under the agreement (pairs only, no leads)",
+        agency_optional=frozenset({CLEAR_FIELDS}),
     ),
 }
 """The built-in programs and the extra data elements each needs."""
@@ -220,6 +228,11 @@ class Agreement:
         return tuple(f for f in self.partner_fields if f not in PERSON_FIELDS)
 
     @property
+    def allows_clear(self) -> bool:
+        """Whether files may be linked in the clear under it (it names the ``clear_fields`` element)."""
+        return CLEAR_FIELDS in self.agency_fields
+
+    @property
     def agency_extra_fields(self) -> tuple[str, ...]:
         """The agency's program data elements (refunds, W-2 wages...)."""
         return tuple(f for f in self.agency_fields if f not in PERSON_FIELDS)
@@ -285,7 +298,7 @@ def validate_terms(
         raise AgreementTermsError("the purpose must say why the match is done (at least 10 characters)")
     if len(legal_authority.strip()) < 3:
         raise AgreementTermsError("the legal authority for the match is required")
-    agency = _fields("agency", agency_fields, (*PERSON_FIELDS, *spec.agency_required))
+    agency = _fields("agency", agency_fields, (*PERSON_FIELDS, *spec.agency_required, *spec.agency_optional))
     partner = _fields("partner", partner_fields, (*PERSON_FIELDS, *spec.partner_required))
     for side, named, required in (
         ("agency", agency, spec.agency_required),

@@ -34,7 +34,8 @@ from taxvault.audit.errors import AuditError
 from taxvault.errors import TaxvaultError, Unauthenticated
 from taxvault.matching import front
 from taxvault.matching import leads as lead_service
-from taxvault.matching.agreements import DEFAULT_THRESHOLD, PROGRAMS, validate_terms
+from taxvault.matching.agreements import CLEAR_FIELDS, DEFAULT_THRESHOLD, PROGRAMS, validate_terms
+from taxvault.matching.fields import PERSON_FIELDS
 from taxvault.matching.linkage import LinkageError
 from taxvault.store import make_engine
 from taxvault.store.migrate import pending_heads
@@ -125,10 +126,30 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
+def id_column(table: Table, header: str) -> None:
+    """A table column holding ids: never wrapped, never cut with an ellipsis (see :func:`print_table`)."""
+    table.add_column(header, no_wrap=True, overflow="fold")
+
+
+def print_table(table: Table) -> None:
+    """Print ``table`` with every id column as wide as its longest id, so that no id is ever truncated.
+
+    Rich otherwise shrinks columns to the terminal and cuts ids short ("a3f9…"), and a
+    person then copies an id that does not exist. The other columns wrap instead.
+    """
+    for column in table.columns:
+        if column.no_wrap:
+            column.min_width = max([len(str(c)) for c in column._cells] + [len(str(column.header))])
+    console.print(table)
+
+
 def _agreement_table(items: list[dict[str, Any]]) -> None:
-    table = Table(
-        "agreement", "partner", "program", "status", "starts", "ends", "destroy", "approver", title="agreements"
-    )
+    table = Table(title="agreements")
+    id_column(table, "agreement")
+    id_column(table, "partner")
+    for header in ("program", "status", "starts", "ends", "destroy"):
+        table.add_column(header, overflow="fold")
+    id_column(table, "approver")
     for a in items:
         table.add_row(
             a["agreement_id"],
@@ -140,7 +161,7 @@ def _agreement_table(items: list[dict[str, Any]]) -> None:
             a["destroy_on"],
             a["approver_id"] or "",
         )
-    console.print(table)
+    print_table(table)
 
 
 # -- agreements ---------------------------------------------------------------------------------------
@@ -152,9 +173,14 @@ def agreement_create(
     program: str = typer.Option(..., "--program", help=f"One of: {', '.join(PROGRAMS)}."),
     purpose: str = typer.Option(..., "--purpose", help="Why the match is done."),
     authority: str = typer.Option(..., "--authority", help="The legal authority for the match."),
-    agency_fields: str = typer.Option(..., "--agency-fields", help="Comma-separated data elements of the agency."),
+    agency_fields: str = typer.Option(
+        ...,
+        "--agency-fields",
+        help=f"Comma-separated data elements of the agency: person fields ({', '.join(PERSON_FIELDS)}) and the "
+        f"program's; linkage_only may add {CLEAR_FIELDS} to allow `match link --clear`.",
+    ),
     partner_fields: str = typer.Option(..., "--partner-fields", help="Comma-separated data elements of the partner."),
-    start: str = typer.Option(..., "--start", help="First day (YYYY-MM-DD)."),
+    start: str | None = typer.Option(None, "--start", help="First day (YYYY-MM-DD; default today, never in the past)."),
     end: str = typer.Option(..., "--end", help="Last day (at most 18 months after the start)."),
     destroy: str = typer.Option(..., "--destroy", help="Destruction date of the partner data and key (>= end)."),
     threshold: float = typer.Option(DEFAULT_THRESHOLD, "--threshold", help="Match probability a pair needs."),
@@ -164,7 +190,12 @@ def agreement_create(
     """Draft a matching agreement (a second person approves it before anything is matched)."""
     with open_door() as door:
         agency, partner_side = _list(agency_fields), _list(partner_fields)
+        today = parse_day(None)
         starts, ends, destroys = parse_day(start, "--start"), parse_day(end, "--end"), parse_day(destroy, "--destroy")
+        if starts < today:
+            raise CliError(
+                f"--start {starts.isoformat()} is in the past: an agreement starts today ({today.isoformat()}) or later"
+            )
         validate_terms(
             program=program,
             purpose=purpose,
@@ -179,7 +210,7 @@ def agreement_create(
         terms = front.Terms(
             partner, program, purpose, authority, agency, partner_side, starts, ends, destroys, threshold
         )
-        body = front.draft(door, session_for(door, as_, GOVERNANCE_PURPOSE), terms, today=parse_day(None))
+        body = front.draft(door, session_for(door, as_, GOVERNANCE_PURPOSE), terms, today=today)
     if as_json:
         print_json(body)
     else:
@@ -299,7 +330,12 @@ def leads(
     if as_json:
         print_json(page)
         return
-    table = Table("lead", "program", "taxpayer", "year", "p(match)", "state", "outcome", "agency facts", title="leads")
+    table = Table(title="leads")
+    id_column(table, "lead")
+    table.add_column("program", overflow="fold")
+    id_column(table, "taxpayer")
+    for header in ("year", "p(match)", "state", "outcome", "agency facts"):
+        table.add_column(header, overflow="fold")
     for item in page["items"]:
         facts = item["agency_facts"]
         amount = facts.get("refund_cents", facts.get("w2_wages_cents"))
@@ -313,7 +349,7 @@ def leads(
             item["outcome"] or "",
             "" if amount is None else f"${amount / 100:,.2f}",
         )
-    console.print(table)
+    print_table(table)
 
 
 @app.command("lead")
@@ -382,9 +418,13 @@ def outcomes(
     if as_json:
         print_json(page)
         return
-    table = Table("agreement", "partner token", "program", "state", "outcome", title="outcomes")
+    table = Table(title="outcomes")
+    id_column(table, "agreement")
+    id_column(table, "partner token")
+    for header in ("program", "state", "outcome"):
+        table.add_column(header, overflow="fold")
     for item in page["items"]:
         table.add_row(
             item["agreement_id"], item["partner_token"], item["program"], item["state"], item["outcome"] or ""
         )
-    console.print(table)
+    print_table(table)

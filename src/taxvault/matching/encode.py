@@ -56,6 +56,7 @@ from collections.abc import Sequence
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from taxvault.matching.fields import PERSON_FIELDS, canonical_given_names, check_fields, normalise_people
 
@@ -81,6 +82,27 @@ DERIVED: dict[str, tuple[str, ...]] = {
 }
 """Per canonical field, the columns linkage uses (same names in the clear and encoded)."""
 
+JOINT: dict[str, tuple[str, ...]] = {
+    "name_lo": ("first_name", "last_name"),
+    "name_hi": ("first_name", "last_name"),
+    "name_ph_lo": ("first_name", "last_name"),
+    "name_ph_hi": ("first_name", "last_name"),
+    "birth_digits": ("birth_date",),
+}
+"""Columns derived from several fields (or order-free forms of one), present when all their fields are.
+
+``name_lo`` / ``name_hi``: the canonical given name and the surname in alphabetical
+order, so that a record whose given name and surname were swapped between files
+keeps the same pair (blocking on names alone, or on the date of birth and either
+name, survives the swap). ``name_ph_lo`` / ``name_ph_hi``: the same with each name
+replaced by its phonetic code (metaphone: JASMINE and JASMWINE, PETERSON and
+PETERSEN agree). ``birth_digits``: the eight digits of the date of birth sorted, so
+two adjacent digits transposed anywhere in the date (1979-08-21, 1979-02-81) give
+the same value. Encoded, each is a keyed token like any other column: the sorting
+and the phonetic code are computed in the clear by the agency before anything
+leaves it; given name and surname tokens share one domain (``name``) precisely so
+that a swap is visible."""
+
 FUZZY_FIELDS: tuple[str, ...] = ("first_name", "last_name", "street")
 """Fields that also get a Bloom filter when encoded (compared by similarity, not only equality)."""
 
@@ -97,6 +119,13 @@ exposed: unlike a Bloom filter of digits, the tokens say nothing about which dig
 
 _DOMAIN = {"birth_month": "birth_md", "birth_day": "birth_md", "last_name_p1": "last_name_part"}
 _DOMAIN["last_name_p2"] = "last_name_part"
+_DOMAIN.update({"name_lo": "name", "name_hi": "name", "name_ph_lo": "name_ph", "name_ph_hi": "name_ph"})
+
+CLK_DOMAIN = {"first_name": "name", "last_name": "name"}
+"""Bloom-filter bit domains: given name and surname share one, so that a filter of one file's given name
+can be compared with the other file's surname (names swapped between files); the street has its own."""
+
+_BOTH = "first_name_canon IS NOT NULL AND last_name IS NOT NULL"
 
 _SQL = {
     "first_name": "first_name",
@@ -116,6 +145,11 @@ _SQL = {
     "postcode": "postcode",
     "postcode3": "CASE WHEN length(postcode) >= 3 THEN substr(postcode, 1, 3) END",
     "state": "state",
+    "name_lo": f"CASE WHEN {_BOTH} THEN least(first_name_canon, last_name) END",
+    "name_hi": f"CASE WHEN {_BOTH} THEN greatest(first_name_canon, last_name) END",
+    "name_ph_lo": "CASE WHEN __tv_fph IS NOT NULL AND __tv_lph IS NOT NULL THEN least(__tv_fph, __tv_lph) END",
+    "name_ph_hi": "CASE WHEN __tv_fph IS NOT NULL AND __tv_lph IS NOT NULL THEN greatest(__tv_fph, __tv_lph) END",
+    "birth_digits": "array_to_string(list_sort(string_split(replace(birth_date, '-', ''), '')), '')",
 }
 
 
@@ -160,6 +194,18 @@ def clk_columns(field: str) -> list[str]:
     return [f"{field}_clk{i}" for i in range(CLK_WORDS)]
 
 
+def joint_columns(fields: Sequence[str]) -> list[str]:
+    """The :data:`JOINT` columns ``fields`` allow (all their source fields present)."""
+    have = set(fields)
+    return [c for c, needs in JOINT.items() if set(needs) <= have]
+
+
+def derived_columns(fields: Sequence[str]) -> list[str]:
+    """Every derived column of ``fields`` (per-field ones in canonical order, then the joint ones)."""
+    ordered = [f for f in PERSON_FIELDS if f in fields]
+    return [*(c for f in ordered for c in DERIVED[f]), *joint_columns(ordered)]
+
+
 def feature_columns(fields: Sequence[str], *, encoded: bool) -> list[str]:
     """The columns :func:`person_features` / :func:`encode_people` produce for ``fields`` (id excluded)."""
     cols: list[str] = []
@@ -169,7 +215,18 @@ def feature_columns(fields: Sequence[str], *, encoded: bool) -> list[str]:
             cols.extend(clk_columns(f))
         if encoded and f == "tin":
             cols.extend(tin_deletion_columns())
+    cols.extend(joint_columns(fields))
     return cols
+
+
+def phonetic_codes(names: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    """Metaphone code of each *normalised* name (spaces dropped; null stays null), once per distinct value."""
+    import jellyfish
+
+    chunked = pa.chunked_array([names]) if isinstance(names, pa.Array) else names
+    encoded = pc.dictionary_encode(chunked.combine_chunks())
+    codes = [jellyfish.metaphone(v.replace(" ", "")) or None for v in encoded.dictionary.to_pylist()]
+    return pa.chunked_array([pa.array(codes, pa.string()).take(encoded.indices)])
 
 
 def _check_key(key: bytes) -> None:
@@ -196,7 +253,8 @@ def _clk_masks(key: bytes, fields: Sequence[str]) -> pa.Table:
         grams += list(CLK_ALPHABET)
     for field in fields:
         for gram in grams:
-            digest = hmac.new(key, f"clk\x1f{field}\x1f{gram}".encode(), hashlib.sha256).digest()
+            domain = CLK_DOMAIN.get(field, field)
+            digest = hmac.new(key, f"clk\x1f{domain}\x1f{gram}".encode(), hashlib.sha256).digest()
             bits = np.frombuffer(digest, dtype=">u2")[:CLK_K].astype(np.int64) % CLK_BITS
             w = np.zeros(CLK_WORDS, dtype=np.uint64)
             for bit in bits.tolist():
@@ -247,18 +305,24 @@ def person_features(
     base = base.append_column("__tv_row", pa.array(np.arange(base.num_rows, dtype=np.int64)))
     if "first_name" in ordered:
         base = base.append_column("first_name_canon", canonical_given_names(base.column("first_name")))
+    if "first_name" in ordered and "last_name" in ordered:
+        base = base.append_column("__tv_fph", phonetic_codes(base.column("first_name_canon")))
+        base = base.append_column("__tv_lph", phonetic_codes(base.column("last_name")))
     own = con is None
     con = con or _connect()
     try:
         con.register("__tv_base", base)
-        derived = [f"{_SQL[c]} AS {c}" for f in ordered for c in DERIVED[f]]
+        per_field = [f"{_SQL[c]} AS {c}" for f in ordered for c in DERIVED[f]]
+        joint = [f"{_SQL[c]} AS {c}" for c in joint_columns(ordered)]
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __tv_feat AS SELECT __tv_row, __tv_id, {', '.join(derived)} "  # noqa: S608
-            "FROM __tv_base"
+            "CREATE OR REPLACE TEMP TABLE __tv_feat AS SELECT *, "  # noqa: S608
+            f"{', '.join(joint) if joint else 'NULL AS __tv_none'} FROM ("
+            f"SELECT __tv_row, __tv_id, {', '.join(per_field)}"
+            f"{', __tv_fph, __tv_lph' if '__tv_fph' in base.column_names else ''} FROM __tv_base)"
         )
         con.unregister("__tv_base")
         if key is None:
-            selects = ["__tv_id", *(c for f in ordered for c in DERIVED[f])]
+            selects = ["__tv_id", *derived_columns(ordered)]
             out = con.sql(f"SELECT {', '.join(selects)} FROM __tv_feat ORDER BY __tv_row").to_arrow_table()  # noqa: S608
         else:
             out = _encode_sql(con, key, ordered)
@@ -316,6 +380,15 @@ def _encode_sql(con: duckdb.DuckDBPyConnection, key: bytes, fields: Sequence[str
                 temp.append(f"__tv_clk_{f}")
                 joins.append(f"LEFT JOIN __tv_clk_{f} AS k_{f} ON k_{f}.s = f.{f}")
                 selects.extend(f"k_{f}.w{i} AS {f}_clk{i}" for i in range(CLK_WORDS))
+        for c in joint_columns(fields):
+            token_sql = _keyed(key, _DOMAIN.get(c, c), "v")
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE __tv_tok_{c} AS SELECT v, {token_sql} AS t "  # noqa: S608
+                f"FROM (SELECT DISTINCT {c} AS v FROM __tv_feat WHERE {c} IS NOT NULL)"
+            )
+            temp.append(f"__tv_tok_{c}")
+            joins.append(f"LEFT JOIN __tv_tok_{c} AS j_{c} ON j_{c}.v = f.{c}")
+            selects.append(f"j_{c}.t AS {c}")
         sql = f"SELECT {', '.join(selects)} FROM __tv_feat AS f {' '.join(joins)} ORDER BY f.__tv_row"  # noqa: S608
         return con.sql(sql).to_arrow_table()
     finally:

@@ -49,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import logging
+import os
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -67,6 +68,7 @@ from taxvault.matching.encode import (
     DERIVED,
     TIN_DELETIONS,
     EncodingError,
+    derived_columns,
     feature_columns,
     person_features,
 )
@@ -82,8 +84,27 @@ BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("birth_date", "last_name_pre"),
     ("first_name_canon", "last_name", "birth_year"),
     ("postcode", "street_number"),
+    ("name_ph_lo", "name_ph_hi"),
+    ("birth_date", "name_lo"),
+    ("birth_date", "name_hi"),
+    ("birth_digits", "name_ph_lo"),
+    ("birth_digits", "name_ph_hi"),
+    ("name_ph_lo", "postcode"),
+    ("name_ph_hi", "postcode"),
+    ("birth_date", "postcode"),
+    ("birth_date", "street_number"),
+    ("street_number", "street", "city"),
 )
-"""Candidate pairs agree exactly on all the columns of at least one rule (tokens when encoded)."""
+"""Candidate pairs agree exactly on all the columns of at least one rule (tokens when encoded).
+
+The first five find pairs whose errors leave a date of birth and a name, or an
+address, intact. The others exist for what those miss (measured on FEBRL 1-3,
+never on the generator alone): names alone, swap-proof and phonetic (a missing or
+wrong date of birth); the date of birth with either name in either place (given
+name and surname swapped, plus a typo in one); the date's digits sorted with a
+phonetic name (digits transposed in the date); a phonetic name with the postcode;
+the date of birth with the postcode or the street number (both names wrong); the
+house without the postcode (a postcode typo and no date of birth)."""
 
 SECONDARY_BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("first_name_canon", "last_name"),
@@ -108,6 +129,8 @@ EM_SESSIONS: tuple[tuple[str, ...], ...] = (
     ("tin",),
     ("birth_date", "first_name_canon"),
     ("first_name_canon", "last_name"),
+    ("birth_date", "postcode"),
+    ("birth_date", "street_number"),
     ("postcode", "street_number"),
     ("birth_date",),
     ("last_name",),
@@ -115,7 +138,11 @@ EM_SESSIONS: tuple[tuple[str, ...], ...] = (
     ("postcode",),
     ("state",),
 )
-"""Candidate blocking rules for EM, tried in order; one is used when it trains a comparison not trained yet."""
+"""Candidate blocking rules for EM, tried in order; one is used when it trains a comparison not trained yet.
+
+The date of birth with a place comes before the address alone: blocked on an address,
+the pairs are mostly members of one household, and EM trained there learns that
+"same household" is a match (a given name that differs then barely counts against)."""
 
 EM_MAX_PAIRS = 2_000_000
 """Blocked pairs per EM session at most (Splink samples records to stay near it)."""
@@ -151,6 +178,10 @@ class LinkResult:
     encoded: bool = False
     candidates_above_threshold: int = 0
     seconds: Mapping[str, float] = field(default_factory=dict)
+    review: pa.Table | None = None
+    """Pairs in the review band (``review_threshold <= p < threshold``) whose records were not linked, when asked
+    for: ``left_id``, ``right_id``, ``match_probability``, ``match_weight`` and, per comparison, the level that
+    scored it (``level_<comparison>``, e.g. "jw >= 0.92") and its Bayes factor (``bf_<comparison>``)."""
 
 
 # --- comparisons ------------------------------------------------------------------
@@ -189,6 +220,32 @@ def _close(f: str, grade: str, encoded: bool, dialect: str) -> dict[str, Any]:
     if encoded:
         return _level(_dice_sql(f, DICE[grade]), f"dice >= {DICE[grade]}")
     return _level(f"{JW_FUNCTION[dialect]}({f}_l, {f}_r) >= {JARO_WINKLER[grade]}", f"jw >= {JARO_WINKLER[grade]}")
+
+
+def _cross_sql(a: str, b: str, encoded: bool, dialect: str) -> str:
+    """``a`` of the left record close (high grade) to ``b`` of the right one: given name against surname.
+
+    Encoded, both names' Bloom filters share one bit domain (encode.CLK_DOMAIN), so their Dice is meaningful.
+    """
+    if encoded:
+        words = range(CLK_WORDS)
+        inter = " + ".join(f"CAST(bit_count({a}_clk{i}_l & {b}_clk{i}_r) AS INTEGER)" for i in words)
+        total = " + ".join(
+            [*(f"CAST(bit_count({a}_clk{i}_l) AS INTEGER)" for i in words)]
+            + [f"CAST(bit_count({b}_clk{i}_r) AS INTEGER)" for i in words]
+        )
+        return f"(2 * ({inter}) >= {DICE['high']} * ({total}))"
+    return f"({JW_FUNCTION[dialect]}({a}_l, {b}_r) >= {JARO_WINKLER['high']})"
+
+
+def _swap_levels(encoded: bool, dialect: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(given name and surname swapped between the files, one of them written in the other's place)."""
+    fl = _cross_sql("first_name", "last_name", encoded, dialect)
+    lf = _cross_sql("last_name", "first_name", encoded, dialect)
+    return (
+        _level(f"{fl} AND {lf}", "given name and surname swapped"),
+        _level(f"{fl} OR {lf}", "a name in the other's place"),
+    )
 
 
 def _else() -> dict[str, Any]:
@@ -266,24 +323,33 @@ def comparisons(fields: Sequence[str], *, encoded: bool, dialect: str = "duckdb"
             )
             continue
         levels: list[dict[str, Any]] = [_null(f), _level(_eq(f), "exact")]
+        both_names = "first_name" in fields and "last_name" in fields
+        swap, crossed = _swap_levels(encoded, dialect) if both_names else ({}, {})
         if f == "first_name":
             levels += [
                 _level(_eq("first_name_canon"), "same given name (nickname)"),
                 _close(f, "high", encoded, dialect),
+                *([swap] if swap else []),
                 _close(f, "mid", encoded, dialect),
+                *([crossed] if crossed else []),
             ]
         elif f == "last_name":
             parts = " OR ".join(f"last_name_{a}_l = last_name_{b}_r" for a in ("p1", "p2") for b in ("p1", "p2"))
             levels += [
                 _level(parts, "a surname part in common"),
                 _close(f, "high", encoded, dialect),
+                *([swap] if swap else []),
                 _close(f, "mid", encoded, dialect),
+                *([crossed] if crossed else []),
             ]
         elif f == "birth_date":
             swapped = f"{_eq('birth_year')} AND birth_month_l = birth_day_r AND birth_day_l = birth_month_r"
+            # The same eight digits in another order, with the year or the month and day intact: two digits
+            # swapped within a part (1979-08-21 / 1979-02-81), not any two dates that share their digits.
             y, m, d = _eq("birth_year"), _eq("birth_month"), _eq("birth_day")
             levels += [
                 _level(swapped, "day and month swapped"),
+                _level(f"{_eq('birth_digits')} AND ({y} OR ({m} AND {d}))", "digits transposed"),
                 _level(f"({y} AND {m}) OR ({y} AND {d}) OR ({m} AND {d})", "two of year, month, day"),
             ]
         elif f == "tin":
@@ -314,7 +380,7 @@ def _starting_m(levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _available(fields: Sequence[str]) -> set[str]:
-    return {c for f in fields for c in DERIVED[f]}
+    return set(derived_columns(fields))
 
 
 def blocking_rules(fields: Sequence[str]) -> list[tuple[str, ...]]:
@@ -438,6 +504,7 @@ def link(
     memory_limit: str | None = None,
     spark: Any = None,
     u_max_pairs: float | None = None,
+    review_threshold: float | None = None,
 ) -> LinkResult:
     """Link two person tables (``id`` + canonical fields, raw; or both from ``encode_people`` with one key).
 
@@ -446,7 +513,10 @@ def link(
     one-to-one unless ``one_to_one`` is False. ``seed`` fixes the random
     sampling of training. ``backend="spark"`` runs the same model on Spark
     (``spark``: a SparkSession, else a quiet local one). ``threads`` and
-    ``memory_limit`` tune DuckDB.
+    ``memory_limit`` tune DuckDB. ``threshold`` 0 keeps every candidate pair.
+    With ``review_threshold`` (below ``threshold``), :attr:`LinkResult.review`
+    holds the pairs between the two whose records were left unlinked, with the
+    comparison levels that scored them, for a person to decide.
     """
     try:
         check_fields(fields)
@@ -454,8 +524,13 @@ def link(
         raise LinkageError(str(exc)) from exc
     if not fields:
         raise LinkageError("no fields to compare")
-    if not 0.0 < threshold < 1.0:
-        raise LinkageError("threshold must be strictly between 0 and 1")
+    if not 0.0 <= threshold <= 1.0:
+        raise LinkageError(f"the threshold is a match probability between 0 and 1, not {threshold!r}")
+    if review_threshold is not None and not 0.0 <= review_threshold <= threshold:
+        raise LinkageError(
+            f"the review threshold is a match probability between 0 and the threshold {threshold!r},"
+            f" not {review_threshold!r}"
+        )
     ordered = tuple(f for f in PERSON_FIELDS if f in fields)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -478,27 +553,41 @@ def link(
     with _quiet_splink():
         try:
             scored, compared = _splink(
-                db_api, run, left_in, right_in, ordered, encoded, threshold, seed, u_max_pairs, seconds, backend
+                db_api,
+                run,
+                left_in,
+                right_in,
+                ordered,
+                encoded,
+                threshold if review_threshold is None else review_threshold,
+                seed,
+                u_max_pairs,
+                seconds,
+                backend,
+                review=review_threshold is not None,
             )
         finally:
             run.close()
 
     t0 = time.perf_counter()
+    band = scored
+    above = pc.greater_equal(scored.column("match_probability"), pa.scalar(float(threshold), pa.float64()))
+    scored = scored.filter(above)
     li = scored.column("unique_id_l").to_numpy()
     ri = scored.column("unique_id_r").to_numpy()
     prob = scored.column("match_probability").to_numpy()
     keep = greedy_one_to_one(li, ri, prob) if one_to_one else np.arange(len(prob))
     scored = scored.take(pa.array(keep))
-    pairs = pa.table(
-        {
-            "left_id": left_ids.take(scored.column("unique_id_l")),
-            "right_id": right_ids.take(scored.column("unique_id_r")),
-            "match_probability": pc.cast(scored.column("match_probability"), pa.float64()),
-            "match_weight": pc.cast(scored.column("match_weight"), pa.float64()),
-            **{f"bf_{c}": pc.cast(scored.column(f"bf_{c}"), pa.float64()) for c in comparison_names(ordered)},
-        }
-    )
-    pairs = pairs.take(pc.sort_indices(scored.column("unique_id_l")))  # = by left_id (row numbers follow ids)
+    pairs = _pairs(scored, left_ids, right_ids, ordered)
+    review = None
+    if review_threshold is not None:
+        band = band.filter(pc.invert(above))
+        linked_l, linked_r = (
+            pc.is_in(band.column("unique_id_l"), scored.column("unique_id_l")),
+            pc.is_in(band.column("unique_id_r"), scored.column("unique_id_r")),
+        )
+        band = band.filter(pc.invert(pc.or_(linked_l, linked_r)))
+        review = _with_levels(_pairs(band, left_ids, right_ids, ordered), band, ordered, encoded, backend)
     seconds["resolve"] = time.perf_counter() - t0
     return LinkResult(
         pairs=pairs,
@@ -510,7 +599,52 @@ def link(
         encoded=encoded,
         candidates_above_threshold=len(prob),
         seconds=seconds,
+        review=review,
     )
+
+
+def _pairs(scored: pa.Table, left_ids: pa.Array, right_ids: pa.Array, fields: Sequence[str]) -> pa.Table:
+    """Row numbers back to the files' ids, ordered by left id (row numbers follow the ids' order)."""
+    pairs = pa.table(
+        {
+            "left_id": left_ids.take(scored.column("unique_id_l")),
+            "right_id": right_ids.take(scored.column("unique_id_r")),
+            "match_probability": pc.cast(scored.column("match_probability"), pa.float64()),
+            "match_weight": pc.cast(scored.column("match_weight"), pa.float64()),
+            **{f"bf_{c}": pc.cast(scored.column(f"bf_{c}"), pa.float64()) for c in comparison_names(fields)},
+        }
+    )
+    return pairs.take(_pair_order(scored))
+
+
+def _pair_order(scored: pa.Table) -> pa.Array:
+    keys = pa.table({"l": scored.column("unique_id_l"), "r": scored.column("unique_id_r")})
+    return pc.sort_indices(keys, sort_keys=[("l", "ascending"), ("r", "ascending")])
+
+
+def level_labels(fields: Sequence[str], *, encoded: bool, dialect: str = "duckdb") -> dict[str, dict[int, str]]:
+    """Per comparison, Splink's comparison vector value (gamma) -> the label of its level.
+
+    Splink numbers the levels from the last (``ELSE``, 0) up to the first after the null level; the null level is -1.
+    """
+    out: dict[str, dict[int, str]] = {}
+    for comp in comparisons(fields, encoded=encoded, dialect=dialect):
+        levels = comp["comparison_levels"]
+        scored = [lv for lv in levels if not lv.get("is_null_level")]
+        labels = {len(scored) - 1 - i: str(lv["label_for_charts"]) for i, lv in enumerate(scored)}
+        labels[-1] = "missing"
+        out[str(comp["output_column_name"])] = labels
+    return out
+
+
+def _with_levels(pairs: pa.Table, scored: pa.Table, fields: Sequence[str], encoded: bool, dialect: str) -> pa.Table:
+    """Add ``level_<comparison>``: the label of the level each pair fell into (in ``pairs``' order)."""
+    order = _pair_order(scored)
+    labels = level_labels(fields, encoded=encoded, dialect=dialect)
+    for name, by_gamma in labels.items():
+        gammas = scored.column(f"gamma_{name}").take(order).to_pylist()
+        pairs = pairs.append_column(f"level_{name}", pa.array([by_gamma.get(g, "") for g in gammas], pa.string()))
+    return pairs
 
 
 @contextlib.contextmanager
@@ -558,7 +692,10 @@ def _splink(
     u_max_pairs: float | None,
     seconds: dict[str, float],
     dialect: str,
+    *,
+    review: bool = False,
 ) -> tuple[pa.Table, int]:
+    """Train, predict, and return the pairs at or above ``threshold`` with their factors (and levels, for review)."""
     from splink import Linker, SettingsCreator, block_on
 
     rules = blocking_rules(fields)
@@ -566,7 +703,7 @@ def _splink(
         link_type="link_only",
         comparisons=comparisons(fields, encoded=encoded, dialect=dialect),  # type: ignore[arg-type]
         blocking_rules_to_generate_predictions=[block_on(*r) for r in rules],
-        retain_matching_columns=False,
+        retain_matching_columns=review,  # the comparison vector (level of each pair) comes only with them
         retain_intermediate_calculation_columns=True,
         max_iterations=20,
     )
@@ -592,6 +729,7 @@ def _splink(
             "match_probability",
             "match_weight",
             *(f"power(2.0, mw_{c}) AS bf_{c}" for c in comparison_names(fields)),
+            *(f"gamma_{c}" for c in comparison_names(fields) if review),
         ]
     )
     scored = run.arrow(f"SELECT {cols} FROM {table} WHERE match_probability >= {float(threshold)!r}")  # noqa: S608
@@ -601,37 +739,110 @@ def _splink(
 
 
 U_MAX_PAIRS = 3_000_000
-"""Random pairs sampled for the u probabilities (fewer for small inputs: a twentieth of all pairs)."""
+"""Random pairs sampled for the u probabilities at most (a large link)."""
+
+U_PAIRS_PER_RECORD = 40
+"""Random pairs sampled per input record (left + right) below :data:`U_MAX_PAIRS`, at least :data:`U_MIN_PAIRS`."""
+
+U_MIN_PAIRS = 100_000
+
+
+def u_sample_size(n_left: int, n_right: int) -> int:
+    """How many random pairs estimate u: proportional to the input, never more than all pairs or 3M.
+
+    u is the share of random pairs falling into each level; its relative error
+    shrinks as 1 / sqrt(u * pairs), and the rare levels that matter (the same
+    address, a shared date of birth and name) are rare in proportion to the size
+    of the files: 40 pairs per record keeps their expected count per level
+    about constant from a thousand records to a million, and a FEBRL-size link
+    trains in a fraction of a second instead of sampling millions of pairs.
+    """
+    proportional = max(U_MIN_PAIRS, U_PAIRS_PER_RECORD * (n_left + n_right))
+    return int(min(U_MAX_PAIRS, n_left * n_right, proportional))
 
 
 def _train(
     linker: Any, fields: tuple[str, ...], seed: int, u_max_pairs: float | None, n_left: int, n_right: int
 ) -> None:
-    """Prior from deterministic rules, u from random pairs, m by EM; then fill levels training never saw."""
+    """u from random pairs, m by EM, then the prior from deterministic rules; fill levels training never saw.
+
+    The prior (the share of random pairs that match) is counted with deterministic
+    rules (equal TIN; equal given name, surname and date of birth) and divided by
+    their recall. That recall is not assumed: it is read from the m values EM just
+    trained (:func:`_deterministic_recall`). With a fixed guess of 90%, files as
+    noisy as FEBRL 3 (where fewer than half the true pairs agree on all three)
+    had their prior halved and true pairs fell under the threshold.
+    """
     from splink import block_on
 
     have = set(fields)
-    deterministic: list[Any] = []
-    if "tin" in have:
-        deterministic.append(block_on("tin"))
-    if {"first_name", "last_name", "birth_date"} <= have:
-        deterministic.append(block_on("first_name_canon", "last_name", "birth_date"))
-    recall = 0.9
-    if not deterministic:  # records equal on every field: a few true pairs, almost never a false one
-        deterministic.append(block_on(*(DERIVED[f][0] for f in fields)))
-        recall = 0.6
-    linker.training.estimate_probability_two_random_records_match(deterministic, recall=recall)
-    max_pairs = u_max_pairs or float(min(U_MAX_PAIRS, max(200_000, n_left * n_right // 20)))
+    max_pairs = u_max_pairs or float(u_sample_size(n_left, n_right))
     # One chunk: levels as rare as "same address" never reach an early-stopping count anyway, and on Spark
     # each extra chunk is a job of its own.
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed, num_chunks=1)
     _fill_unobserved(linker, u=1.0 / max_pairs)
     for rule in em_sessions(fields):
-        weak = len(rule) == 1 and rule != ("tin",)  # one name, date or place: huge blocks at scale
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            block_on(*rule), max_pairs=EM_MAX_PAIRS if weak else None
-        )
+        # Capped: names alone or a date alone make blocks that grow with the square of the input (a few hundred
+        # thousand pairs at 100k a side, tens of millions at 1M); m needs a sample of them, not all.
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on(*rule), max_pairs=EM_MAX_PAIRS)
     _fill_unobserved(linker, u=1.0 / max_pairs)
+    deterministic: list[Any] = []
+    recalls: list[float] = []
+    if "tin" in have:
+        deterministic.append(block_on("tin"))
+        recalls.append(_exact_m(linker, "tin", 1))
+    if {"first_name", "last_name", "birth_date"} <= have:
+        deterministic.append(block_on("first_name_canon", "last_name", "birth_date"))
+        recalls.append(
+            _exact_m(linker, "first_name", 2) * _exact_m(linker, "last_name", 1) * _exact_m(linker, "birth_date", 1)
+        )
+    if deterministic:
+        recall = _deterministic_recall(recalls)
+    else:  # records equal on every field: a few true pairs, almost never a false one
+        deterministic.append(block_on(*(DERIVED[f][0] for f in fields)))
+        recall = 0.6
+    linker.training.estimate_probability_two_random_records_match(deterministic, recall=recall)
+    _remove_matches_from_u(linker, floor=1.0 / max_pairs)
+
+
+def _remove_matches_from_u(linker: Any, *, floor: float) -> None:
+    """Take the true pairs out of the u estimates: u = (observed - prior * m) / (1 - prior), at least ``floor``.
+
+    Random pairs include a few true ones (a share equal to the prior). On a large
+    link that is negligible, but on a small one a rare level such as "same
+    address" or "same date of birth" is seen in random pairs *mostly because of
+    the true pairs among them*: on FEBRL 3 (2,000 x 1,165 records) 96% of the
+    random pairs with the same date of birth were true pairs, so u was 20 times
+    too large and the strongest evidence counted for little. Subtracting the
+    expected true pairs corrects that, and only where it applies: where different
+    people share a value (households sharing an address in the generator), the
+    observed rate stays well above prior * m and u barely moves.
+    """
+    prior = float(linker._settings_obj._probability_two_random_records_match)
+    if not 0.0 < prior < 1.0:
+        return
+    for comparison in linker._settings_obj.comparisons:
+        for level in comparison._comparison_levels_excluding_null:
+            u, m = level.u_probability, level.m_probability
+            if u is None or m is None:
+                continue
+            level.u_probability = max((float(u) - prior * float(m)) / (1.0 - prior), floor)
+
+
+def _exact_m(linker: Any, comparison: str, levels: int) -> float:
+    """m of a comparison's first ``levels`` non-null levels (exact; or nickname): how often true pairs agree."""
+    for c in linker._settings_obj.comparisons:
+        if c.output_column_name == comparison:
+            return float(sum(lv.m_probability for lv in c._comparison_levels_excluding_null[:levels]))
+    return 0.9
+
+
+def _deterministic_recall(recalls: Sequence[float]) -> float:
+    """Share of true pairs caught by any of the deterministic rules (taken as independent), within [0.05, 0.99]."""
+    missed = 1.0
+    for r in recalls:
+        missed *= 1.0 - min(max(r, 0.0), 1.0)
+    return min(max(1.0 - missed, 0.05), 0.99)
 
 
 def em_sessions(fields: Sequence[str]) -> list[tuple[str, ...]]:
@@ -655,8 +866,11 @@ def em_sessions(fields: Sequence[str]) -> list[tuple[str, ...]]:
 
 
 def _comparison_columns(name: str, fields: Sequence[str]) -> set[str]:
+    """The columns a comparison reads (Splink trains it only in EM sessions blocked on none of them)."""
     if name == "address":
         return {c for f in fields if f in ADDRESS_FIELDS for c in DERIVED[f]}
+    if name in ("first_name", "last_name") and {"first_name", "last_name"} <= set(fields):
+        return {*DERIVED["first_name"], *DERIVED["last_name"]}  # the swap levels read both names
     return set(DERIVED[name])
 
 
@@ -725,13 +939,17 @@ def link_csv(
     key: bytes | None = None,
     right_id_column: str | None = None,
     seed: int = 0,
+    review_csv: Path | None = None,
+    review_threshold: float | None = None,
 ) -> LinkResult:
     """Link two person CSV files whatever their column names; write ``left_id,right_id,match_probability``.
 
     ``left_map`` / ``right_map`` map canonical fields to each file's columns;
     fields mapped in both files are compared. With ``key`` both sides are first
     encoded under it (linkage then sees tokens only). ``right_id_column``
-    defaults to ``id_column``.
+    defaults to ``id_column``. With ``review_csv`` and ``review_threshold`` the
+    review band (:attr:`LinkResult.review`) is written there, readable by the
+    owner only: ids, probabilities, levels and factors, never a field's value.
     """
     for side, mapping in (("left", left_map), ("right", right_map)):
         unknown = [f for f in mapping if f not in PERSON_FIELDS]
@@ -752,6 +970,21 @@ def link_csv(
 
         left = encode_people(left, key, fields)
         right = encode_people(right, key, fields)
-    result = link(left, right, fields, encoded=key is not None, threshold=threshold, seed=seed)
+    result = link(
+        left, right, fields, encoded=key is not None, threshold=threshold, seed=seed, review_threshold=review_threshold
+    )
     pacsv.write_csv(result.pairs.select(["left_id", "right_id", "match_probability"]), Path(out_csv))
+    if review_csv is not None and result.review is not None:
+        write_private_csv(result.review, Path(review_csv))
     return result
+
+
+def write_private_csv(table: pa.Table, path: Path) -> None:
+    """Write ``table`` as CSV to ``path`` with mode 0600 (also when the file existed with a wider mode)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb", closefd=False) as fh:
+            pacsv.write_csv(table, fh)
+    finally:
+        os.close(fd)
