@@ -27,7 +27,7 @@ from taxvault.notices.service import notice_list
 from taxvault.oversight.tables import oversight_alerts
 from taxvault.records.service import entity_ref_by_tin, information_return_list, transcript
 from taxvault.store import tables as t
-from taxvault.store.bulk import insert_columns
+from taxvault.store.bulk import foreign_keys_validated_after, indexes_built_after, insert_columns
 from taxvault.store.partitions import PARTITIONED, ensure_audit_partitions, ensure_year_partitions
 from taxvault.store.tins import protect_columns
 
@@ -40,11 +40,10 @@ BIG |= {"oversight_alerts"}
 NOW = dt.datetime(2026, 12, 5, tzinfo=dt.UTC)
 
 
-def _load(conn: Connection) -> None:
+def _load(conn: Connection, n: int = N_ENTITIES) -> None:
     """A small agency: 10k taxpayers, a module each, 50k transactions, 30k information returns over three
     years, a notice per second module, 60k audit events each about one taxpayer, 3k alerts."""
     rng = np.random.default_rng(16)
-    n = N_ENTITIES
     source = conn.execute(
         t.sources.insert().values(kind="synth", name="plans", seed=16, created_at=NOW).returning(t.sources.c.id)
     ).scalar_one()
@@ -67,6 +66,7 @@ def _load(conn: Connection) -> None:
         "id": tx_ids, "module_id": np.repeat(ids, TX_PER_MODULE), "tc": np.full(k, 150),
         "amount_cents": rng.integers(-10_000, 10_000, k), "posted_date": np.full(k, np.datetime64("2025-04-15")),
         "cycle": np.full(k, 202516), "dln": ["29211105012345"] * k, "posted_by": ["plans"] * k,
+        "reverses_id": [2 - 1 if i == 2 else None for i in tx_ids.tolist()],
         "source_id": np.full(k, source), "source_record": tx_ids,
     })  # fmt: skip
     m = n * len(YEARS)
@@ -85,11 +85,12 @@ def _load(conn: Connection) -> None:
         "notice_type": ["CP14"] * len(half), "issued_date": np.full(len(half), np.datetime64("2025-06-01")),
         "source_id": np.full(len(half), source), "source_record": half,
     })  # fmt: skip
-    leaves = np.arange(N_LEAVES)
-    subjects = rng.integers(1, n + 1, N_LEAVES)
-    insert_columns(conn, audit_events, {"leaf_index": leaves, "event": [b'{"v":2}'] * N_LEAVES})
+    n_leaves = N_LEAVES * n // N_ENTITIES
+    leaves = np.arange(n_leaves)
+    subjects = rng.integers(1, n + 1, n_leaves)
+    insert_columns(conn, audit_events, {"leaf_index": leaves, "event": [b'{"v":2}'] * n_leaves})
     insert_columns(conn, audit_subjects, {"subject": [f"e{s:031d}" for s in subjects], "leaf_index": leaves})
-    a = 3_000
+    a = 3_000 * n // N_ENTITIES
     insert_columns(conn, oversight_alerts, {
         "id": np.arange(1, a + 1), "ref": [f"a{i:031d}" for i in range(a)], "rule": ["burst"] * a,
         "severity": ["high"] * a, "state": ["open" if i % 50 == 0 else "dismissed" for i in range(a)],
@@ -278,3 +279,29 @@ def test_range_partitions_are_made_ahead(db_engine: Engine) -> None:
         assert leaves == [] and more == ["audit_events_p0003", "audit_events_p0004"]
     else:
         assert made == again == leaves == more == []
+
+
+def _keys_and_indexes(conn: Connection) -> tuple[list[tuple[str, str]], list[str]]:
+    if conn.dialect.name != "postgresql":
+        rows = conn.exec_driver_sql("SELECT name FROM sqlite_schema WHERE type = 'index' ORDER BY name").all()
+        return [], [str(r[0]) for r in rows]
+    keys = conn.exec_driver_sql(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f' AND conparentid = 0 "
+        "AND conrelid IN ('transactions'::regclass, 'information_returns'::regclass) ORDER BY conname"
+    ).all()
+    indexes = conn.exec_driver_sql("SELECT indexname FROM pg_indexes ORDER BY indexname").all()
+    return [(str(n), str(d)) for n, d in keys], [str(r[0]) for r in indexes]
+
+
+def test_bulk_load_into_partitioned_tables_restores_keys_and_indexes(db_engine: Engine) -> None:
+    """The big-load path of ingest and synth (keys dropped, indexes built after) on the partitioned tables."""
+    big = [t.transactions, t.information_returns]
+    with db_engine.begin() as conn:
+        before = _keys_and_indexes(conn)
+        with foreign_keys_validated_after(conn, big), indexes_built_after(conn, big):
+            _load(conn, 500)  # parents, children and a reversal all land in one go
+        after = _keys_and_indexes(conn)
+    assert after == before
+    if db_engine.dialect.name == "postgresql":  # the keys came back validated: an orphan still fails
+        with pytest.raises(sa.exc.IntegrityError), db_engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE transactions SET reverses_id = 999999 WHERE id = 1")
