@@ -366,7 +366,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--minutes", type=float, default=10.0, help="length of the steady run")
     p.add_argument("--seconds", type=int, help="length of the steady run in seconds (overrides --minutes)")
     p.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
-    p.add_argument("--faults", default="all", help="all, none, or a comma list of " + ", ".join(FAULTS))
+    p.add_argument("--faults", help="all (default; none with --smoke), none, or a list of " + ", ".join(FAULTS))
     p.add_argument("--fault-seconds", type=int, default=90, help="length of each fault run")
     p.add_argument("--taxpayers", type=int, default=20000)
     p.add_argument("--spawn-rate", type=float, help="users started per second (default: users/10)")
@@ -374,17 +374,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--disk-mb", type=int, default=512, help="size of the disk-full fault's tmpfs")
     p.add_argument("--workdir", type=Path)
     p.add_argument("--keep", action="store_true", help="keep the work directory (store, records, logs)")
-    p.add_argument("--smoke", action="store_true", help="5 users, 15 s, SQLite, 1000 taxpayers, no faults")
+    p.add_argument("--smoke", action="store_true", help="5 users, 15 s, SQLite, 1000 taxpayers, no fault")
     p.add_argument("--inject-unaudited", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.smoke:
-        args.users, args.seconds, args.store, args.faults, args.taxpayers = (
-            5,
-            args.seconds or 15,
-            "sqlite",
-            "none",
-            1000,
-        )
+        args.users, args.store, args.taxpayers = 5, "sqlite", 1000
+        args.seconds = args.seconds or 15
+        args.faults = args.faults or "none"
+    args.faults = args.faults or "all"
     if args.spawn_rate is None:
         args.spawn_rate = max(args.users / 10, 1.0)
     return args

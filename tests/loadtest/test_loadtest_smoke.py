@@ -1,9 +1,10 @@
-"""The load test's smoke setting end to end, and a checker that can fail (issue 16, item 3).
+"""The load test's smoke setting end to end, and a checker that can fail (issue 16, items 3, 4).
 
 Runs ``python -m loadtest.run --smoke`` (a fresh SQLite store, ``taxvault serve``, 5 locust
 users for a few seconds, all subprocesses: locust patches with gevent and must never be
-imported here), then runs the completeness checker again on the same records with responses
-no server gave, or with a real response relabelled to another route: it must name them.
+imported here) and its kill -9 fault (the server killed under load and restarted), then
+runs the completeness checker again on the same records with responses no server gave, or
+with a real response relabelled to another route: it must name them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
+KILL = ("--faults", "kill", "--fault-seconds", "10")
 
 
 def _env(work: Path) -> dict[str, str]:
@@ -40,7 +42,7 @@ def _check(work: Path, records: Path, *extra: str) -> subprocess.CompletedProces
 def test_smoke_run_has_no_unaudited_response_and_the_checker_catches_one(tmp_path: Path) -> None:
     work = tmp_path / "lt"
     run = subprocess.run(
-        [sys.executable, "-m", "loadtest.run", "--smoke", "--seconds", "6", "--workdir", str(work)],
+        [sys.executable, "-m", "loadtest.run", "--smoke", "--seconds", "6", "--workdir", str(work), *KILL],
         env=_env(work),
         cwd=ROOT,
         capture_output=True,
@@ -50,6 +52,12 @@ def test_smoke_run_has_no_unaudited_response_and_the_checker_catches_one(tmp_pat
     assert run.returncode == 0, run.stdout + run.stderr
     assert "unaudited responses: 0" in run.stdout
     assert "lost acknowledged writes: 0 of" in run.stdout
+    # kill -9 of the server under load, then a restart: still nothing unaudited, no acknowledged write lost
+    assert "== kill (sqlite" in run.stdout and run.stdout.count("unaudited responses: 0") == 2
+    summary = run.stdout.split("== summary")[1]
+    assert "kill " in summary and "unaudited 0  lost writes 0" in summary.split("kill ")[1].splitlines()[0]
+    killed = [json.loads(x) for x in (work / "runs" / "kill" / "locust.jsonl").read_text().splitlines()]
+    assert any(r["status"] == 0 for r in killed) or "recovery" in summary  # the server was down for a while
     records = work / "runs" / "steady"
     lines = [json.loads(x) for x in (records / "locust.jsonl").read_text().splitlines()]
     ok = [r for r in lines if 200 <= r["status"] < 300]
