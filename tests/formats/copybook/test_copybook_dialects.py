@@ -463,3 +463,28 @@ def test_text_starting_in_the_indicator_column_is_kept() -> None:
     expected = [("A", 0, 3), ("B", 3, 5)]
     assert _fields(text, source_format="fixed") == expected  # '10' was read as level 0 before
     assert _fields(text) == expected
+
+
+def test_cobol_2002_usages_and_listing_directives_without_period() -> None:
+    text = (
+        H + "           05  A USAGE BINARY-CHAR UNSIGNED.\n"
+        "           EJECT\n"
+        "           05  B BINARY-SHORT.\n"
+        "           SKIP2\n"
+        "           05  C BINARY-LONG SIGNED.\n"
+        "           05  D USAGE IS BINARY-DOUBLE UNSIGNED.\n"
+        "           EJECT.\n"
+        "           05  E FLOAT-LONG.\n"
+        "           05  F USAGE FLOAT-SHORT.\n"
+    )
+    layout = parse_copybook(text)
+    assert [(f.key, f.offset, f.size) for f in layout.fields()] == [
+        ("A", 0, 1),
+        ("B", 1, 2),
+        ("C", 3, 4),
+        ("D", 7, 8),
+        ("E", 15, 8),
+        ("F", 23, 4),
+    ]
+    data = bytes([255, 255, 254]) + b"\xff" * 12 + struct.pack(">d", 1.5) + struct.pack(">f", -2.0)
+    assert decode_record(layout, data) == {"A": 255, "B": -2, "C": -1, "D": 2**64 - 1, "E": 1.5, "F": -2.0}

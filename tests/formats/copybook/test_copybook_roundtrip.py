@@ -25,12 +25,23 @@ ROUND_TRIP = settings(max_examples=80, deadline=None, suppress_health_check=[Hea
 TEXT_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.,-/()+&"
 
 _BINARY_USAGES = ["COMP", "COMP-4", "COMP-5", "BINARY", "COMPUTATIONAL"]
+_COBOL_2002 = [
+    "BINARY-CHAR",
+    "USAGE BINARY-CHAR UNSIGNED",
+    "BINARY-SHORT SIGNED",
+    "USAGE IS BINARY-LONG",
+    "BINARY-DOUBLE UNSIGNED",
+    "FLOAT-SHORT",
+    "USAGE FLOAT-LONG",
+]
 
 
 @st.composite
 def pictures(draw: st.DrawFn) -> str:
     """One elementary item's clauses."""
-    kind = draw(st.sampled_from(["text", "display", "packed", "binary", "float", "sign", "national"]))
+    kind = draw(st.sampled_from(["text", "display", "packed", "binary", "float", "sign", "national", "cobol2002"]))
+    if kind == "cobol2002":
+        return draw(st.sampled_from(_COBOL_2002))
     if kind == "text":
         return f"PIC X({draw(st.integers(1, 12))})"
     if kind == "national":

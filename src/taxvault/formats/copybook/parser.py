@@ -24,7 +24,7 @@ from typing import Any
 
 from .copy_members import MemberResolver, apply_replacements, expand_copies, replacements_from_mapping
 from .errors import CopybookSyntaxError
-from .picture import FieldType, Kind, PictureError, Usage, field_type, usage_from_word
+from .picture import FIXED_BINARY, FieldType, Kind, PictureError, Usage, field_type, usage_from_word
 from .source import SourceFormat, Token, tokenize
 
 _NAME = re.compile(r"[A-Za-z0-9_$#@][A-Za-z0-9_$#@-]*")
@@ -167,6 +167,7 @@ class Item:
     justified: bool = False
     blank_when_zero: bool = False
     sync: bool = False
+    binary_unsigned: bool = False  # BINARY-CHAR/SHORT/LONG/DOUBLE UNSIGNED
 
     @property
     def is_group(self) -> bool:
@@ -311,8 +312,10 @@ def _parse_clause(cur: _Entries, item: Item, tok: Token) -> None:
         if usage is None:
             raise CopybookSyntaxError(f"unsupported USAGE {usage_tok.text!r}", usage_tok.line)
         item.usage, item.usage_word = usage, usage_tok.upper
+        _binary_sign(cur, item)
     elif usage_from_word(word) is not None:
         item.usage, item.usage_word = usage_from_word(word), word
+        _binary_sign(cur, item)
     elif word in ("SIGN", "LEADING", "TRAILING"):
         if word == "SIGN":
             cur.accept("IS")
@@ -356,6 +359,14 @@ def _parse_clause(cur: _Entries, item: Item, tok: Token) -> None:
         cur.accept("NATIONAL")
     else:
         raise CopybookSyntaxError(f"unexpected word {tok.text!r} in the entry for {item.name}", line)
+
+
+def _binary_sign(cur: _Entries, item: Item) -> None:
+    """``BINARY-LONG [SIGNED|UNSIGNED]`` (COBOL 2002 usages are signed unless said otherwise)."""
+    if item.usage_word in FIXED_BINARY and cur.accept("UNSIGNED"):
+        item.binary_unsigned = True
+    elif item.usage_word in FIXED_BINARY:
+        cur.accept("SIGNED")
 
 
 def _parse_occurs(cur: _Entries, item: Item, line: int) -> None:
@@ -467,6 +478,7 @@ def parse_items(
         source_format = "free" if free_format else "fixed"
     tokens = tokenize(text, source_format=source_format)
     tokens = expand_copies(tokens, MemberResolver(copy_members, copy_dirs), source_format="auto")
+    tokens = _drop_listing_directives(tokens)
     if replacing:
         tokens = apply_replacements(tokens, replacements_from_mapping(replacing))
     roots: list[Item] = []
@@ -509,6 +521,22 @@ def parse_items(
     return roots
 
 
+def _drop_listing_directives(tokens: list[Token]) -> list[Token]:
+    """Remove EJECT / SKIPn (listing control, written with or without a period)."""
+    out: list[Token] = []
+    skip_period = False
+    for tok in tokens:
+        if skip_period and tok.is_period:
+            skip_period = False
+            continue
+        skip_period = False
+        if tok.upper in _IGNORED_ENTRIES and not tok.is_literal and (not out or out[-1].is_period):
+            skip_period = True
+            continue
+        out.append(tok)
+    return out
+
+
 def _check_tree(item: Item, inherited: Usage | None) -> None:
     """Validate clause combinations and derive each elementary item's storage type."""
     if item.usage is None and inherited is not None:
@@ -520,6 +548,12 @@ def _check_tree(item: Item, inherited: Usage | None) -> None:
             _check_tree(child, item.usage if item.usage is not Usage.DISPLAY else None)
         return
     pic = item.picture
+    if pic is None and item.usage_word in FIXED_BINARY:
+        size, digits = FIXED_BINARY[item.usage_word]
+        signed = not item.binary_unsigned
+        item.ftype = FieldType(Kind.NUMBER, Usage.BINARY, size, digits, 0, signed, picture=item.usage_word)
+        item.element_size = size
+        return
     if pic is None and item.usage_word in ("INDEX", "POINTER"):
         pic = "S9(9)"
     if pic is None and item.usage not in (Usage.FLOAT, Usage.DOUBLE):

@@ -48,7 +48,15 @@ _USAGE_WORDS = {
     "NATIONAL": Usage.NATIONAL,
     "INDEX": Usage.BINARY,
     "POINTER": Usage.BINARY,
+    "BINARY-CHAR": Usage.BINARY,
+    "BINARY-SHORT": Usage.BINARY,
+    "BINARY-LONG": Usage.BINARY,
+    "BINARY-DOUBLE": Usage.BINARY,
+    "FLOAT-SHORT": Usage.FLOAT,
+    "FLOAT-LONG": Usage.DOUBLE,
 }
+# COBOL 2002 fixed-size binary usages (no PIC): bytes and the digits a value of that size can have.
+FIXED_BINARY = {"BINARY-CHAR": (1, 3), "BINARY-SHORT": (2, 5), "BINARY-LONG": (4, 10), "BINARY-DOUBLE": (8, 19)}
 
 
 def usage_from_word(word: str) -> Usage | None:
