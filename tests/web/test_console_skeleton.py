@@ -327,3 +327,14 @@ def test_a_malformed_parameter_is_a_400_page_that_does_not_echo_it(
     assert bad.status_code == 400
     assert "900-49-0001" not in bad.text and "Traceback" not in bad.text
     assert client.get("/web/cases/modules/not-a-ref").status_code == 400
+
+
+def test_signing_in_again_ends_the_previous_session(client: TestClient, world: World, sign_in: SignIn) -> None:
+    sign_in(client, world.demo.principal)
+    first = client.cookies.get(COOKIE)
+    sign_in(client, world.demo.principal)
+    second = client.cookies.get(COOKIE)
+    assert first and second and first != second
+    stale = TestClient(client.app, base_url="http://127.0.0.1:8000")
+    stale.cookies.set(COOKIE, first)
+    assert stale.get("/web/", follow_redirects=False).status_code == 303

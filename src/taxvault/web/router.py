@@ -161,6 +161,9 @@ def callback(
     principal = oidc.finish(provider, request.cookies.get(PENDING_COOKIE), code, state, exchange)
     caller = get_door(request).caller(principal, request_id=request_id(request))  # active now, or refused (audited)
     purpose = SELF_SERVICE if caller.facts.kind == "taxpayer" else None
+    previous = cs.sessions.load(request.cookies.get(COOKIE))
+    if previous is not None:  # a new sign-in never keeps the old session (no fixation, no orphan)
+        cs.sessions.destroy(previous.id_hash)
     cookie, _session = cs.sessions.create(principal, purpose)
     request.state.principal = principal
     # A page, not a redirect: after a cross-site redirect chain the Strict cookie would not be sent yet.
