@@ -232,3 +232,23 @@ def test_layout_with_copy_members_replacing_and_source_format(tmp_path: Path) ->
     assert bad.exit_code == 1 and bad.output.startswith("error: unknown source format")
     bad = run("layout", str(main), "--replacing", "nonsense")
     assert bad.exit_code == 1 and "TAG=TEXT" in bad.output
+
+
+def test_every_usage_to_parquet_matches_jsonl(tmp_path: Path) -> None:
+    """Cobrix's type-variety file (37-digit numbers, binary, COMP-1/2, P scaling, edited): same values both ways."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    case = Path(__file__).resolve().parents[2] / "conformance" / "cobrix" / "case_type_variety"
+    args = ["decode", str(case / "INTEGR.TYPES.NOV28.DATA.dat"), "-c", str(case / "test6_copybook.cob")]
+    assert run(*args, "-o", str(tmp_path / "t.jsonl")).exit_code == 0
+    result = run(*args, "-o", str(tmp_path / "t.parquet"))
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    table = pq.read_table(tmp_path / "t.parquet")
+    assert table.num_rows == len(rows) == 100
+    types = {f.name: str(f.type) for f in table.schema}
+    assert types["NUM_STR_INT14"].startswith("decimal128") and types["FLOAT_01"] == "double"
+    assert types["NUM_STR_INT01"] == "int64" and types["STRING_VAL"] == "string"
+    for name in ("NUM_STR_INT14", "NUM_SBIN_DEC10", "NUM_BCD_SDEC10", "COMMON_UPI5DDC", "EX_NUM_DEC01", "ID"):
+        got = table.column(name).to_pylist()
+        want = [row.get(name) for row in rows]
+        assert [None if g is None else str(g) for g in got] == [None if w is None else str(w) for w in want], name
