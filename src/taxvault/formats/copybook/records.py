@@ -379,6 +379,10 @@ def _batch_decoder(
     used = getattr(decode, "__self__", None)
     if not isinstance(used, RecordDecoder) or used.variable:
         return None
+    if not any(item.occurs for item in layout.items):
+        # Without tables the generated record decoder is faster (IMF entity: ~228k/s against ~159k/s
+        # CPU); columns pay off when a record holds many table elements (modules: ~122k/s against 82k/s).
+        return None
     return get_batch_decoder(layout, used.options)
 
 
