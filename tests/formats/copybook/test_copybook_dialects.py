@@ -496,3 +496,8 @@ def test_cobol_2002_usages_and_listing_directives_without_period() -> None:
     ]
     data = bytes([255, 255, 254]) + b"\xff" * 12 + struct.pack(">d", 1.5) + struct.pack(">f", -2.0)
     assert decode_record(layout, data) == {"A": 255, "B": -2, "C": -1, "D": 2**64 - 1, "E": 1.5, "F": -2.0}
+
+
+def test_byte_order_mark_does_not_shift_the_columns() -> None:
+    text = "\ufeff000100 01  REC.\n000200     05  A  PIC X(3).\n"
+    assert _fields(text) == [("A", 0, 3)]

@@ -6,12 +6,20 @@ decoder (``generate=False``) and expects the same result from both.
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from taxvault.formats.copybook import DecodeOptions, RecordDecodeError, RecordDecoder, encode_record, parse_copybook
+from taxvault.formats.copybook import (
+    DecodeOptions,
+    RecordDecodeError,
+    RecordDecoder,
+    encode_record,
+    iter_records,
+    parse_copybook,
+)
 
 NESTED_ODO = """
        01 REC.
@@ -170,3 +178,16 @@ def test_raw_binary_round_trips_through_the_encoder() -> None:
     data = encode_record(layout, values)
     assert data == b"\xff\xff\xff\xff\x80\x00"
     assert RecordDecoder(layout, DecodeOptions()).decode(data) == values
+
+
+def test_collected_errors_keep_field_and_offsets() -> None:
+    layout = parse_copybook("       01 REC.\n          05 ID PIC X(2).\n          05 N PIC 9(4) COMP.\n")
+    data = b"\xc1\xc1\x00\x01" + b"\xc1\xc2\x27\x10"
+    got = list(
+        iter_records(layout, io.BytesIO(data), options=DecodeOptions(strict_binary_digits=True), errors="collect")
+    )
+    assert got[0].values == {"ID": "AA", "N": 1}
+    err = got[1].error
+    assert err is not None and got[1].values is None
+    assert (err.record_index, err.offset, err.field, err.field_offset) == (1, 4, "REC.N", 2)
+    assert "record 1, byte offset 4, field REC.N, at record byte 2" in str(err)

@@ -93,7 +93,7 @@ def detect_format(text: str) -> str:
     taken when it has no evidence against, or more for than against (so one
     odd line in a numbered file does not turn the whole file free-form).
     """
-    lines = [raw for raw in _LINE_BREAK.split(text) if raw.strip()]
+    lines = [raw for raw in _LINE_BREAK.split(text.removeprefix("\ufeff")) if raw.strip()]
     numbered6, misfits6 = _evidence(lines, 6)
     if misfits6 == 0 or numbered6 > misfits6:
         return "fixed"
@@ -164,6 +164,7 @@ def _open_quote(text: str) -> str:
 
 def source_lines(text: str, *, source_format: SourceFormat | None = "auto") -> list[SourceLine]:
     """The logical program-text lines of ``text`` (comments dropped, continuations merged)."""
+    text = text.removeprefix("\ufeff")  # a byte order mark would shift every column of line 1
     fmt = detect_format(text) if source_format in ("auto", None) else source_format
     if fmt not in ("fixed", "shifted", "trimmed", "free"):
         raise CopybookSyntaxError(f"unknown source format {fmt!r}")
