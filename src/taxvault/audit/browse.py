@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from taxvault.audit.event import AuditEvent
+from taxvault.audit.event import AuditEvent, canonical_json
 from taxvault.audit.tables import audit_events
 
 CHUNK = 500
@@ -38,10 +38,30 @@ class EventFilter:
             kind = str(event["action"]).rpartition(":")[2]
             if self.resource not in (event["resource"], kind, event.get("subject")):
                 return False
-        day = str(event["time"])[:10]
+        return self._day_ok(str(event["time"])[:10])
+
+    def _day_ok(self, day: str) -> bool:
         if self.since and day < self.since.isoformat():
             return False
         return not (self.until and day > self.until.isoformat())
+
+    def may_match(self, data: bytes) -> bool:
+        """A cheap test on the canonical bytes (sorted keys, no spaces): False only when it cannot match.
+
+        Why: a filtered page may read thousands of events; parsing only the candidates keeps
+        the page's cost to the bytes read.
+        """
+        if self.principal and b'"principal":' + canonical_json(self.principal) not in data:
+            return False
+        if self.resource:
+            value = canonical_json(self.resource)
+            if not any(n in data for n in (b'"resource":' + value, b'"subject":' + value, b":" + value[1:])):
+                return False
+        if self.since or self.until:
+            at = data.find(b'"time":"')
+            if at >= 0 and not self._day_ok(data[at + 8 : at + 18].decode("ascii", "replace")):
+                return False
+        return True
 
 
 def event_json(index: int, data: bytes) -> dict[str, Any]:
@@ -75,7 +95,10 @@ def newest_first(
         for index, data in rows:
             read += 1
             lowest = int(index)
-            event = event_json(lowest, bytes(data))
+            raw = bytes(data)
+            if not flt.may_match(raw):
+                continue
+            event = event_json(lowest, raw)
             if flt.matches(event):
                 items.append(event)
                 if len(items) == limit:
