@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fingerprint import fingerprints
 from sqlalchemy.engine import Engine
 
@@ -25,9 +26,11 @@ from taxvault.audit import AuditLog
 from taxvault.batch.config import batch_config
 from taxvault.batch.ingest import ingest_job
 from taxvault.batch.session import batch_spark
+from taxvault.errors import Unavailable
 from taxvault.ingest import ingest_paths
 from taxvault.matching.spark import java_available
 from taxvault.store import make_engine
+from taxvault.store import tables as t
 from taxvault.synth.legacy import write_legacy
 from taxvault.synth.load import synthesize
 
@@ -112,3 +115,15 @@ def test_spark_ingest_equals_the_embedded_ingest(legacy: Path, embedded_store: E
     assert b == a
     assert events_b == events_a and len(events_a) == len(embedded)
     print(f"spark ingest: {seconds:.1f} s for {len(job.files)} files, {job.seconds}")
+
+
+def test_a_stage_that_fails_loads_nothing(legacy: Path, spark_store: Engine) -> None:
+    url = spark_store.url.set(database="tv_no_such_database").render_as_string(hide_password=False)
+    config = batch_config(database_url=url)  # the tasks cannot reach the store; the driver can
+    with pytest.raises(Unavailable, match=r"^the Spark stage of bmf_entity\.ebc, imf_entity\.ebc failed"):
+        ingest_job(spark_store, [legacy], config, spark=batch_spark(config))
+    with spark_store.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.sources)).scalar_one() == 0
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.entities)).scalar_one() == 0
+        left = conn.execute(sa.text("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'batch_stage_%'")).scalar()
+    assert left == 0, "the job's staging tables are dropped"
