@@ -151,3 +151,26 @@ def test_the_server_log_of_the_run_holds_no_tin(live_server: LiveServer, world: 
         if line.startswith("{"):
             entry = json.loads(line)
             assert not _TIN_SHAPE.search(str(entry.get("path", ""))), line
+
+
+def test_docs_and_redoc_render_with_no_network_but_the_server(browser: Any, live_server: LiveServer) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    outside: list[str] = []
+
+    def only_local(route: Any) -> None:
+        if route.request.url.startswith(live_server.base_url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_local)
+    page = context.new_page()
+    page.goto(live_server.base_url + "/docs")
+    page.wait_for_selector(".opblock", timeout=30_000)  # Swagger UI drew the operations
+    assert page.locator(".opblock").count() > 10
+    screenshot(page, "docs-swagger")
+    page.goto(live_server.base_url + "/redoc")
+    page.wait_for_selector("[data-section-id]", timeout=30_000)  # ReDoc drew the sections
+    context.close()
+    assert not outside, outside
