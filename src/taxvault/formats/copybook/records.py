@@ -494,7 +494,8 @@ def _decode_fixed(
     index = 0
     base = 0  # file offset of data[0]
     rest = b""
-    want = max(chunk_size, length)
+    # Column-wise batches pay a fixed cost per column: read whole batches even for long records.
+    want = max(chunk_size, length * (BATCH if batch is not None else 1))
     while True:
         chunk = stream.read(want)
         if not chunk:
