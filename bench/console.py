@@ -5,9 +5,10 @@ cycle), the whole app in process (API + console), and one signed-in session per 
 the embedded issuer. Each page is requested ``--requests`` times after a warm-up, in rounds
 that alternate between pages so all see the same machine conditions; the time is the request's
 wall time through httpx's in-process transport (server work: session, door, Cedar, fetch,
-masking, durable audit append, template). Anchors measured in the same run: ``/health``
-(no work) and the JSON twins of two pages (``/v1/me/cases``, ``/v1/modules/{m}/transcript``:
-same door, bearer token instead of the session).
+masking, durable audit append, template). Anchors measured in the same run: the JSON twins
+of two pages (``/v1/me/cases``, ``/v1/modules/{m}/transcript``: same door, bearer token instead
+of the session) and ``/health`` (no door, but not free: it checks the store is reachable and its
+migrations current).
 
 Aim (issue 15): p50 < 50 ms per main page on SQLite.
 
