@@ -6,9 +6,10 @@ import datetime as dt
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import sqlalchemy as sa
 from console_harness import SignIn, World, audit_events_of
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from taxvault.store.tables import principals
@@ -338,3 +339,21 @@ def test_signing_in_again_ends_the_previous_session(client: TestClient, world: W
     stale = TestClient(client.app, base_url="http://127.0.0.1:8000")
     stale.cookies.set(COOKIE, first)
     assert stale.get("/web/", follow_redirects=False).status_code == 303
+
+
+def test_a_bug_in_a_page_is_a_plain_500_page(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    from taxvault.api.app import create_app
+    from taxvault.web.kit import page_router
+
+    app = create_app(world.engine)
+    broken = page_router("/web/broken")
+
+    @broken.get("/")
+    def explode(request: Request) -> None:
+        raise RuntimeError("900-49-0001 should never reach the page")
+
+    app.include_router(broken)
+    answer = TestClient(app, base_url="http://127.0.0.1:8000").get("/web/broken/")
+    assert answer.status_code == 500
+    assert "Something went wrong" in answer.text
+    assert "900-49-0001" not in answer.text and "Traceback" not in answer.text

@@ -14,6 +14,7 @@ every error becomes a page (403/404 audited by the door), never a traceback.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from taxvault.access.door import Access, Door
 from taxvault.access.http import get_door, services
@@ -36,6 +38,7 @@ from taxvault.web.security import CSRF_FIELD, CSRF_HEADER, same_origin, token_ma
 from taxvault.web.sessions import COOKIE, SessionStore, WebSession
 from taxvault.web.tasks import Task, TaskRunner, Work
 
+log = logging.getLogger("taxvault.web")
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("taxvault.web", "templates"),
     autoescape=jinja2.select_autoescape(["html", "svg"]),
@@ -235,6 +238,7 @@ _TITLES = {
     409: "Conflict",
     429: "Too many requests",
     503: "Service unavailable",
+    500: "Something went wrong",
 }
 
 
@@ -278,6 +282,13 @@ class PageRoute(APIRoute):
                 )
             except TaxvaultError as exc:
                 return await run_in_threadpool(error_page, request, _status(exc), str(exc))
+            except HTTPException:
+                raise
+            except Exception as exc:  # a bug: a plain page; the log line names the error class only
+                log.error("console page failed", exc_info=exc, extra={"request_id": request_id(request)})
+                return await run_in_threadpool(
+                    error_page, request, 500, "Something went wrong on our side; nothing was changed."
+                )
 
         return guarded
 
