@@ -6,7 +6,6 @@ import datetime as dt
 import re
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 import sqlalchemy as sa
 from console_harness import SignIn, World, audit_events_of
 from fastapi import FastAPI, Request
@@ -341,7 +340,7 @@ def test_signing_in_again_ends_the_previous_session(client: TestClient, world: W
     assert stale.get("/web/", follow_redirects=False).status_code == 303
 
 
-def test_a_bug_in_a_page_is_a_plain_500_page(world: World, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_bug_in_a_page_is_a_plain_500_page(world: World) -> None:
     from taxvault.api.app import create_app
     from taxvault.web.kit import page_router
 
