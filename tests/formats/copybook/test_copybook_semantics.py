@@ -191,3 +191,18 @@ def test_collected_errors_keep_field_and_offsets() -> None:
     assert err is not None and got[1].values is None
     assert (err.record_index, err.offset, err.field, err.field_offset) == (1, 4, "REC.N", 2)
     assert "record 1, byte offset 4, field REC.N, at record byte 2" in str(err)
+
+
+def test_native_binary_byte_order_for_x86_files() -> None:
+    text = """
+       01 REC.
+          05 C  PIC S9(4) COMP.
+          05 C5 PIC S9(4) COMP-5.
+          05 G  USAGE COMP-5.
+             10 G1 PIC 9(8).
+          05 L  BINARY-LONG.
+    """
+    data = b"\x00\x01" + b"\x01\x00" + b"\x01\x00\x00\x00" + b"\xfe\xff\xff\xff"
+    assert _both(text, data, DecodeOptions()) == {"C": 1, "C5": 256, "G": {"G1": 2**24}, "L": -16777217}
+    little = DecodeOptions(native_binary="little")
+    assert _both(text, data, little) == {"C": 1, "C5": 1, "G": {"G1": 1}, "L": -2}

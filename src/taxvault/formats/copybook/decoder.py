@@ -194,6 +194,7 @@ class _Builder:
             float_format=o.float_format,
             strict_binary_digits=o.strict_binary_digits,
             field=item.path,
+            native_binary=o.native_binary,
         )
 
     def gated(self, item: Item) -> bool:

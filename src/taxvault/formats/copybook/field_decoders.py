@@ -18,7 +18,7 @@ import codecs
 import struct
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from .codepages import CodePage
 from .errors import RecordDecodeError
@@ -262,7 +262,9 @@ def packed_converter(ftype: FieldType) -> Converter:
     return convert
 
 
-def binary_converter(ftype: FieldType, *, strict_digits: bool = False, field: str | None = None) -> Converter:
+def binary_converter(
+    ftype: FieldType, *, strict_digits: bool = False, field: str | None = None, byte_order: str = "big"
+) -> Converter:
     """COMP/COMP-4/COMP-5/BINARY: big-endian two's complement, or unsigned when the PIC has no S.
 
     One rule for every width: the value is what the bytes hold, over their
@@ -270,14 +272,16 @@ def binary_converter(ftype: FieldType, *, strict_digits: bool = False, field: st
     COMP`` -32768..32767), as JRecord and LegStar read it; the PIC digits do
     not cut it.  With ``strict_digits`` a value with more digits than the PIC
     raises :class:`RecordDecodeError` (never the value itself in the message).
+    ``byte_order="little"`` reads native binary items (COMP-5 ...) written on x86.
     """
     to_value = scaler(ftype.scale)
     signed = ftype.signed
     from_bytes = int.from_bytes
+    order: Literal["big", "little"] = "little" if byte_order == "little" and ftype.native else "big"
     if not strict_digits:
 
         def convert(b: bytes) -> Any:
-            return to_value(from_bytes(b, "big", signed=signed))
+            return to_value(from_bytes(b, order, signed=signed))
 
         return convert
 
@@ -285,7 +289,7 @@ def binary_converter(ftype: FieldType, *, strict_digits: bool = False, field: st
     reason = f"binary value has more digits than PIC {ftype.picture} allows ({ftype.digits})"
 
     def convert_strict(b: bytes) -> Any:
-        v = from_bytes(b, "big", signed=signed)
+        v = from_bytes(b, order, signed=signed)
         if -bound < v < bound:
             return to_value(v)
         raise RecordDecodeError(reason, field=field)
@@ -334,6 +338,7 @@ def make_converter(
     float_format: str,
     strict_binary_digits: bool = False,
     field: str | None = None,
+    native_binary: str = "big",
 ) -> Converter:
     """Pick the converter for ``ftype`` (``field``: the item's path, for error reports)."""
     if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT):
@@ -343,7 +348,7 @@ def make_converter(
     if ftype.usage is Usage.PACKED:
         return packed_converter(ftype)
     if ftype.usage is Usage.BINARY:
-        return binary_converter(ftype, strict_digits=strict_binary_digits, field=field)
+        return binary_converter(ftype, strict_digits=strict_binary_digits, field=field, byte_order=native_binary)
     return display_converter(
         ftype,
         code_page,

@@ -9,6 +9,7 @@ from typing import Literal
 Trimming = Literal["both", "left", "right", "none"]
 FloatFormat = Literal["ieee754", "ibm"]
 RootPolicy = Literal["collapse", "keep"]
+ByteOrder = Literal["big", "little"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ class DecodeOptions:
                             set, a binary value with more digits than its PIC allows makes
                             the record fail with :class:`RecordDecodeError` (field, offset,
                             reason) instead, so a loader quarantines it.
+    ``native_binary``       byte order of native binary items (COMP-5, COMPUTATIONAL-5,
+                            BINARY-CHAR/SHORT/LONG/DOUBLE): ``big`` on the mainframe (default),
+                            ``little`` for files written by Micro Focus or GnuCOBOL on x86
+                            (JRecord's Intel dialects).  COMP/COMP-4/BINARY stay big-endian.
     """
 
     encoding: str = "cp037"
@@ -50,6 +55,7 @@ class DecodeOptions:
     segment_field: str | None = None
     segment_redefines: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
     strict_binary_digits: bool = False
+    native_binary: ByteOrder = "big"
 
     def with_segments(self, field_name: str, mapping: Mapping[str, Collection[str]]) -> DecodeOptions:
         """Copy with a segment-to-REDEFINES map, e.g. ``{"STATIC-DETAILS": ["C"], "CONTACTS": ["P"]}``."""

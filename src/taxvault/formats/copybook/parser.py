@@ -517,7 +517,7 @@ def parse_items(
     if not roots:
         raise CopybookSyntaxError("the copybook contains no data description entries")
     for root in roots:
-        _check_tree(root, inherited=None)
+        _check_tree(root, inherited=None, inherited_word=None)
     return roots
 
 
@@ -537,21 +537,22 @@ def _drop_listing_directives(tokens: list[Token]) -> list[Token]:
     return out
 
 
-def _check_tree(item: Item, inherited: Usage | None) -> None:
+def _check_tree(item: Item, inherited: Usage | None, inherited_word: str | None) -> None:
     """Validate clause combinations and derive each elementary item's storage type."""
     if item.usage is None and inherited is not None:
-        item.usage = inherited
+        item.usage, item.usage_word = inherited, inherited_word
     if item.is_group:
         if item.picture is not None:
             raise CopybookSyntaxError(f"group item {item.name} has a PIC clause", item.line)
+        passed = item.usage if item.usage is not Usage.DISPLAY else None
         for child in item.children:
-            _check_tree(child, item.usage if item.usage is not Usage.DISPLAY else None)
+            _check_tree(child, passed, item.usage_word if passed is not None else None)
         return
     pic = item.picture
     if pic is None and item.usage_word in FIXED_BINARY:
         size, digits = FIXED_BINARY[item.usage_word]
         signed = not item.binary_unsigned
-        item.ftype = FieldType(Kind.NUMBER, Usage.BINARY, size, digits, 0, signed, picture=item.usage_word)
+        item.ftype = FieldType(Kind.NUMBER, Usage.BINARY, size, digits, 0, signed, picture=item.usage_word, native=True)
         item.element_size = size
         return
     if pic is None and item.usage_word in ("INDEX", "POINTER"):
@@ -572,4 +573,6 @@ def _check_tree(item: Item, inherited: Usage | None) -> None:
         if item.ftype.kind is not Kind.NUMBER or item.ftype.usage is not Usage.DISPLAY:
             raise CopybookSyntaxError(f"BLANK WHEN ZERO on {item.name}, which is not a numeric DISPLAY item", item.line)
         item.ftype = replace(item.ftype, blank_when_zero=True)
+    if item.usage_word in ("COMP-5", "COMPUTATIONAL-5"):
+        item.ftype = replace(item.ftype, native=True)
     item.element_size = item.ftype.size

@@ -102,6 +102,7 @@ class FieldType:
     picture: str = ""
     edit_mask: str = ""  # expanded numeric-edited picture, used by the writer
     blank_when_zero: bool = False  # BLANK WHEN ZERO: an all-blank field is zero (and zero is written blank)
+    native: bool = False  # COMP-5 / BINARY-CHAR..DOUBLE: the machine's byte order (DecodeOptions.native_binary)
 
 
 class PictureError(ValueError):
