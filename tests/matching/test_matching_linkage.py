@@ -158,7 +158,8 @@ def test_blocking_has_rules_on_names_alone_swaps_and_missing_dates() -> None:
     from taxvault.matching.linkage import blocking_rules
 
     rules = blocking_rules(FIELDS)
-    assert ("name_ph_lo", "name_ph_hi") in rules  # names alone, swap-proof: a missing date of birth
+    assert ("name_ph_lo", "name_ph_hi", "state") in rules  # names, swap-proof: a missing date of birth
+    assert ("name_lo", "name_hi", "birth_month") in rules  # names and part of a wrong date
     assert ("birth_date", "name_lo") in rules and ("birth_date", "name_hi") in rules  # swap plus a typo
     assert ("birth_digits", "name_ph_lo") in rules  # digits transposed in the date
     no_dob = blocking_rules(["first_name", "last_name", "postcode"])
