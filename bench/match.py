@@ -21,6 +21,7 @@ in its own process: seconds per phase (u-sampling grows with the input, see
     python bench/match.py                               # accuracy on FEBRL 1-3 and gen5000, scale at 100k
     python bench/match.py --sizes 100000,1000000        # 1M only on a quiet machine
     python bench/match.py --sets febrl3 --sizes ""      # one data set, no scale run
+    python bench/match.py --sets "" --sizes "" --count-pairs 1000000   # candidate pairs per rule at 1M
 """
 
 from __future__ import annotations
@@ -237,6 +238,30 @@ def scale(sizes: list[int], modes: list[str], args: argparse.Namespace) -> None:
             )
 
 
+def count_pairs(n: int) -> None:
+    """Candidate pairs per blocking rule at N x N (exact-join counts in DuckDB; no scoring): what predict faces."""
+    import duckdb
+
+    from taxvault.matching.encode import person_features
+    from taxvault.matching.fields import PERSON_FIELDS
+    from taxvault.matching.linkage import blocking_rules
+    from taxvault.matching.synthetic import partner_pair
+
+    left, right, _ = partner_pair(n, n, 0.6, 1)
+    fields = list(PERSON_FIELDS)
+    con = duckdb.connect()
+    con.register("l_feats", person_features(left, fields))
+    con.register("r_feats", person_features(right, fields))
+    total = 0
+    print(f"\ncandidate pairs per blocking rule at {n:,} x {n:,} (before overlaps between rules)")
+    for rule in blocking_rules(fields):
+        cond = " AND ".join(f"l.{c} = r.{c}" for c in rule)
+        size = int(con.sql(f"SELECT count(*) FROM l_feats l JOIN r_feats r ON {cond}").fetchall()[0][0])  # noqa: S608
+        total += size
+        print(f"{' + '.join(rule):>45} {size:>12,}")
+    print(f"{'sum':>45} {total:>12,}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", default="febrl1,febrl2,febrl3,gen5000", help="accuracy data sets ('' for none)")
@@ -246,6 +271,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: all cores)")
     parser.add_argument("--memory-limit", default=None, help="DuckDB memory limit, e.g. 12GB")
+    parser.add_argument("--count-pairs", type=int, default=0, help="also count candidate pairs per rule at N x N")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -261,6 +287,8 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if sizes:
         scale(sizes, [m.strip() for m in args.modes.split(",")], args)
+    if args.count_pairs:
+        count_pairs(args.count_pairs)
 
 
 if __name__ == "__main__":
