@@ -70,7 +70,10 @@ LAZY: dict[str, tuple[str | Callable[[], Any], str]] = {
     ),
     "grants": ("taxvault.oversight.grants_cli:app", "Grants that expire: request, approve, renew, revoke, expire."),
     "export": ("taxvault.oversight.grants_cli:export_app", "Exports under a grant: sealed, canaries, two-person."),
-    "batch": ("taxvault.jobs.batch_cli:app", "Batch jobs on Spark (local or a cluster): legacy-file ingest, matching runs."),
+    "batch": (
+        "taxvault.jobs.batch_cli:app",
+        "Batch jobs on Spark (local or a cluster): legacy-file ingest, matching runs.",
+    ),
     "console": ("taxvault.web.cli:app", "The web console: one-time sign-in codes for the embedded issuer."),
     "copybook": (
         "taxvault.formats.copybook.cli:app",
