@@ -82,6 +82,7 @@ def run(request: Request, user: User, plan_id: Annotated[str, Form(pattern=r"^p[
     answer = service.run(access.door, access.session, plan_id).as_dict()
     columns = answer["columns"]
     rows = [[cell(c, r.get(c)) for c in columns] for r in answer["rows"]]
+    numeric = [all(isinstance(r.get(c), int | float) for r in answer["rows"] if r.get(c) is not None) for c in columns]
     noise = answer.get("noise")
     return render(
         request,
@@ -90,6 +91,7 @@ def run(request: Request, user: User, plan_id: Annotated[str, Form(pattern=r"^p[
         answer=answer,
         headings=[c.split(".", 1)[-1].replace("_", " ") for c in columns],
         rows=rows,
+        numeric=numeric,
         noise=noise,
         releases=(noise or {}).get("releases", {}),
         budget=(noise or {}).get("budget"),
