@@ -22,7 +22,7 @@ def test_caseworker_sees_the_plan_then_runs_it(client: TestClient, world: World,
     assert plan_id
     answer = client.post("/web/ask/run", data={"plan_id": plan_id.group(1), "csrf_token": token})
     assert answer.status_code == 200
-    assert 'id="answer"' in answer.text and '<th scope="col">' in answer.text
+    assert 'id="answer"' in answer.text and '<td class="num">' in answer.text  # counts, right-aligned
     assert "Differential privacy" not in answer.text  # her cases, exact counts
     ran = audit_events_of(world, world.demo.principal)[-1]
     assert ran["action"].startswith("query:") and ran["decision"] == "allow" and ran["channel"] == "web"
