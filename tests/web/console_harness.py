@@ -222,7 +222,7 @@ def live_server(world: World, tmp_path_factory: pytest.TempPathFactory) -> Itera
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # generous: a loaded CI machine starts uvicorn slowly
         while True:
             try:
                 if httpx.get(base + "/health", timeout=1).status_code == 200:
