@@ -139,3 +139,8 @@ def test_a_partition_stages_each_of_its_files_by_the_surveyed_path(db_engine: En
     out = list(stage_partition(files, tasks={str(path): task}, job="j2", url=url, keys_dir=keys))
     assert [(s.path, s.status) for s in out] == [(str(path), "error")]
     assert out[0].error.startswith("y.p1220: ")
+
+
+def test_local_mode_compiles_no_whole_stage_code_a_cluster_does() -> None:
+    assert spark_settings(batch_config())["spark.sql.codegen.wholeStage"] == "false"
+    assert "spark.sql.codegen.wholeStage" not in spark_settings(batch_config(master="spark://head:7077"))
