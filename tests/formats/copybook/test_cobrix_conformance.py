@@ -99,7 +99,7 @@ def _drop_over_pic_binary(value: Any, limits: dict[str, int]) -> tuple[Any, int]
     out: dict[str, Any] = {}
     dropped = 0
     for key, v in value.items():
-        if key in limits and isinstance(v, int | decimal.Decimal) and abs(v) >= limits[key]:
+        if key in limits and isinstance(v, int | decimal.Decimal) and abs(decimal.Decimal(v)) >= limits[key]:
             dropped += 1
             continue
         out[key], n = _drop_over_pic_binary(v, limits)

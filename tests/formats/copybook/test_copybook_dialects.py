@@ -140,7 +140,7 @@ def test_continued_literal_keeps_the_spaces_up_to_column_72() -> None:
 
 
 def test_conditions_and_renames_are_metadata() -> None:
-    text = next(p.values[1] for p in DIALECTS if p.id == "level-88-and-66-take-no-bytes")
+    text = str(next(p.values[1] for p in DIALECTS if p.id == "level-88-and-66-take-no-bytes"))
     layout = parse_copybook(text)
     assert layout.record_length == 10
     item, cond = layout.conditions["A_RANGE"]

@@ -11,6 +11,7 @@ checked on both its generated and its plain closure path.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -155,7 +156,7 @@ def value_for(item: Item) -> st.SearchStrategy[Any]:
     return ints
 
 
-def values_for(layout: Layout, draw: st.DrawFn) -> dict[str, Any]:
+def values_for(layout: Layout, draw: Callable[[st.SearchStrategy[Any]], Any]) -> dict[str, Any]:
     def group(item: Item) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for child in item.children:
