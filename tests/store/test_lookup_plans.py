@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +29,13 @@ from taxvault.oversight.tables import oversight_alerts
 from taxvault.records.service import entity_ref_by_tin, information_return_list, transcript
 from taxvault.store import tables as t
 from taxvault.store.bulk import foreign_keys_validated_after, indexes_built_after, insert_columns
-from taxvault.store.partitions import PARTITIONED, ensure_audit_partitions, ensure_year_partitions
+from taxvault.store.partitions import (
+    PARTITIONED,
+    PartitionKeeper,
+    ensure_audit_partitions,
+    ensure_year_partitions,
+    partition_check_seconds,
+)
 from taxvault.store.tins import protect_columns
 
 N_ENTITIES = 10_000
@@ -305,3 +312,30 @@ def test_bulk_load_into_partitioned_tables_restores_keys_and_indexes(db_engine: 
     if db_engine.dialect.name == "postgresql":  # the keys came back validated: an orphan still fails
         with pytest.raises(sa.exc.IntegrityError), db_engine.begin() as conn:
             conn.exec_driver_sql("UPDATE transactions SET reverses_id = 999999 WHERE id = 1")
+
+
+def test_the_server_keeps_audit_partitions_ahead(db_engine: Engine) -> None:
+    """serve's keeper makes the partitions the log will need next (PostgreSQL); on SQLite it never starts."""
+    keeper = PartitionKeeper(db_engine, every_seconds=3600, ahead=3).start()
+    try:
+        deadline = time.monotonic() + 30
+        while db_engine.dialect.name == "postgresql" and not keeper.made and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        keeper.stop()
+    if db_engine.dialect.name == "postgresql":
+        assert keeper.made == ["audit_events_p0003"] and keeper.failures == 0
+        with db_engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT to_regclass('audit_events_p0003')").scalar_one() is not None
+    else:
+        assert keeper.made == [] and keeper.tick() == []
+
+
+@pytest.mark.parametrize(("raw", "ok"), [("0", 0.0), ("90", 90.0), ("-1", None), ("hourly", None)])
+def test_partition_check_setting(monkeypatch: pytest.MonkeyPatch, raw: str, ok: float | None) -> None:
+    monkeypatch.setenv("TAXVAULT_PARTITION_CHECK_SECONDS", raw)
+    if ok is None:
+        with pytest.raises(ValueError, match="TAXVAULT_PARTITION_CHECK_SECONDS"):
+            partition_check_seconds()
+    else:
+        assert partition_check_seconds() == ok

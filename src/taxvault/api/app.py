@@ -44,6 +44,7 @@ from taxvault.records.router import router as records_router
 from taxvault.stats.router import router as stats_router
 from taxvault.store import make_engine
 from taxvault.store.migrate import pending_heads
+from taxvault.store.partitions import PartitionKeeper, partition_check_seconds
 from taxvault.web.router import install as install_console
 
 
@@ -97,9 +98,15 @@ def create_app(
         every = scan_interval_seconds()
         scan_job = ScanJob(lambda: holder.get().door, every_seconds=every).start() if every > 0 else None
         app.state.oversight_scan = scan_job
+        # PostgreSQL: audit_events partitions made ahead of the log (taxvault.store.partitions).
+        check = partition_check_seconds()
+        keeper = PartitionKeeper(engine, every_seconds=check).start() if check > 0 else None
+        app.state.partition_keeper = keeper
         try:
             yield
         finally:
+            if keeper is not None:
+                await asyncio.to_thread(keeper.stop)
             if scan_job is not None:
                 await asyncio.to_thread(scan_job.stop)
             built = holder.built

@@ -23,11 +23,14 @@ skips that range rather than fail; see its docstring).
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from taxvault.store.tables import applies_to
 
@@ -38,6 +41,8 @@ PARTITIONED: dict[str, str] = {
     "audit_subjects": "HASH (subject)",
 }
 """Partitioned tables on PostgreSQL and their partition key (as ``pg_get_partkeydef`` prints it)."""
+
+_log = logging.getLogger("taxvault.store")
 
 AUDIT_PARTITION_LEAVES = 1 << 24
 """Leaves per audit_events partition (as migration 0015 made them)."""
@@ -115,3 +120,64 @@ def ensure_year_partitions(conn: Connection, years: Iterable[int]) -> list[str]:
         if _range_partition(conn, "information_returns", name, year, year + 1):
             made.append(name)
     return made
+
+
+class PartitionKeeper:
+    """Makes audit_events partitions ahead of the log while the server runs (PostgreSQL only).
+
+    At the agency's access volume one partition (2^24 leaves) fills in about a day, so
+    ``serve`` keeps ``ahead`` spare partitions by checking every ``every_seconds``
+    (``TAXVAULT_PARTITION_CHECK_SECONDS``, default 3600; 0 turns it off). Failures are
+    logged and retried at the next check: rows past the last partition still land in the
+    default partition, only partition pruning is lost until the next success.
+    """
+
+    def __init__(self, engine: Engine, *, every_seconds: float = 3600.0, ahead: int = 2) -> None:
+        self.engine = engine
+        self.every_seconds = every_seconds
+        self.ahead = ahead
+        self.made: list[str] = []
+        self.failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="partition-keeper", daemon=True)
+
+    def start(self) -> PartitionKeeper:
+        """Check once now (in the thread), then every ``every_seconds``; returns self."""
+        if self.engine.dialect.name == "postgresql":
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the thread (a check in progress finishes first)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def tick(self) -> list[str]:
+        """Make the partitions due now, in one transaction; returns the ones made."""
+        with self.engine.begin() as conn:
+            made = ensure_audit_partitions(conn, self.ahead)
+        self.made.extend(made)
+        return made
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.tick()
+            except Exception as exc:  # the next check retries; never take the server down
+                self.failures += 1
+                _log.error("audit partition check failed: %s", type(exc).__name__)
+            if self._stop.wait(self.every_seconds):
+                return
+
+
+def partition_check_seconds() -> float:
+    """``TAXVAULT_PARTITION_CHECK_SECONDS`` (default 3600; 0 turns the keeper off)."""
+    raw = os.environ.get("TAXVAULT_PARTITION_CHECK_SECONDS", "3600")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("TAXVAULT_PARTITION_CHECK_SECONDS must be a number of seconds") from None
+    if value < 0:
+        raise ValueError("TAXVAULT_PARTITION_CHECK_SECONDS must be >= 0")
+    return value
