@@ -189,9 +189,15 @@ def plan_balance_due(conn: Connection, on: dt.date, skipped: list[tuple[str, str
     A module whose accruals cannot be computed is left out and named in ``skipped``
     (module ref, reason) for a person to look at, rather than stopping every notice.
     """
+    return plan_modules(conn, owing_modules(conn, on), on, skipped)
+
+
+def plan_modules(
+    conn: Connection, candidates: Sequence[int], on: dt.date, skipped: list[tuple[str, str]] | None = None
+) -> list[Planned]:
+    """The balance-due notice due on ``on`` for each of ``candidates`` that has one (the series rule)."""
     if skipped is None:
         skipped = []
-    candidates = owing_modules(conn, on)
     if not candidates:
         return []
     history = notice_history(conn, candidates)

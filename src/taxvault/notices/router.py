@@ -1,4 +1,4 @@
-"""``/v1`` routes over notices: the list per module and the PDF. Through the Gate, audited."""
+"""``/v1`` routes over notices: the list per module, the PDF, and a caseworker issuing the notice due. Audited."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
+from sqlalchemy.engine import Connection
 
 from taxvault.access.door import REF_PATTERN, Access, Target
-from taxvault.access.http import PROBLEM_RESPONSES, read
+from taxvault.access.http import PROBLEM_RESPONSES, read, write
 from taxvault.access.resources import Resource
-from taxvault.notices import service
-from taxvault.notices.schemas import NoticeList
+from taxvault.notices import on_request, service
+from taxvault.notices.schemas import IssuedNotice, NoticeList, NoticeRequest
 
 router = APIRouter(prefix="/v1", tags=["notices"], responses=PROBLEM_RESPONSES)
 
@@ -46,3 +47,26 @@ def notice_pdf(
         media_type="application/pdf",
         headers={"Content-Disposition": 'attachment; filename="notice.pdf"', "Cache-Control": "no-store"},
     )
+
+
+def issue_notice(access: Access, notice_type: str) -> dict[str, Any]:
+    """Issue the notice due on the module today, in one transaction with its audit event (API and console)."""
+    kind = on_request.parse_type(notice_type)
+    on = access.door.clock().date()
+
+    def perform(conn: Connection, target: Target) -> dict[str, Any]:
+        return on_request.issue_on_request(conn, _module_id(target), kind, on, request_id=access.request_id)
+
+    return access.write(0, perform, on_request.REQUEST_FIELDS, "issue_notice")
+
+
+@router.post("/modules/{module_id}/notices", response_model=IssuedNotice, status_code=201)
+def post_notice(
+    body: NoticeRequest, response: Response, access: Annotated[Access, Depends(write(Resource.NOTICES))]
+) -> Any:
+    """Send now the balance-due notice the series says is due on a module of your open collection case
+    (422 naming the notice due otherwise). Asking again the same day answers the notice issued (200)."""
+    issued = issue_notice(access, body.notice_type)
+    if not issued["created"]:
+        response.status_code = 200
+    return issued

@@ -22,3 +22,13 @@ class Notice(BaseModel):
 
 class NoticeList(Disclosed):
     items: list[Notice]
+
+
+class NoticeRequest(BaseModel):
+    notice_type: str = Field(
+        max_length=12, description="The notice to send now: the one the series says is due (e.g. CP14, CP501)."
+    )
+
+
+class IssuedNotice(Notice):
+    created: bool = Field(description="False when the same notice was already issued on the module today.")

@@ -23,6 +23,8 @@ from taxvault.ledger.accruals import AccrualError, accrual_invalid, published_ra
 from taxvault.ledger.codes import CODES
 from taxvault.matching import front
 from taxvault.notices import service as notices
+from taxvault.notices.router import issue_notice
+from taxvault.notices.series import BALANCE_DUE_SERIES, final_notice
 from taxvault.records import service as records
 from taxvault.web.kit import (
     NAV,
@@ -42,6 +44,8 @@ Ref = Annotated[str, Path(pattern=REF_PATTERN)]
 _AMOUNT = re.compile(r"^\s*\$?\s*([0-9]{1,10}(?:,[0-9]{3})*)(?:\.([0-9]{1,2}))?\s*$", re.ASCII)
 _TIN = re.compile(r"^[0-9]{9}$", re.ASCII)
 ADJUSTABLE = tuple(sorted(adjustments.ADJUSTABLE_CODES))
+NOTICE_TYPES = (*BALANCE_DUE_SERIES, final_notice(True))
+"""The balance-due notices a caseworker may ask for; only the one the series says is due is sent."""
 
 NAV.append(NavItem("My cases", "/web/cases/", roles_any("caseworker")))
 NAV.append(NavItem("Look up a taxpayer", "/web/cases/lookup", roles_any("caseworker")))
@@ -190,11 +194,13 @@ def module(
     module_ref: Ref,
     as_of: Annotated[dt.date | None, Query()] = None,
     proposed: Annotated[str | None, Query(pattern=REF_PATTERN)] = None,
+    issued: Annotated[str | None, Query(pattern=REF_PATTERN)] = None,
 ) -> HTMLResponse:
     """A TXMOD-like transcript: transactions, balance, penalties and interest as of a date, payoff."""
     day = as_of or default_as_of()
     view = module_view(request, user, module_ref, day)
     just = next((a for a in view["adjustments"] if a["id"] == proposed), None)
+    sent = next((n for n in view["notices"] if n["id"] == issued), None)
     return render(
         request,
         "caseworker/module.html",
@@ -206,6 +212,8 @@ def module(
         form_error=None,
         base="/web/cases",
         can_adjust=True,
+        issued=sent,
+        notice_types=NOTICE_TYPES,
         **view,
     )
 
@@ -241,6 +249,8 @@ def propose_adjustment(
             form_error=message,
             base="/web/cases",
             can_adjust=True,
+            issued=None,
+            notice_types=NOTICE_TYPES,
             **view,
         )
     access = door_access(request, user, Resource.MODULE_TRANSCRIPT, module_ref)
@@ -261,6 +271,15 @@ def propose_adjustment(
 
     done = access.write(cents, perform, ["tc", "amount_cents", "reason_code"], "request_adjustment")
     return RedirectResponse(f"/web/cases/modules/{module_ref}?proposed={done['id']}", status_code=303)
+
+
+@router.post("/modules/{module_ref}/notices")
+def send_notice(
+    request: Request, user: User, module_ref: Ref, notice_type: Annotated[str, Form(max_length=12)]
+) -> Response:
+    """Send the balance-due notice due today (collection purpose, her open case): same write as the API's."""
+    done = issue_notice(door_access(request, user, Resource.NOTICES, module_ref), notice_type)
+    return RedirectResponse(f"/web/cases/modules/{module_ref}?issued={done['id']}#issued", status_code=303)
 
 
 @router.get("/modules/{module_ref}/notices/{notice_ref}.pdf")
