@@ -6,7 +6,8 @@ test (``local[2]``) and on a cluster (``spark://host:7077``, ``yarn``,
 URL the executors can reach differ. Nothing here imports pyspark.
 
 - ``TAXVAULT_SPARK_MASTER``: the master URL (default ``local[2]``).
-- ``TAXVAULT_SPARK_DRIVER_MEMORY``: the driver's heap (default ``1g``).
+- ``TAXVAULT_SPARK_DRIVER_MEMORY``: the driver's heap (default ``2g``: one session per process serves
+  batch jobs and linkage alike, and linkage broadcasts its smaller side).
 - ``TAXVAULT_SPARK_SHUFFLE_PARTITIONS``: ``spark.sql.shuffle.partitions`` (default 2).
 - ``TAXVAULT_SPARK_CONF``: more Spark settings, ``key=value`` pairs separated by
   ``;`` (``spark.executor.memory=8g;spark.executor.instances=20``).
@@ -33,7 +34,7 @@ class BatchConfig:
     """One batch job's Spark and store settings (see the module docstring)."""
 
     master: str = DEFAULT_MASTER
-    driver_memory: str = "1g"
+    driver_memory: str = "2g"
     shuffle_partitions: int = 2
     conf: dict[str, str] = field(default_factory=dict)
     database_url: str = ""
@@ -71,7 +72,7 @@ def batch_config(*, master: str | None = None, database_url: str | None = None) 
     url = database_url or env.get("TAXVAULT_BATCH_DATABASE_URL") or get_settings().database_url
     return BatchConfig(
         master=master or env.get("TAXVAULT_SPARK_MASTER") or DEFAULT_MASTER,
-        driver_memory=env.get("TAXVAULT_SPARK_DRIVER_MEMORY", "1g"),
+        driver_memory=env.get("TAXVAULT_SPARK_DRIVER_MEMORY", "2g"),
         shuffle_partitions=int(partitions),
         conf=parse_conf(env.get("TAXVAULT_SPARK_CONF", "")),
         database_url=normalise_database_url(url),

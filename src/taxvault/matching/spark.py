@@ -90,16 +90,36 @@ def spark_session(master: str, settings: dict[str, str], *, app_name: str = "tax
 
 
 class SparkRun:
-    """Backend hooks for Spark: run SQL to Arrow; nothing to close (the session is shared)."""
+    """Backend hooks for Spark: run SQL to Arrow; on close, free what the linkage persisted.
+
+    Splink persists its intermediate tables (``break_lineage_method="persist"``). The
+    session is shared by the whole process (batch jobs, later linkages), so a run that
+    left them cached would shrink every later run's memory until a broadcast join fails
+    ("Not enough memory to build and broadcast the table"): close() unpersists the RDDs
+    that appeared during this run, and only those.
+    """
 
     def __init__(self, spark: Any) -> None:
         self.spark = spark
+        self._before = self._persistent_ids()
+
+    def _persistent_ids(self) -> set[int]:
+        try:
+            return {int(k) for k in self.spark.sparkContext._jsc.getPersistentRDDs().keySet()}
+        except Exception:  # a remote/Connect session has no JVM handle: nothing to track
+            return set()
 
     def arrow(self, sql: str) -> pa.Table:
         result = self.spark.sql(sql).toArrow()
         return result if isinstance(result, pa.Table) else pa.Table.from_batches(result)
 
     def close(self) -> None:
+        try:
+            persistent = self.spark.sparkContext._jsc.getPersistentRDDs()
+            for rdd_id in self._persistent_ids() - self._before:
+                persistent.get(rdd_id).unpersist(False)
+        except Exception:  # freeing memory is best effort; the linkage's result is already taken
+            return None
         return None
 
 
