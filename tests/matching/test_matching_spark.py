@@ -38,3 +38,10 @@ def test_spark_local_mode_agrees_with_duckdb(encoded: bool) -> None:
     a, b = _pairs(on_spark), _pairs(on_duckdb)
     assert len(a & b) / len(a | b) >= 0.99  # training samples differ by engine; decisions barely
     assert on_spark.pairs.column_names == on_duckdb.pairs.column_names
+
+
+def test_a_local_session_never_broadcasts_a_join() -> None:
+    """Local mode: the driver is the executor; a broadcast only risks its heap (a CI failure)."""
+    from taxvault.matching.spark import local_spark
+
+    assert local_spark().conf.get("spark.sql.autoBroadcastJoinThreshold") == "-1"

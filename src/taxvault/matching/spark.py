@@ -67,15 +67,20 @@ def spark_session(master: str, settings: dict[str, str], *, app_name: str = "tax
     from splink.backends.spark import similarity_jar_location
 
     tmp = tempfile.mkdtemp(prefix="taxvault-spark-")
+    local = master.startswith("local")
     merged = {
         "spark.local.dir": tmp,
-        "spark.sql.autoBroadcastJoinThreshold": str(64 * 1024 * 1024),
+        # In local mode the driver is the only executor: broadcasting a join side copies it
+        # within one JVM for no gain, and building it there is what ran out of driver memory
+        # in CI ("Not enough memory to build and broadcast the table"), after other jobs of
+        # the same process had used the heap. Sort-merge joins spill to disk instead.
+        "spark.sql.autoBroadcastJoinThreshold": "-1" if local else str(64 * 1024 * 1024),
         "spark.sql.codegen.wholeStage": "true",
         **settings,
     }
     jars = [similarity_jar_location(), *filter(None, merged.pop("spark.jars", "").split(","))]
     merged["spark.jars"] = ",".join(jars)
-    if master.startswith("local"):
+    if local:
         merged.setdefault("spark.pyspark.python", sys.executable)
         merged.setdefault("spark.pyspark.driver.python", sys.executable)
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
