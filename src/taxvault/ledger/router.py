@@ -14,13 +14,13 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy.engine import Connection
 
-from taxvault.access.door import REF_PATTERN, Access, Target, WriteFacts
+from taxvault.access.door import REF_PATTERN, Access, Target
 from taxvault.access.http import PROBLEM_RESPONSES, read, write
 from taxvault.access.resources import Resource
-from taxvault.errors import Conflict, Denied, Invalid, NotFound, TaxvaultError
 from taxvault.ledger import adjustments
 from taxvault.ledger.accruals import AccrualError, accrual_invalid, payoff
 from taxvault.ledger.schemas import Accruals, Adjustment, AdjustmentPage, AdjustmentRequest, Decision, UnpostablePage
+from taxvault.ledger.service import adjustment_error, adjustment_view, approval_queue, decide
 from taxvault.ledger.tables import ledger_unpostables
 
 router = APIRouter(prefix="/v1", tags=["ledger"], responses=PROBLEM_RESPONSES)
@@ -31,36 +31,6 @@ AdjustmentId = Annotated[str, Path(pattern=REF_PATTERN, description="Opaque adju
 def _module_id(target: Target) -> int:
     assert target.module_id is not None
     return target.module_id
-
-
-def _view(adj: adjustments.Adjustment, module_ref: str) -> dict[str, Any]:
-    def iso(v: dt.date | dt.datetime | None) -> str | None:
-        return None if v is None else v.isoformat()
-
-    return {
-        "id": adj.ref,
-        "module_id": module_ref,
-        "tc": adj.tc,
-        "amount_cents": adj.amount_cents,
-        "reason_code": adj.reason_code,
-        "state": adj.state,
-        "within_authority": adj.within_authority,
-        "requested_by": adj.requested_by,
-        "requested_at": iso(adj.requested_at),
-        "decided_by": adj.decided_by,
-        "decided_at": iso(adj.decided_at),
-        "posted_on": iso(adj.posted_on),
-    }
-
-
-def _problem(exc: adjustments.AdjustmentError) -> TaxvaultError:
-    if isinstance(exc, adjustments.AdjustmentNotFound):
-        return NotFound(str(exc))
-    if isinstance(exc, adjustments.SelfApproval):
-        return Denied(str(exc), code="forbidden")
-    if isinstance(exc, adjustments.WrongState):
-        return Conflict(str(exc))
-    return Invalid(str(exc))
 
 
 @router.get("/modules/{module_id}/accruals", response_model=Accruals)
@@ -97,7 +67,7 @@ def request_adjustment(
     try:
         adjustments.signed_amount(body.tc, body.amount_cents)
     except adjustments.AdjustmentError as exc:
-        raise _problem(exc) from None
+        raise adjustment_error(exc) from None
 
     def perform(conn: Connection, target: Target) -> dict[str, Any]:
         within = access.permits(conn, target, "adjust", body.amount_cents)
@@ -111,7 +81,7 @@ def request_adjustment(
             request_id=access.request_id,
             within_authority=within,
         )
-        return _view(adj, target.ref)
+        return adjustment_view(adj, target.ref)
 
     return access.write(body.amount_cents, perform, ["tc", "amount_cents", "reason_code"], "request_adjustment")
 
@@ -121,38 +91,10 @@ def list_adjustments(access: Annotated[Access, Depends(read(Resource.MODULE_TRAN
     """Every adjustment requested on the module, newest first, with where it stands."""
 
     def fetch(conn: Connection, t: Target) -> dict[str, Any]:
-        items = [_view(a, t.ref) for a in adjustments.for_module(conn, _module_id(t))]
+        items = [adjustment_view(a, t.ref) for a in adjustments.for_module(conn, _module_id(t))]
         return {"items": items, "limit": len(items), "offset": 0, "next_offset": None}
 
     return access.serve(fetch, label="read_adjustments")
-
-
-def _decide(access: Access, adjustment_id: str, approve: bool, note: str | None) -> dict[str, Any]:
-    def facts(conn: Connection, target: Target) -> WriteFacts:
-        """Read inside the write's own transaction: the amount and who asked decide who may approve."""
-        try:
-            adj = adjustments.get(conn, adjustment_id)
-        except adjustments.AdjustmentError as exc:
-            raise _problem(exc) from None
-        if adj.module_id != target.module_id:
-            raise NotFound("no such adjustment on this module")
-        return WriteFacts(
-            abs(adj.amount_cents),
-            second_person=adj.requested_by != access.caller.id,
-            manages_requester=adjustments.manages(conn, access.caller.id, adj.requested_by),
-        )
-
-    def perform(conn: Connection, target: Target) -> dict[str, Any]:
-        try:
-            if approve:
-                done = adjustments.approve(conn, adjustment_id, approver=access.caller.id, note=note)
-            else:
-                done = adjustments.reject(conn, adjustment_id, by=access.caller.id, note=note)
-        except adjustments.AdjustmentError as exc:
-            raise _problem(exc) from None
-        return _view(done, target.ref)
-
-    return access.write(0, perform, ["adjustment", "tc", "amount_cents"], "approve_adjustment", facts=facts)
 
 
 @router.post("/modules/{module_id}/adjustments/{adjustment_id}/approve", response_model=Adjustment)
@@ -162,7 +104,7 @@ def approve_adjustment(
     body: Decision | None = None,
 ) -> Any:
     """Approve an adjustment over the requester's authority: a manager, never the requester."""
-    return _decide(access, adjustment_id, True, body.note if body else None)
+    return decide(access, adjustment_id, True, body.note if body else None)
 
 
 @router.post("/modules/{module_id}/adjustments/{adjustment_id}/reject", response_model=Adjustment)
@@ -172,7 +114,7 @@ def reject_adjustment(
     body: Decision | None = None,
 ) -> Any:
     """Reject an adjustment awaiting approval: it never posts."""
-    return _decide(access, adjustment_id, False, body.note if body else None)
+    return decide(access, adjustment_id, False, body.note if body else None)
 
 
 @router.get("/me/approvals", response_model=AdjustmentPage)
@@ -184,11 +126,9 @@ def my_approval_queue(
     """Adjustments awaiting your approval: requests over the authority of the people who report to you."""
 
     def fetch(conn: Connection, t: Target) -> dict[str, Any]:
-        found = adjustments.awaiting_approval_for(conn, access.caller.id, limit=limit + 1, offset=offset)
-        refs = adjustments.module_refs(conn, [a.module_id for a in found])
-        items = [_view(a, refs[a.module_id]) for a in found[:limit]]
+        found = approval_queue(conn, access.caller.id, limit=limit + 1, offset=offset)
         return {
-            "items": items,
+            "items": found[:limit],
             "limit": limit,
             "offset": offset,
             "next_offset": offset + limit if len(found) > limit else None,

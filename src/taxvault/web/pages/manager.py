@@ -1,8 +1,8 @@
 """Manager pages: the approvals queue (approve / reject) and break-glass reviews (uphold / refer).
 
 Why through the same services as the API: approving is ``POST /v1/modules/{m}/adjustments/{a}/approve``
-(the ledger router's decision, read inside the write's transaction: the two-person rule and
-"manages the requester" are the policies' answers, refusals audited); a break-glass review is
+(:func:`taxvault.ledger.service.decide`, which the router calls too: read inside the write's transaction,
+the two-person rule and "manages the requester" are the policies' answers, refusals audited); a break-glass review is
 :func:`~taxvault.oversight.break_glass.review_break_glass`. Forms carry the CSRF token; every
 page and action is one audited unit of the door on the channel ``web``.
 """
@@ -17,8 +17,8 @@ from sqlalchemy.engine import Connection
 
 from taxvault.access.door import REF_PATTERN, Target
 from taxvault.access.resources import Resource
-from taxvault.ledger import adjustments
-from taxvault.ledger.router import _decide, _view
+from taxvault.ledger.service import approval_queue as ledger_approval_queue
+from taxvault.ledger.service import decide
 from taxvault.oversight.break_glass import manager_queue, review_break_glass
 from taxvault.oversight.review import REASON_MAX, REASON_MIN
 from taxvault.web.kit import NAV, NavItem, Page, WebUser, current_user, door_access, page_router, render, roles_any
@@ -41,9 +41,7 @@ def approval_queue(request: Request, user: WebUser, limit: int = 100) -> dict[st
     """Adjustments awaiting her approval (as ``GET /v1/me/approvals``), one audited read."""
 
     def fetch(conn: Connection, _t: Target) -> dict[str, Any]:
-        found = adjustments.awaiting_approval_for(conn, user.id, limit=limit, offset=0)
-        refs = adjustments.module_refs(conn, [a.module_id for a in found])
-        return {"items": [_view(a, refs[a.module_id]) for a in found]}
+        return {"items": ledger_approval_queue(conn, user.id, limit=limit)}
 
     return door_access(request, user, Resource.APPROVALS).serve(fetch)
 
@@ -71,7 +69,7 @@ def _decide_page(
     request: Request, user: WebUser, module_ref: str, adjustment_ref: str, approve: bool, note: str
 ) -> Response:
     access = door_access(request, user, Resource.MODULE_TRANSCRIPT, module_ref)
-    _decide(access, adjustment_ref, approve, note.strip() or None)
+    decide(access, adjustment_ref, approve, note.strip() or None)
     outcome = "approved" if approve else "rejected"
     return RedirectResponse(f"/web/approvals/?done={adjustment_ref}&outcome={outcome}", status_code=303)
 
