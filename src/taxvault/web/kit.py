@@ -221,6 +221,11 @@ def render(request: Request, template: str, page: Page, **values: Any) -> HTMLRe
     return HTMLResponse(html, status_code=page.status, headers=page.headers)
 
 
+def render_fragment(template: str, **values: Any) -> HTMLResponse:
+    """The template alone, without the page frame: the fragment an htmx request swaps into its page."""
+    return HTMLResponse(_ENV.get_template(template).render(**values))
+
+
 _STATUS = {
     "unauthenticated": 401,
     "denied": 403,
@@ -319,6 +324,5 @@ def start_task(request: Request, user: WebUser, title: str, work: Work) -> Respo
 def task_response(request: Request, task: Task) -> Response:
     """The task's progress: the fragment htmx polls, or (without htmx) a page refreshing every second."""
     if request.headers.get("hx-request"):
-        html = _ENV.get_template("_task.html").render(task=task)
-        return HTMLResponse(html)
+        return render_fragment("_task.html", task=task)
     return render(request, "task.html", Page(task.title), task=task)

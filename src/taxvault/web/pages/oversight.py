@@ -31,7 +31,6 @@ from taxvault.oversight.review import REASON_MAX, REASON_MIN
 from taxvault.oversight.service import review
 from taxvault.oversight.tables import STATES
 from taxvault.web.kit import (
-    _ENV,
     NAV,
     NavItem,
     Page,
@@ -41,6 +40,7 @@ from taxvault.web.kit import (
     door_access,
     page_router,
     render,
+    render_fragment,
     roles_any,
 )
 from taxvault.web.tasks import Task
@@ -231,7 +231,7 @@ def _verify_response(request: Request, task: Task) -> Response:
     result = json.loads(task.result) if task.done and task.result else None
     values = {"task": task, "result": result}
     if request.headers.get("hx-request"):
-        return HTMLResponse(_ENV.get_template("oversight/_verify.html").render(**values))
+        return render_fragment("oversight/_verify.html", **values)
     return render(request, "oversight/verify.html", Page("Verify the audit log"), **values)
 
 
