@@ -21,7 +21,14 @@ from taxvault.audit.export import export_log, verify_store
 from taxvault.audit.log import AuditLog
 from taxvault.audit.merkle import verify_extension, verify_inclusion_hash
 from taxvault.audit.periodic import sth_interval_seconds
-from taxvault.audit.verifier import VerificationReport, VerifierInputError, read_trusted_heads, verify_export
+from taxvault.audit.verifier import (
+    PHASES,
+    Progress,
+    VerificationReport,
+    VerifierInputError,
+    read_trusted_heads,
+    verify_export,
+)
 
 app = typer.Typer(
     help="The tamper-evident access log: signed tree heads, proofs, export, verification.",
@@ -176,13 +183,42 @@ def verify_command(
         trusted = [head for path in trusted_sth or [] for head in read_trusted_heads(path)]
         interval = sth_interval_seconds() if sth_interval is None else sth_interval
         tail = interval if interval > 0 else None
-        if directory is not None:
-            run = lambda: verify_export(  # noqa: E731
-                directory, pem, check_events=check_events, trusted=trusted, sth_interval=tail
-            )
-        else:
-            run = lambda: verify_store(  # noqa: E731
-                log, pem, check_events=check_events, trusted=trusted, sth_interval=tail
-            )
-        report = run()
+        with _progress_bar() as progress:
+            if directory is not None:
+                run = lambda: verify_export(  # noqa: E731
+                    directory, pem, check_events=check_events, trusted=trusted, sth_interval=tail, progress=progress
+                )
+            else:
+                run = lambda: verify_store(  # noqa: E731
+                    log, pem, check_events=check_events, trusted=trusted, sth_interval=tail, progress=progress
+                )
+            report = run()
     _report(report)
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Progress | None]:
+    """A rich bar per verifier phase on stderr when it is a terminal (None otherwise: nothing is counted).
+
+    Why stderr: the verdict on stdout stays one clean line for scripts.
+    """
+    if not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
+
+    with Bar(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as bar:
+        tasks = {phase: bar.add_task(phase, total=None) for phase in PHASES}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            bar.update(tasks[phase], completed=done, total=max(total, done))
+
+        yield progress

@@ -21,8 +21,11 @@ from taxvault.audit.log import AuditLog
 from taxvault.audit.signing import SignedTreeHead, public_key_pem
 from taxvault.audit.storage import snapshot
 from taxvault.audit.verifier import (
+    CHUNK_LEVEL,
     EXPORT_FORMAT,
+    PROGRESS_EVERY,
     ExportedSth,
+    Progress,
     VerificationReport,
     load_public_key,
     verify_log,
@@ -135,6 +138,9 @@ def verify_store(
     check_events: bool = False,
     trusted: Sequence[ExportedSth] = (),
     sth_interval: float | None = None,
+    progress: Progress | None = None,
+    progress_every: int = PROGRESS_EVERY,
+    chunk_level: int = CHUNK_LEVEL,
 ) -> VerificationReport:
     """Run the independent verifier directly on the store (no export files).
 
@@ -144,6 +150,8 @@ def verify_store(
     never trusting a stored hash. The trusted key defaults to the local signing key's
     public half; with no key at all, only a log without heads can verify.
     ``sth_interval`` is the longest an event may stay unsigned (None: not checked).
+    ``progress`` follows the phases (:data:`~taxvault.audit.verifier.Progress`; the stored tree
+    size is the expected event count); a smaller ``chunk_level`` reports more often, same result.
     """
     if public_key_pem_bytes is not None:
         public = load_public_key(public_key_pem_bytes)
@@ -173,6 +181,10 @@ def verify_store(
             trusted=trusted,
             sth_interval=sth_interval,
             check_proofs=False,  # every STH root is recomputed from the events instead
+            progress=progress,
+            expected_events=tree.tree_size,
+            progress_every=progress_every,
+            chunk_level=chunk_level,
         )
     if public is None and not report.sths and report.events:
         report.notes.append("no audit signing key: no tree head was ever signed")

@@ -93,6 +93,51 @@ class VerifierInputError(ValueError):
     """The export is unreadable or malformed (as opposed to readable but not verifying)."""
 
 
+Progress = Callable[[str, int, int], None]
+"""``(phase, done, total)``, called as a verification advances; phases in order:
+
+- ``"tree heads"``: each head's signature checked (and, for an export, each consistency
+  proof from the head before: ``2 * heads - 1`` units then);
+- ``"leaves"``: events hashed and compared with the stored leaf hashes and nodes
+  (``total`` is the expected count; the last call has ``done == total`` = the events read);
+- ``"consistency"``: each signed or trusted head's root, and the stored tree state,
+  compared with the root recomputed from the events.
+
+Called every ``progress_every`` units at most once per hashed chunk, and always at the end
+of a phase (so a phase with work ends with ``done == total``); never per event. Without a
+callback nothing is counted: the verification costs what it did.
+"""
+PHASES = ("tree heads", "leaves", "consistency")
+PROGRESS_EVERY = 1 << 16
+
+
+class _Ticker:
+    """Reports one phase's count to a :data:`Progress` callback, at most every ``every`` units."""
+
+    __slots__ = ("_every", "_last", "_phase", "_progress", "total")
+
+    def __init__(self, progress: Progress, phase: str, total: int, every: int) -> None:
+        self._progress, self._phase, self.total = progress, phase, max(0, total)
+        self._every, self._last = max(1, every), -1
+
+    def at(self, done: int) -> None:
+        """``done`` units so far: reported when ``every`` more than last time (or the total) were reached."""
+        if self._last < 0 or done - self._last >= self._every or 0 < self.total <= done:
+            self._last = done
+            self._progress(self._phase, done, max(done, self.total))
+
+    def end(self, done: int) -> None:
+        """The phase is over after ``done`` units (the total, unless the input held more or fewer)."""
+        self.total = done
+        if done != self._last:
+            self._last = done
+            self._progress(self._phase, done, done)
+
+
+def _ticker(progress: Progress | None, phase: str, total: int, every: int) -> _Ticker | None:
+    return None if progress is None else _Ticker(progress, phase, total, every)
+
+
 NodeReader = Callable[[int, int, int], bytes]
 """``(level, first index, count)`` -> the stored hashes of those subtrees, concatenated
 (32 zero bytes for a missing one; short when the store has fewer)."""
@@ -346,8 +391,11 @@ def _hash_segment(
     check_events: bool,
     chunk_level: int,
     nodes: NodeReader | None = None,
+    tick: Callable[[int], None] | None = None,
 ) -> _Segment:
     """Hash chunk-aligned batches of (leaf indexes, 0x00 + event bytes) starting at position ``start``.
+
+    ``tick(position)`` after each chunk, for progress.
 
     Stored leaf hashes (``hints``) and stored subtree nodes (``nodes``) up to the chunk
     level are compared with the recomputed ones here; higher nodes in :func:`_conclude`.
@@ -386,6 +434,8 @@ def _hash_segment(
             if n0 < t <= n0 + m and t - n0 < size:
                 seg.partial[t] = _prefix_frontier(levels, t - n0)
         n0 += m
+        if tick is not None:
+            tick(n0)
         if m < size:
             break
     seg.count = n0 - start
@@ -503,6 +553,7 @@ def _segment_of_file(
     level: int,
     nodes_file: str | None = None,
     layout: list[list[int]] | None = None,
+    tick: Callable[[int], None] | None = None,
 ) -> _Segment:
     """Hash the events of ``events.tsv`` from line ``first_line`` (at byte ``offset``); also run in workers."""
     chunks = _file_chunks(Path(events), offset, first_line, limit, level)
@@ -518,7 +569,7 @@ def _segment_of_file(
         reader = None
         if nodes_file is not None and layout is not None:
             reader = _node_file_reader(stack.enter_context(open(nodes_file, "rb")), layout)
-        return _hash_segment(chunks, first_line, targets, read, check, level, reader)
+        return _hash_segment(chunks, first_line, targets, read, check, level, reader, tick)
 
 
 def _node_file_reader(fh: Any, layout: list[list[int]]) -> NodeReader:
@@ -583,14 +634,17 @@ def _export_segments(
     workers: int,
     level: int,
     nodes: tuple[Path, list[list[int]]] | None = None,
+    tick: Callable[[int], None] | None = None,
 ) -> list[_Segment]:
     """Hash ``events.tsv``, split across ``workers`` processes at chunk boundaries when it is large.
 
     The split is only a schedule: each part is hashed from the bytes it reads and the
     parts are joined at aligned subtree boundaries, so the result is the same as one pass.
+    ``tick(events hashed)`` follows this process's part, then adds each worker's as it ends.
     """
     hint_name = None if hints is None else str(hints)
     node_args: list[Any] = [None, None] if nodes is None else [str(nodes[0]), nodes[1]]
+    nodes_file, layout = (None, None) if nodes is None else (str(nodes[0]), nodes[1])
     whole = str(events)
     size = events.stat().st_size
     splits: list[int] = []
@@ -606,7 +660,7 @@ def _export_segments(
                 offsets = _line_offsets(events, wanted)
                 splits = wanted[: len(offsets)]
     if not splits:
-        return [_segment_of_file(whole, hint_name, 0, 0, None, targets, check, level, *node_args)]
+        return [_segment_of_file(whole, hint_name, 0, 0, None, targets, check, level, nodes_file, layout, tick)]
     starts = [0, *splits]
     offsets = [0, *offsets]
     children = []
@@ -621,12 +675,16 @@ def _export_segments(
                     stderr=subprocess.PIPE,
                 )
             )
-        segments = [_segment_of_file(whole, hint_name, 0, 0, starts[1], targets, check, level, *node_args)]
+        segments = [
+            _segment_of_file(whole, hint_name, 0, 0, starts[1], targets, check, level, nodes_file, layout, tick)
+        ]
         for child in children:
             out, err = child.communicate()
             if child.returncode:
                 raise VerifierInputError(err.decode("utf-8", "replace").strip() or "a verifier worker failed")
             segments.append(_segment_from_json(json.loads(out)))
+            if tick is not None:
+                tick(sum(seg.count for seg in segments))
         return segments
     finally:
         for child in children:
@@ -711,9 +769,11 @@ def _conclude(
     leaf_hints: Callable[[], Iterable[bytes]] | None,
     chunk_level: int,
     checks: _Checks | None = None,
+    progress: Progress | None = None,
 ) -> VerificationReport:
     """Combine the segments' chunk roots into the root at every needed size, and judge."""
     checks = checks or _Checks(sth_interval=None)
+    roots_tick = _ticker(progress, "consistency", len(usable) + len(checks.trusted) + (checks.tree is not None), 1024)
     n = sum(seg.count for seg in segments)
     report.events = n
 
@@ -779,7 +839,9 @@ def _conclude(
 
     verified = 0
     first_failure: int | None = None
-    for k in usable:
+    for done, k in enumerate(usable, checks.tree is not None):
+        if roots_tick is not None:
+            roots_tick.at(done)
         sth = sths[k]
         if sth.tree_size > n:
             report.problems.append(
@@ -797,6 +859,8 @@ def _conclude(
             verified = max(verified, sth.tree_size)
     report.verified_size = verified
     candidates += _check_trusted(report, checks, n, roots)
+    if roots_tick is not None:
+        roots_tick.end(roots_tick.total)
     if checks.sth_interval is not None:
         last = next((seg.last_event for seg in reversed(segments) if seg.last_event is not None), None)
         _check_tail(report, [sths[k] for k in usable], n, last, checks.sth_interval)
@@ -947,6 +1011,9 @@ def verify_log(
     trusted: Sequence[ExportedSth] = (),
     sth_interval: float | None = None,
     check_proofs: bool = True,
+    progress: Progress | None = None,
+    expected_events: int = 0,
+    progress_every: int = PROGRESS_EVERY,
 ) -> VerificationReport:
     """Verify events (leaf index, canonical bytes) in order against signed tree heads.
 
@@ -955,9 +1022,11 @@ def verify_log(
     ``trusted`` heads kept outside the store, ``sth_interval`` the longest an event may
     stay unsigned (None: not checked). ``check_proofs`` checks the STHs' exported
     consistency proofs (redundant when every STH root is recomputed from the events).
+    ``progress`` is told how far each phase got (:data:`Progress`); ``expected_events`` is the
+    leaves phase's total until the events are all read.
     """
     report = VerificationReport(sths=len(sths))
-    usable = _check_sths(sths, public_key, report, check_proofs=check_proofs)
+    usable = _check_sths(sths, public_key, report, check_proofs=check_proofs, progress=progress)
     checks = _Checks(tree, trusted, public_key, sth_interval)
     targets = checks.targets(sths[k].tree_size for k in usable)
     reader: Callable[[int, int], bytes] | None = None
@@ -968,8 +1037,14 @@ def verify_log(
             return b"".join(itertools.islice(hint_iter, count))
 
     nodes = None if tree is None else tree.nodes
-    seg = _hash_segment(_rechunk(events, chunk_level), 0, targets, reader, check_events, chunk_level, nodes)
-    return _conclude(report, sths, usable, targets, [seg], leaf_hints, chunk_level, checks)
+    leaves = _ticker(progress, "leaves", expected_events, progress_every)
+    tick = None if leaves is None else leaves.at
+    if leaves is not None:
+        leaves.at(0)
+    seg = _hash_segment(_rechunk(events, chunk_level), 0, targets, reader, check_events, chunk_level, nodes, tick)
+    if leaves is not None:
+        leaves.end(seg.count)
+    return _conclude(report, sths, usable, targets, [seg], leaf_hints, chunk_level, checks, progress)
 
 
 def _check_sths(
@@ -978,10 +1053,15 @@ def _check_sths(
     report: VerificationReport,
     *,
     check_proofs: bool = True,
+    progress: Progress | None = None,
 ) -> list[int]:
     """Check signatures, order and consistency; returns the positions of authentic STHs."""
     usable: list[int] = []
+    count = len(sths)
+    heads = _ticker(progress, "tree heads", count + (max(0, count - 1) if check_proofs else 0), 256)
     for k, sth in enumerate(sths):
+        if heads is not None:
+            heads.at(k)
         if public_key is None:
             report.problems.append(f"STH #{k} (tree size {sth.tree_size}): no public key to check its signature")
             report.first_bad_sth = k if report.first_bad_sth is None else report.first_bad_sth
@@ -995,6 +1075,8 @@ def _check_sths(
         usable.append(k)
     good = set(usable)
     for k in range(1, len(sths)):
+        if heads is not None and check_proofs:
+            heads.at(count + k - 1)
         prev, cur = sths[k - 1], sths[k]
         if cur.tree_size < prev.tree_size:
             report.problems.append(f"STH #{k} is out of order (tree size {cur.tree_size} < {prev.tree_size})")
@@ -1008,6 +1090,8 @@ def _check_sths(
                 f"(tree size {prev.tree_size}): the log was rewritten or forked between them"
             )
             report.first_bad_sth = k if report.first_bad_sth is None else report.first_bad_sth
+    if heads is not None:
+        heads.end(heads.total)
     return usable
 
 
@@ -1133,12 +1217,16 @@ def verify_export(
     chunk_level: int = CHUNK_LEVEL,
     trusted: Sequence[ExportedSth] = (),
     sth_interval: float | None = DEFAULT_STH_INTERVAL,
+    progress: Progress | None = None,
+    progress_every: int = PROGRESS_EVERY,
 ) -> VerificationReport:
     """Verify an export directory; ``public_key_pem`` is the trusted key (default: the exported one).
 
     ``trusted`` are heads the auditor kept (the log must still extend each);
     ``sth_interval`` the longest an event may stay unsigned (None: not checked).
     A large export is hashed by ``workers`` processes (default: one per usable CPU).
+    ``progress`` is told how far each phase got (:data:`Progress`; the manifest's event count
+    is the leaves phase's expected total).
     """
     directory = Path(directory)
     try:
@@ -1165,9 +1253,13 @@ def verify_export(
     if tree is None:
         notes.append("the export carries no tree state or nodes (tree.json, nodes.bin): those were not checked")
     report = VerificationReport(sths=len(sths))
-    usable = _check_sths(sths, key, report)
+    usable = _check_sths(sths, key, report, progress=progress)
     checks = _Checks(tree, trusted, key, sth_interval)
     targets = checks.targets(sths[k].tree_size for k in usable)
+    expected = manifest.get("events")
+    leaves = _ticker(progress, "leaves", expected if type(expected) is int else 0, progress_every)
+    if leaves is not None:
+        leaves.at(0)
     segments = _export_segments(
         events_path,
         hints_path if hints is not None else None,
@@ -1176,12 +1268,15 @@ def verify_export(
         _cpus() if workers is None else workers,
         chunk_level,
         node_file,
+        None if leaves is None else leaves.at,
     )
+    if leaves is not None:
+        leaves.end(sum(seg.count for seg in segments))
     with contextlib.ExitStack() as stack:
         if tree is not None and node_file is not None:
             reader = _node_file_reader(stack.enter_context(node_file[0].open("rb")), node_file[1])
             checks = _Checks(dataclasses.replace(tree, nodes=reader), trusted, key, sth_interval)
-        _conclude(report, sths, usable, targets, segments, hints, chunk_level, checks)
+        _conclude(report, sths, usable, targets, segments, hints, chunk_level, checks, progress)
     report.notes[:0] = notes
     return report
 
