@@ -83,7 +83,12 @@ def spark_session(master: str, settings: dict[str, str], *, app_name: str = "tax
     if local:
         merged.setdefault("spark.pyspark.python", sys.executable)
         merged.setdefault("spark.pyspark.driver.python", sys.executable)
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if "spark.pyspark.python" in merged:
+        # A SparkContext started from Python takes its executors' interpreter from
+        # PYSPARK_PYTHON, not from this setting (spark-submit would translate it; a builder
+        # does not): without this, a standalone cluster's executors ran `python3`, which has
+        # no taxvault ("No module named 'taxvault'": measured on a loopback cluster).
+        os.environ.setdefault("PYSPARK_PYTHON", merged["spark.pyspark.python"])
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in merged.items():
         builder = builder.config(key, value)
