@@ -18,6 +18,12 @@ Rules (each failure names every offending ``file:line``):
 5. **Orchestration above the domains.** ``ledger/`` does not import ``notices/`` (notices reads
    the ledger; the posting cycle that strings both together is ``jobs/cycle.py``), and no module
    imports ``taxvault.jobs`` except ``jobs/`` itself, ``api/`` and the entry point ``cli.py``.
+6. **Private stays private.** No module uses a leading-underscore name of another package
+   (``from taxvault.ledger.router import _decide`` in ``web/``, or ``pipeline._known(...)`` in
+   ``batch/``): what a domain lends to another is a public service function it owns, documented
+   and kept stable. Within one package (``ledger/router.py`` using ``ledger/adjustments.py``)
+   a private name may cross modules. Each top-level module (``cli.py``, ``errors.py``) counts
+   as a package of its own; dunders (``__version__``) are not private.
 
 Imports inside functions count: a lazy import is still a dependency.
 """
@@ -25,6 +31,7 @@ Imports inside functions count: a lazy import is still a dependency.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,9 +40,17 @@ ENTRY_POINT = "cli.py"
 
 
 def _modules() -> Iterator[tuple[str, ast.Module]]:
-    for path in sorted(SRC.rglob("*.py")):
-        rel = path.relative_to(SRC).as_posix()
-        yield rel, ast.parse(path.read_text(encoding="utf-8"), filename=rel)
+    yield from _parsed()
+
+
+@functools.cache
+def _parsed() -> tuple[tuple[str, ast.Module], ...]:
+    """Every module of the package, parsed once for all the checks (the trees are only read)."""
+    return tuple(
+        (rel, ast.parse(path.read_text(encoding="utf-8"), filename=rel))
+        for path in sorted(SRC.rglob("*.py"))
+        for rel in [path.relative_to(SRC).as_posix()]
+    )
 
 
 def _package(rel: str) -> str:
@@ -151,6 +166,72 @@ def test_orchestration_lives_in_jobs_above_the_domains() -> None:
     _fail_with(offenders, "ledger/ must not import notices/, and no domain imports jobs/")
 
 
+def _unit(module: str) -> str:
+    """``ledger`` for ``taxvault.ledger.router._decide``; ``cli`` for ``taxvault.cli``; ``""`` outside taxvault."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "taxvault" and len(parts) > 1 else ""
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _absolute(rel: str, node: ast.ImportFrom) -> str:
+    """The absolute module of a ``from`` import in file ``rel`` (relative ones resolved)."""
+    if node.level == 0:
+        return node.module or ""
+    here = ["taxvault", *rel.removesuffix(".py").split("/")][: -node.level]
+    return ".".join([*here, *([node.module] if node.module else [])])
+
+
+def _dotted(node: ast.expr) -> tuple[str, list[str]] | None:
+    """``("a", ["b", "c"])`` for the expression ``a.b.c``; None if it is not a dotted name."""
+    chain: list[str] = []
+    while isinstance(node, ast.Attribute):
+        chain.append(node.attr)
+        node = node.value
+    return (node.id, chain[::-1]) if isinstance(node, ast.Name) else None
+
+
+def _private_crossings(rel: str, tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """(line, what) for each use in ``rel`` of a private name that another package owns.
+
+    Two forms: ``from taxvault.<other>... import _name`` and ``<name bound to a taxvault
+    object of another package>._name`` (``from taxvault.ingest import pipeline`` then
+    ``pipeline._known``; ``import taxvault.ledger.router`` then ``taxvault.ledger.router._decide``).
+    """
+    here = _unit(f"taxvault.{rel.removesuffix('.py').replace('/', '.')}")
+    bound: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            module = _absolute(rel, node)
+            for alias in node.names:
+                full = f"{module}.{alias.name}"
+                if _unit(full) and _unit(full) != here and _private(alias.name):
+                    yield node.lineno, f"from {module} import {alias.name}"
+                bound[alias.asname or alias.name] = full
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                top = alias.name.split(".")[0]
+                bound[alias.asname or top] = alias.name if alias.asname else top
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Attribute) and _private(node.attr)):
+            continue
+        found = _dotted(node.value)
+        if found is None or found[0] not in bound:
+            continue
+        owner = ".".join([bound[found[0]], *found[1]])
+        if _unit(owner) and _unit(owner) != here:
+            yield node.lineno, f"{owner}.{node.attr}"
+
+
+def test_no_private_name_crosses_packages() -> None:
+    offenders = [
+        f"{rel}:{line}: uses {what}" for rel, tree in _modules() for line, what in _private_crossings(rel, tree)
+    ]
+    _fail_with(offenders, "a private (_name) of another package: make it a public service function of its owner")
+
+
 def test_the_checks_see_what_they_forbid() -> None:
     """The walker finds lazy imports, ``from taxvault import api`` and AuditEvent calls (no vacuous pass)."""
     tree = ast.parse(
@@ -165,3 +246,25 @@ def test_the_checks_see_what_they_forbid() -> None:
     guarded = ast.parse("if TYPE_CHECKING:\n    from taxvault.audit import AuditEvent\n")
     assert 2 in _type_checking_lines(guarded)
     assert sum(1 for _ in _modules()) > 50, "the walk must cover the package"
+    crossing = ast.parse(
+        "import taxvault.ledger.router\n"
+        "import taxvault.ingest.cli as ingest_cli\n"
+        "from taxvault.ingest import pipeline\n"
+        "from taxvault.ledger.router import _decide, decide\n"
+        "from ..ingest.pipeline import _known\n"
+        "def f():\n"
+        "    from taxvault.web.kit import _ENV\n"
+        "    pipeline._PG_LOCK_KEY, taxvault.ledger.router._view, ingest_cli._line, pipeline.__name__\n"
+        "    from taxvault.batch.stage import _own\n"
+        "    from taxvault.batch import stage\n"
+        "    return stage._own\n"
+    )
+    seen = sorted(what for _, what in _private_crossings("batch/ingest.py", crossing))
+    assert seen == [
+        "from taxvault.ingest.pipeline import _known",
+        "from taxvault.ledger.router import _decide",
+        "from taxvault.web.kit import _ENV",
+        "taxvault.ingest.cli._line",
+        "taxvault.ingest.pipeline._PG_LOCK_KEY",
+        "taxvault.ledger.router._view",
+    ], seen

@@ -48,14 +48,14 @@ from taxvault.batch.stage import stage_table as staging_of
 from taxvault.batch.stage import staging_aad as staged_aad
 from taxvault.errors import Invalid, Unavailable
 from taxvault.ingest.pipeline import (
-    _PG_LOCK_KEY,
     ACTION,
     PRINCIPAL,
     PURPOSE,
     FileReport,
     IngestError,
-    _audit_fields,
-    _known,
+    already_ingested,
+    audit_fields,
+    lock_writer,
     quarantine_aad,
     survey,
 )
@@ -214,12 +214,12 @@ def _commit(door: Door, session: Session, job: str, file: FileReport, staged: St
     target = Target(f"file:sha256:{file.content_hash}")
     with door.unit(session, write=True) as unit:
         decided = unit.authorize(Resource.INGEST_FILE, target, ACTION)
-        unit.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
-        if _known(unit.conn, file.content_hash):
+        lock_writer(unit.conn)
+        if already_ingested(unit.conn, file.content_hash):
             file.status = "skipped"
             return
         _move(unit.conn, job, file, staged)
-        unit.audit(ACTION, Resource.INGEST_FILE, target.ref, decided.decision, _audit_fields(file))
+        unit.audit(ACTION, Resource.INGEST_FILE, target.ref, decided.decision, audit_fields(file))
     file.status = "loaded"
 
 

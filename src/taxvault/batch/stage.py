@@ -170,7 +170,7 @@ def _local_path(uri: str) -> str:
 
 def stage_file(engine: Engine, job: str, task: FileTask, data: bytes) -> StagedFile:
     """Plan one file as the embedded ingest does, seal it, COPY it into the job's staging tables."""
-    from taxvault.ingest.pipeline import _known, _named, plan_file
+    from taxvault.ingest.pipeline import already_ingested, error_line, plan_file
 
     name = os.path.basename(task.path)
     out = StagedFile(task.path, task.content_hash, task.kind)
@@ -178,13 +178,13 @@ def stage_file(engine: Engine, job: str, task: FileTask, data: bytes) -> StagedF
         out.status, out.error = "error", f"{name}: the file changed while being ingested"
         return out
     with engine.connect() as conn:
-        if _known(conn, task.content_hash):
+        if already_ingested(conn, task.content_hash):
             out.status = "known"
             return out
         try:
             plan = plan_file(conn, task.kind, data, name)
         except FormatError as exc:
-            out.status, out.error = "error", _named(name, exc)
+            out.status, out.error = "error", error_line(name, exc)
             return out
         except CopybookError:
             out.status, out.error = "error", f"{name}: records cannot be framed or decoded"

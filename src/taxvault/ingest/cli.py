@@ -60,29 +60,30 @@ def ingest(
             nxt = len(done)
             if nxt < len(planned):
                 bar.update(task, description=planned[nxt].path.name)
-            bar.console.print(_line(report), highlight=False, markup=False)
+            bar.console.print(report_line(report), highlight=False, markup=False)
 
         try:
             ingest_paths(engine, [r.path for r in planned], on_file=advance)
         except IngestError as exc:
             bar.stop()
-            _summary(done, time.perf_counter() - started)
+            print_summary(done, time.perf_counter() - started)
             raise _fail(str(exc).replace("[", "\\[")) from None
         except TaxvaultError as exc:  # refused by the door, or the audit append failed: one line
             bar.stop()
-            _summary(done, time.perf_counter() - started)
+            print_summary(done, time.perf_counter() - started)
             where = planned[len(done)].path.name if len(done) < len(planned) else "ingest"
             hint = " (`taxvault init` creates the jobs' principals)" if exc.kind == "unauthenticated" else ""
             raise _fail(f"{where}: {exc}; nothing of it was loaded{hint}".replace("[", "\\[")) from None
         except Exception as exc:
             bar.stop()
-            _summary(done, time.perf_counter() - started)
+            print_summary(done, time.perf_counter() - started)
             where = planned[len(done)].path.name if len(done) < len(planned) else "the store"
             raise _fail(f"{where}: ingest failed ({type(exc).__name__}); nothing of it was loaded") from None
-    _summary(done, time.perf_counter() - started)
+    print_summary(done, time.perf_counter() - started)
 
 
-def _line(r: FileReport) -> str:
+def report_line(r: FileReport) -> str:
+    """One file's outcome as printed (counts and the commonest quarantine reasons; never a value)."""
     if r.status == "skipped":
         return f"{r.path.name}: already ingested (same content), skipped"
     line = f"{r.path.name} ({r.kind}): read {r.read:,}, loaded {r.loaded:,}, quarantined {r.quarantined:,}"
@@ -92,7 +93,8 @@ def _line(r: FileReport) -> str:
     return line + "".join(shown) + more
 
 
-def _summary(done: list[FileReport], elapsed: float) -> None:
+def print_summary(done: list[FileReport], elapsed: float) -> None:
+    """The closing line of an ingest: files, time and the totals (the Spark ingest prints it too)."""
     read = sum(r.read for r in done if r.status == "loaded")
     loaded = sum(r.loaded for r in done if r.status == "loaded")
     quarantined = sum(r.quarantined for r in done if r.status == "loaded")

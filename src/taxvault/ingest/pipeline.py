@@ -144,7 +144,7 @@ def survey(paths: Iterable[Path]) -> list[FileReport]:
         try:
             kind = detect(head, path.name)
         except FormatError as exc:
-            raise IngestError(_named(path.name, exc)) from None
+            raise IngestError(error_line(path.name, exc)) from None
         reports.append(FileReport(path, kind, digest))
     reports.sort(key=lambda r: (KIND_ORDER.index(r.kind), r.path.name))
     return reports
@@ -198,13 +198,14 @@ def ingest_paths(
     return reports
 
 
-def _named(name: str, exc: Exception) -> str:
-    """The error as one line that starts with the file's name."""
+def error_line(name: str, exc: Exception) -> str:
+    """The error as one line that starts with the file's name (the embedded and the Spark ingest say it alike)."""
     text = " ".join(str(exc).split())
     return text if text.startswith(name) else f"{name}: {text}"
 
 
-def _known(conn: Connection, content_hash: str) -> bool:
+def already_ingested(conn: Connection, content_hash: str) -> bool:
+    """Was a file with this content loaded before (a ``sources`` row has its hash)? Then it is skipped."""
     q = sa.select(t.sources.c.id).where(t.sources.c.content_hash == content_hash)
     return conn.execute(q).first() is not None
 
@@ -217,7 +218,7 @@ def ingest_file(door: Door, session: Session, report: FileReport) -> None:
     """
     name = report.path.name
     with door.engine.connect() as conn:
-        if _known(conn, report.content_hash):
+        if already_ingested(conn, report.content_hash):
             report.status = "skipped"
             return
         try:
@@ -233,7 +234,7 @@ def ingest_file(door: Door, session: Session, report: FileReport) -> None:
             except FormatError as exc:
                 changed = digest.result() != report.content_hash
                 raise IngestError(
-                    f"{name}: the file changed while being ingested" if changed else _named(name, exc)
+                    f"{name}: the file changed while being ingested" if changed else error_line(name, exc)
                 ) from None
             except CopybookError:
                 changed = digest.result() != report.content_hash
@@ -257,7 +258,7 @@ def ingest_file(door: Door, session: Session, report: FileReport) -> None:
         if not _load(unit.conn, report, plan):
             report.status = "skipped"
             return
-        unit.audit(ACTION, Resource.INGEST_FILE, target.ref, decided.decision, _audit_fields(report))
+        unit.audit(ACTION, Resource.INGEST_FILE, target.ref, decided.decision, audit_fields(report))
     report.status = "loaded"
 
 
@@ -265,13 +266,24 @@ def _sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _audit_fields(report: FileReport) -> list[str]:
-    """The event's fields: the tables written (names, never values) and the record counts."""
+def audit_fields(report: FileReport) -> list[str]:
+    """The event's fields: the tables written (names, never values) and the record counts.
+
+    Public because the Spark ingest (:mod:`taxvault.batch.ingest`) audits a file's load as this one does."""
     counts = [f"read={report.read}", f"loaded={report.loaded}", f"quarantined={report.quarantined}"]
     tables = [n for n, rows in report.rows.items() if rows]
     if report.quarantined:
         tables.append(ingest_quarantine.name)
     return [*tables, *counts]
+
+
+def lock_writer(conn: Connection) -> None:
+    """Take the PostgreSQL lock that makes one ingest writer at a time (until the transaction ends).
+
+    Why: two ingests of the same file would both find it unknown and load it twice; the
+    embedded and the Spark ingest take this same lock before checking :func:`already_ingested`.
+    """
+    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
 
 
 def _load(conn: Connection, report: FileReport, plan: Plan) -> bool:
@@ -280,7 +292,7 @@ def _load(conn: Connection, report: FileReport, plan: Plan) -> bool:
     The unit owns the transaction (it commits the rows with the file's audit event).
     """
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+        lock_writer(conn)
         return _insert_plan(conn, report, plan)
     # SQLite: a big page cache for this load (index rebuilds sort in it), foreign keys
     # checked once at the end (the unit already holds the write lock).
@@ -296,7 +308,7 @@ def _load(conn: Connection, report: FileReport, plan: Plan) -> bool:
 def _insert_plan(conn: Connection, report: FileReport, plan: Plan) -> bool:
     now = dt.datetime.now(dt.UTC)
     metadata = t.metadata
-    if _known(conn, report.content_hash):
+    if already_ingested(conn, report.content_hash):
         return False
     source_id = conn.execute(
         t.sources.insert()

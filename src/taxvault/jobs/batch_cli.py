@@ -63,7 +63,7 @@ def ingest(
 ) -> None:
     """Ingest legacy files as a Spark job: parse and validate in parallel, commit each file through the door."""
     from taxvault.batch.ingest import ingest_job
-    from taxvault.ingest.cli import _line, _summary
+    from taxvault.ingest.cli import print_summary, report_line
     from taxvault.ingest.pipeline import FileReport
     from taxvault.store import make_engine
 
@@ -76,14 +76,14 @@ def ingest(
 
     def show(report: FileReport) -> None:
         done.append(report)
-        console.print(_line(report), highlight=False, markup=False)
+        console.print(report_line(report), highlight=False, markup=False)
 
     try:
         job = ingest_job(engine, paths, config, on_file=show)
     except TaxvaultError as exc:
-        _summary(done, time.perf_counter() - started)
+        print_summary(done, time.perf_counter() - started)
         raise fail(f"{exc}; the files listed above are loaded, the rest are not") from None
-    _summary(done, time.perf_counter() - started)
+    print_summary(done, time.perf_counter() - started)
     spent = ", ".join(f"{k} {v:.1f} s" for k, v in job.seconds.items())
     console.print(f"job {job.job}: {job.phases} phase(s); {spent}", highlight=False, markup=False)
 

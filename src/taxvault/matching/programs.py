@@ -102,7 +102,11 @@ def split_address(line: str | None) -> tuple[str | None, str | None]:
     return None, line.strip()
 
 
-def _person_value(f: str, row: Mapping[str, Any] | sa.RowMapping) -> str | None:
+def person_value(f: str, row: Mapping[str, Any] | sa.RowMapping) -> str | None:
+    """A person's canonical field ``f`` from an agency row, as the linkage compares it (text or None).
+
+    Public because the synthetic partner files (:mod:`taxvault.synth.partners`) must carry
+    the values exactly as the agency side reads them."""
     if f in ("street_number", "street"):
         number, street = split_address(row["address_line"])
         return number if f == "street_number" else street
@@ -116,7 +120,7 @@ def _person_value(f: str, row: Mapping[str, Any] | sa.RowMapping) -> str | None:
     return str(value)
 
 
-def _with_clear_tins(
+def with_clear_tins(
     conn: Connection, rows: Sequence[Mapping[Any, Any]], fields: Sequence[str]
 ) -> list[Mapping[str, Any]]:
     """The rows with ``tin`` decrypted in bulk when the fields name it (a system job under an agreement)."""
@@ -128,7 +132,7 @@ def _with_clear_tins(
     return [{**r, "tin": tin} for r, tin in zip(rows, clear, strict=True)]
 
 
-def _clear_payers(conn: Connection, rows: Sequence[Any]) -> list[tuple[Any, ...]]:
+def clear_payers(conn: Connection, rows: Sequence[Any]) -> list[tuple[Any, ...]]:
     """Rows ``(payee, payer_tin_enc, ..., ref)`` as ``(payee, payer TIN, ...)``: decrypted in bulk, ref dropped."""
     clear = tin_vault(conn).decrypt_many(
         conn, [r[1] for r in rows], [aad("information_returns", "payer_tin", r[-1]) for r in rows]
@@ -142,10 +146,10 @@ def agency_people(conn: Connection, fields: Sequence[str], where: Sequence[Colum
     cols: dict[str, list[str | None]] = {f: [] for f in fields}
     result = conn.execute(agency_select(fields, where).execution_options(yield_per=_CHUNK)).mappings()
     for part in result.partitions():
-        for row in _with_clear_tins(conn, part, fields):
+        for row in with_clear_tins(conn, part, fields):
             ids.append(str(row["id"]))
             for f in fields:
-                cols[f].append(_person_value(f, row))
+                cols[f].append(person_value(f, row))
     return pa.table({"id": pa.array(ids, pa.string()), **{f: pa.array(v, pa.string()) for f, v in cols.items()}})
 
 
@@ -174,7 +178,8 @@ def _contributions(pair: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-def _chunks(values: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
+def chunks(values: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
+    """``values`` in slices of at most ``size`` (an ``IN`` list stays under the drivers' parameter limits)."""
     for i in range(0, len(values), size):
         yield values[i : i + size]
 
@@ -201,7 +206,7 @@ def _death_findings(
     ids = sorted({int(p["left_id"]) for p in matched})
     refunds: dict[int, list[tuple[str, int, int, dt.date]]] = defaultdict(list)
     m, t = tax_modules.c, transactions.c
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         q = (
             sa.select(m.entity_id, m.ref, m.tax_period, t.amount_cents, t.posted_date)
             .select_from(transactions.join(tax_modules, m.id == t.module_id))
@@ -259,7 +264,7 @@ def _wage_findings(
     ids = sorted({int(p["left_id"]) for p in matched})
     r, ir = returns.c, information_returns.c
     unit_returns: dict[tuple[int, int], tuple[int, int | None]] = {}  # (entity, year) -> (wages, spouse)
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         q = sa.select(r.entity_id, r.spouse_id, r.tax_year, r.wages_cents).where(
             sa.or_(r.entity_id.in_(chunk), r.spouse_id.in_(chunk))
         )
@@ -270,11 +275,11 @@ def _wage_findings(
     people = set(ids) | {s for (_, _), (_, s) in unit_returns.items() if s is not None}
     w2: dict[tuple[int, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     payer_tokens: dict[str, str] = {}
-    for chunk in _chunks(sorted(people)):
+    for chunk in chunks(sorted(people)):
         q = sa.select(ir.payee_id, ir.payer_tin_enc, ir.tax_year, ir.income_cents, ir.ref).where(
             ir.form == "W-2", ir.payee_id.in_(chunk)
         )
-        for payee, payer_tin, year, cents in _clear_payers(conn, conn.execute(q).all()):
+        for payee, payer_tin, year, cents in clear_payers(conn, conn.execute(q).all()):
             tok = payer_tokens.get(payer_tin)
             if tok is None:
                 tok = payer_tokens[payer_tin] = _encode.token(payer_tin, keys.linkage)

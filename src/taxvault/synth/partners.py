@@ -31,7 +31,7 @@ from taxvault.errors import Invalid
 from taxvault.files import ensure_private_file, private_dir
 from taxvault.matching import synthetic as _synthetic
 from taxvault.matching.fields import PERSON_FIELDS
-from taxvault.matching.programs import _chunks, _clear_payers, _person_value, _with_clear_tins, agency_columns
+from taxvault.matching.programs import agency_columns, chunks, clear_payers, person_value, with_clear_tins
 from taxvault.store.tables import entities, information_returns, tax_modules, transactions
 from taxvault.store.tins import aad, tin_vault
 from taxvault.synth.reading import synthetic_export
@@ -73,14 +73,14 @@ def _synthetic_ssn(tin: str | None) -> bool:
 def store_people(conn: Connection, entity_ids: Sequence[int]) -> pa.Table:
     """``id`` (entity ref) + every canonical person field of these individuals (synthetic SSNs only)."""
     rows: dict[int, dict[str, Any]] = {}
-    for chunk in _chunks(sorted(set(entity_ids))):
+    for chunk in chunks(sorted(set(entity_ids))):
         q = sa.select(_E.id, _E.ref, *(c for c in agency_columns(PERSON_FIELDS) if c is not _E.id)).where(
             _E.id.in_(chunk)
         )
-        for row in _with_clear_tins(conn, conn.execute(q).mappings().all(), PERSON_FIELDS):
+        for row in with_clear_tins(conn, conn.execute(q).mappings().all(), PERSON_FIELDS):
             if not _synthetic_ssn(row["tin"]):
                 raise Invalid("synthetic partner files are made from synthetic stores only")
-            rows[int(row["id"])] = {"id": row["ref"], **{f: _person_value(f, row) for f in PERSON_FIELDS}}
+            rows[int(row["id"])] = {"id": row["ref"], **{f: person_value(f, row) for f in PERSON_FIELDS}}
     ordered = [rows[i] for i in entity_ids if i in rows]
     return pa.table({k: pa.array([r[k] for r in ordered], pa.string()) for k in ("id", *PERSON_FIELDS)})
 
@@ -236,7 +236,7 @@ def wage_records(
         q = sa.select(ir.payee_id, ir.payer_tin_enc, ir.income_cents, ir.ref).where(
             ir.form == "W-2", ir.tax_year == tax_year, ir.payee_id.is_not(None)
         )
-        for payee, payer, cents in _clear_payers(conn, conn.execute(q).all()):
+        for payee, payer, cents in clear_payers(conn, conn.execute(q).all()):
             w2s[int(payee)].append((str(payer), int(cents)))
         firms = conn.execute(
             sa.select(_E.tin_enc, _E.ref)
