@@ -194,6 +194,7 @@ def test_layout_table_and_json(files: dict[str, Path]) -> None:
     assert by_name["MOD-BALANCE"] == {
         "level": 5,
         "name": "MOD-BALANCE",
+        "slack": False,
         "depth": 1,
         "picture": "S9(11)V99",
         "usage": "packed",

@@ -316,10 +316,11 @@ def test_picture_repetition_blank_when_zero_justified_and_sync() -> None:
         "           05  H  PIC S9(4) COMP SYNC.\n"
         "           05  R  PIC 9(3)V9(2) BLANK WHEN ZERO.\n"
         "           05  J  PIC X(4) JUSTIFIED RIGHT.\n"
-        "           05  E  PIC ZZZ9.99.\n"
+        "           05  E  PIC ZZZ9.99.\n",
+        honor_sync=False,
     )
     h, r, j = layout.item("H"), layout.item("R"), layout.item("J")
-    assert (h.offset, h.sync) == (1, True)  # SYNC is recorded, no slack byte is inserted
+    assert (h.offset, h.sync) == (1, True)  # SYNC ignored on request: no slack byte is inserted
     assert (r.offset, r.size, r.blank_when_zero) == (3, 5, True)
     assert j.justified
     data = (

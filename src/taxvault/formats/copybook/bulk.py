@@ -206,7 +206,7 @@ class _Columns:
         assert ftype is not None
         width = ftype.size
         convert = self.converter_of(item)
-        if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT) and ftype.usage is not Usage.NATIONAL:
+        if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT) and ftype.usage not in (Usage.NATIONAL, Usage.DBCS):
             return self.text(raw, width, convert)
         if (
             ftype.kind is Kind.NUMBER
@@ -217,7 +217,13 @@ class _Columns:
             and width <= 18
         ):
             return self.integers(raw, width, convert)
-        if ftype.usage is Usage.PACKED and ftype.kind is Kind.NUMBER and not ftype.edited and ftype.scale >= 0:
+        if (
+            ftype.usage is Usage.PACKED
+            and ftype.kind is Kind.NUMBER
+            and not ftype.edited
+            and ftype.scale >= 0
+            and not (self.options.strict_packed_spare_digit and ftype.digits % 2 == 0)
+        ):
             return self.packed(raw, width, ftype.scale, ftype.signed, convert)
         return [convert(raw[o : o + width]) for o in range(0, len(raw), width)]
 

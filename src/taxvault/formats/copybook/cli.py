@@ -10,6 +10,7 @@ terminal shows counts and reasons only, never a value.
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import sys
@@ -66,6 +67,7 @@ class Source:
     source_format: str = "auto"
     copy_dirs: tuple[Path, ...] = ()
     replacing: tuple[str, ...] = ()
+    honor_sync: bool = True
 
     def replacements(self) -> dict[str, str]:
         out = {}
@@ -83,6 +85,9 @@ SourceFormatOption = typer.Option(
 )
 CopyDirOption = typer.Option([], "--copy-dir", help="Folder holding COPY members (repeat).")
 ReplacingOption = typer.Option([], "--replacing", help="TAG=TEXT for :TAG: placeholders (repeat).")
+IgnoreSyncOption = typer.Option(
+    False, "--ignore-sync", help="Lay SYNC items out without IBM slack bytes (files from tools that did not align)."
+)
 
 
 def _load_layout(path: Path, source: Source) -> Any:
@@ -100,6 +105,7 @@ def _load_layout(path: Path, source: Source) -> Any:
         source_format=source.source_format,  # type: ignore[arg-type]  # checked above
         replacing=source.replacements() or None,
         copy_dirs=list(source.copy_dirs) or [path.parent],
+        honor_sync=source.honor_sync,
     )
 
 
@@ -143,6 +149,13 @@ def decode(
     copy_dir: list[Path] = CopyDirOption,
     replacing: list[str] = ReplacingOption,
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when any record was quarantined."),
+    ignore_sync: bool = IgnoreSyncOption,
+    dbcs: str = typer.Option(
+        "hex", "--dbcs", help="DBCS (PIC G, DISPLAY-1) items: hex (default), refuse, or a Python codec name."
+    ),
+    strict_packed_spare: bool = typer.Option(
+        False, "--strict-packed-spare", help="Quarantine records whose even-digit COMP-3 has a non-zero spare digit."
+    ),
     progress: bool | None = typer.Option(
         None, "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."
     ),
@@ -163,15 +176,22 @@ def decode(
     except ValueError as exc:
         raise fail(str(exc)) from None
     try:
-        layout = _load_layout(copybook, Source(source_format, tuple(copy_dir), tuple(replacing)))
-        options = DecodeOptions(encoding=encoding, variable_size_occurs=variable_size_occurs)
+        layout = _load_layout(copybook, Source(source_format, tuple(copy_dir), tuple(replacing), not ignore_sync))
+        options = DecodeOptions(
+            encoding=encoding,
+            variable_size_occurs=variable_size_occurs,
+            dbcs=dbcs,
+            strict_packed_spare_digit=strict_packed_spare,
+        )
+        if dbcs not in ("hex", "refuse"):
+            codecs.lookup(dbcs)  # an unknown codec is refused before any output is made
         segments = SegmentMap.parse(segment_field, segment_map) if segment_field else None
         layouts = [layout]
         get_code_page(encoding)  # an unknown code page is refused before any output is made
         if segments is not None:
             SegmentDecoder(layout, segments, options)  # so is a segment map that does not fit
             layouts = [sub_layout(layout, name) for name in dict.fromkeys(segments.layouts.values())]
-    except (CopybookError, ValueError) as exc:
+    except (CopybookError, ValueError, LookupError) as exc:
         raise fail(str(exc)) from None
     try:
         stream = data.open("rb")
@@ -299,12 +319,13 @@ def layout_command(
     source_format: str = SourceFormatOption,
     copy_dir: list[Path] = CopyDirOption,
     replacing: list[str] = ReplacingOption,
+    ignore_sync: bool = IgnoreSyncOption,
 ) -> None:
     """Print every item with its level, picture/usage, offset and size (as Cobrix's layout dump)."""
     from taxvault.formats.copybook import CopybookError
 
     try:
-        layout = _load_layout(copybook, Source(source_format, tuple(copy_dir), tuple(replacing)))
+        layout = _load_layout(copybook, Source(source_format, tuple(copy_dir), tuple(replacing), not ignore_sync))
     except CopybookError as exc:
         raise fail(f"{copybook.name}: {exc}") from None
     rows = layout_rows(layout)
@@ -345,7 +366,8 @@ def layout_rows(layout: Any) -> list[dict[str, Any]]:
         rows.append(
             {
                 "level": item.level,
-                "name": item.name,
+                "name": "SLACK BYTES" if item.slack else item.name,
+                "slack": item.slack,
                 "depth": depth,
                 "picture": item.ftype.picture if item.ftype is not None else "",
                 "usage": "" if item.ftype is None or item.ftype.usage.value == "display" else item.ftype.usage.value,

@@ -74,8 +74,10 @@ class GroupCodegen:
         converter: Callable[[Item], Callable[[bytes], Any]],
         gated: Callable[[Item], bool],
         numeric_table: bytes | None = None,
+        strict_packed_spare: bool = False,
     ) -> None:
         self.numeric_table = numeric_table
+        self.strict_packed_spare = strict_packed_spare
         self.latin1 = all(ord(ch) < 256 for ch in decoding_table)
         java = {chr(c) for c in range(0x21)}
         if trimming == "none":
@@ -223,7 +225,7 @@ class GroupCodegen:
         assert ftype is not None
         end = off + ftype.size
         self.reach = max(self.reach, end)
-        if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT) and ftype.usage is not Usage.NATIONAL:
+        if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT) and ftype.usage not in (Usage.NATIONAL, Usage.DBCS):
             self.text_spans.append((off, end))
             if self.fast:
                 return f"s[\x00{off}:\x00{end}]{self.plain_trim}"
@@ -245,7 +247,13 @@ class GroupCodegen:
             # digits come from ``u``, the function's whole span translated once (see _span_lines).
             self.uses_digits = True
             call = f"(int(t) if (t := u[{off}:{end}]).isdigit() else {call})"
-        elif ftype.usage is Usage.PACKED and ftype.kind is Kind.NUMBER and not ftype.edited and ftype.scale >= 0:
+        elif (
+            ftype.usage is Usage.PACKED
+            and ftype.kind is Kind.NUMBER
+            and not ftype.edited
+            and ftype.scale >= 0
+            and not (self.strict_packed_spare and ftype.digits % 2 == 0)  # the converter checks the spare digit
+        ):
             # Only the canonical signs (C/D when signed, F when not) with plain digits are taken here:
             # its value is the same under every packed rule; anything else goes to the converter.
             # A negative zero is left to the converter too.

@@ -22,6 +22,11 @@ Rules (IBM Enterprise COBOL, as far as record copybooks use them):
   (words compared without case, literals exactly).
 * ``replacing=`` of :func:`~taxvault.formats.copybook.parse_copybook` applies
   the same rules to the whole text, e.g. ``{":PFX:": "CUST"}``.
+* The ``REPLACE op BY op ... .`` statement (pseudo-text operands, ``LEADING``
+  / ``TRAILING`` too) applies its pairs to the text that follows it, after COPY
+  members are expanded, until the next ``REPLACE`` statement (which takes over)
+  or ``REPLACE OFF.``; ``REPLACE ALSO`` adds pairs to the ones in effect (IBM
+  Enterprise COBOL 6).  The statements themselves are removed.
 """
 
 from __future__ import annotations
@@ -233,3 +238,68 @@ def _operand(tokens: list[Token], i: int, line: int) -> tuple[tuple[str, ...], i
     if j >= len(tokens):
         raise CopybookSyntaxError("COPY ... REPLACING: pseudo-text is not closed by ==", line)
     return tuple(t.text for t in tokens[i + 1 : j]), j + 1
+
+
+def apply_replace_statements(tokens: list[Token]) -> list[Token]:
+    """Carry out ``REPLACE ... .`` / ``REPLACE OFF.`` statements on the (COPY-expanded) tokens.
+
+    Why: shops write ``REPLACE ==:TAG:== BY ==CUST==.`` at the top of a copybook
+    instead of asking every program to say ``COPY ... REPLACING``.  A statement
+    is recognised where an entry may start (first token, or after a period).
+    """
+    if not any(t.upper == "REPLACE" and not t.is_literal for t in tokens):
+        return tokens
+    out: list[Token] = []
+    active: list[Replacement] = []
+    segment: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        at_entry_start = i == 0 or tokens[i - 1].is_period
+        if tok.upper != "REPLACE" or tok.is_literal or not at_entry_start:
+            segment.append(tok)
+            i += 1
+            continue
+        out.extend(apply_replacements(segment, active))
+        segment = []
+        pairs, also, i = _replace_statement(tokens, i)
+        active = [*active, *pairs] if also else pairs
+    out.extend(apply_replacements(segment, active))
+    return out
+
+
+def _replace_statement(tokens: list[Token], start: int) -> tuple[list[Replacement], bool, int]:
+    """Parse ``REPLACE [ALSO] op BY op ... .`` or ``REPLACE [LAST] OFF .``; return pairs, ALSO and the next index."""
+    line = tokens[start].line
+    i = start + 1
+    if i < len(tokens) and tokens[i].upper == "LAST":
+        i += 1
+    if i < len(tokens) and tokens[i].upper == "OFF":
+        if i + 1 >= len(tokens) or not tokens[i + 1].is_period:
+            raise CopybookSyntaxError("REPLACE OFF is not terminated by a period", line)
+        return [], False, i + 2
+    also = i < len(tokens) and tokens[i].upper == "ALSO"
+    if also:
+        i += 1
+    pairs: list[Replacement] = []
+    while i < len(tokens) and not tokens[i].is_period:
+        position = None
+        if tokens[i].upper in ("LEADING", "TRAILING"):
+            position = tokens[i].upper
+            i += 1
+        if i >= len(tokens) or tokens[i].text != "==":
+            raise CopybookSyntaxError("REPLACE: operands must be pseudo-text (==...==)", line)
+        old, i = _operand(tokens, i, line)
+        if not old:
+            raise CopybookSyntaxError("REPLACE: the text to replace is empty", line)
+        if i >= len(tokens) or tokens[i].upper != "BY":
+            raise CopybookSyntaxError("REPLACE: expected BY", line)
+        if i + 1 >= len(tokens) or tokens[i + 1].text != "==":
+            raise CopybookSyntaxError("REPLACE: operands must be pseudo-text (==...==)", line)
+        new, i = _operand(tokens, i + 1, line)
+        pairs.append(_make(old, new, position))
+    if i >= len(tokens):
+        raise CopybookSyntaxError("REPLACE statement is not terminated by a period", line)
+    if not pairs:
+        raise CopybookSyntaxError("REPLACE statement without operands", line)
+    return pairs, also, i + 1

@@ -195,6 +195,8 @@ class _Builder:
             strict_binary_digits=o.strict_binary_digits,
             field=item.path,
             native_binary=o.native_binary,
+            strict_packed_spare=o.strict_packed_spare_digit,
+            dbcs=o.dbcs,
         )
 
     def gated(self, item: Item) -> bool:
@@ -242,6 +244,7 @@ class _Builder:
             converter=self.converter,
             gated=self.gated,
             numeric_table=numeric_table(self.code_page),
+            strict_packed_spare=self.options.strict_packed_spare_digit,
         )
         if not gen.supported(item):
             return closure
@@ -279,15 +282,17 @@ class _Builder:
             fixed = item.count_max
             return lambda ctx: fixed
         index, high, name = counter.index, item.count_max, item.name
-        counter_name = counter.name
+        low = item.occurs_min or 0
+        # The counter's value is never put in the message (it is data); its name and the bounds are.
+        invalid = f"OCCURS DEPENDING ON counter {counter.name} is blank or not a valid number"
+        outside = f"OCCURS DEPENDING ON counter {counter.name} is outside {low}..{high} (OCCURS {low} TO {high})"
 
         def count(ctx: Ctx) -> int:
             n = ctx.get(index)
-            if not isinstance(n, int) or n < 0 or n > high:
-                raise RecordDecodeError(
-                    f"OCCURS DEPENDING ON counter {counter_name} = {n!r} is not within 0..{high}",
-                    field=name,
-                )
+            if not isinstance(n, int):
+                raise RecordDecodeError(invalid, field=name)
+            if n < low or n > high:
+                raise RecordDecodeError(outside, field=name)
             return n
 
         return count
@@ -432,7 +437,8 @@ def _visible_keys(layout: Layout, options: DecodeOptions) -> list[str | None]:
     keys: list[str | None] = [None] * len(layout.items)
     for item in reversed(layout.items):
         if not item.is_group:
-            keys[item.index] = None if item.is_filler and options.drop_value_fillers else item.key
+            hidden = item.slack or (item.is_filler and options.drop_value_fillers)
+            keys[item.index] = None if hidden else item.key
             continue
         if all(keys[child.index] is None for child in item.children):
             continue

@@ -236,6 +236,8 @@ def initial_bytes(ftype: FieldType, cp: CodePage) -> bytes:
     if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT):
         if ftype.usage is Usage.NATIONAL:
             return " ".encode("utf-16-be") * (ftype.size // 2)
+        if ftype.usage is Usage.DBCS:
+            return b"\x40\x40" * (ftype.size // 2)
         return bytes([cp.space]) * ftype.size
     if ftype.kind is Kind.FLOAT:
         return bytes(ftype.size)
@@ -276,6 +278,9 @@ def _text(ftype: FieldType, value: Any, cp: CodePage, name: str, justified: bool
         if ftype.usage is Usage.NATIONAL:
             data = value.encode("utf-16-be")
             pad = " ".encode("utf-16-be")
+        elif ftype.usage is Usage.DBCS:
+            data = _dbcs_bytes(value, name)  # the decoder's default (hex) form
+            pad = b"\x40\x40"
         else:
             data = cp.encode(value)
             pad = bytes([cp.space])
@@ -388,3 +393,15 @@ def _edited(ftype: FieldType, unscaled: int, cp: CodePage, name: str) -> bytes:
     if negative and "+" not in mask and "-" not in mask:
         raise RecordEncodeError(f"{name}: PIC {ftype.picture} cannot show a negative value")
     return cp.encode("".join(out))
+
+
+def _dbcs_bytes(value: str, name: str) -> bytes:
+    """A DBCS value in the decoder's default form (4 hex digits per character) -> its bytes."""
+    problem = f"{name}: a DBCS value is written from its hex form (4 hex digits a character)"
+    try:
+        data = bytes.fromhex(value)
+    except ValueError:
+        raise RecordEncodeError(problem) from None
+    if len(data) % 2:
+        raise RecordEncodeError(problem)
+    return data

@@ -83,10 +83,82 @@ def _identity(v: int) -> int:
     return v
 
 
-def text_converter(ftype: FieldType, code_page: CodePage, trimming: str, improved_nulls: bool) -> Converter:
+DBCS_SPACE = b"\x40\x40"
+
+
+def _strip_dbcs(b: bytes, trimming: str) -> bytes:
+    """Drop DBCS spaces (X'4040', whole characters only) from the ends ``trimming`` names."""
+    start, end = 0, len(b) - len(b) % 2
+    if trimming in ("both", "left"):
+        while start < end and b[start : start + 2] == DBCS_SPACE:
+            start += 2
+    if trimming in ("both", "right"):
+        while end > start and b[end - 2 : end] == DBCS_SPACE:
+            end -= 2
+    return b[start:end] + (b[len(b) - len(b) % 2 :] if end == len(b) - len(b) % 2 else b"")
+
+
+def dbcs_converter(
+    ftype: FieldType, rule: str, trimming: str, improved_nulls: bool, field: str | None = None
+) -> Converter:
+    """PIC G / PIC N DISPLAY-1 (see ``DecodeOptions.dbcs``): hex text, a Python codec, or refused.
+
+    Why hex by default: Python has no IBM DBCS code page, and a guessed table
+    would be silently wrong; the hex keeps every byte, so nothing is lost and a
+    later step with the right table can decode it.
+    """
+    if rule == "refuse":
+        reason = "DBCS item (PIC G / DISPLAY-1): no DBCS code page is set (DecodeOptions.dbcs)"
+
+        def refuse(b: bytes) -> str:
+            raise RecordDecodeError(reason, field=field)
+
+        return refuse
+    if rule == "hex":
+
+        def to_hex(b: bytes) -> str | None:
+            if improved_nulls and b and b.count(0) == len(b):
+                return None
+            return _strip_dbcs(b, trimming).hex().upper()
+
+        return to_hex
+    try:
+        codecs.lookup(rule)
+    except LookupError:
+        raise ValueError(f"DecodeOptions.dbcs: {rule!r} is not 'hex', 'refuse' or a Python codec") from None
+    reason = f"DBCS item (PIC G / DISPLAY-1) does not decode with {rule}"
+    ws = JAVA_WHITESPACE + "\u3000"  # U+3000: the DBCS (ideographic) space
+
+    def decode(b: bytes) -> str | None:
+        if improved_nulls and b and b.count(0) == len(b):
+            return None
+        try:
+            text = b.decode(rule)
+        except UnicodeDecodeError:
+            raise RecordDecodeError(reason, field=field) from None
+        if trimming == "both":
+            return text.strip(ws)
+        if trimming == "left":
+            return text.lstrip(ws)
+        return text.rstrip(ws) if trimming == "right" else text
+
+    return decode
+
+
+def text_converter(
+    ftype: FieldType,
+    code_page: CodePage,
+    trimming: str,
+    improved_nulls: bool,
+    *,
+    dbcs: str = "hex",
+    field: str | None = None,
+) -> Converter:
     """PIC X / A / N (and numeric-edited pictures kept as text)."""
     table = code_page.decoding_table
     charmap_decode = codecs.charmap_decode
+    if ftype.usage is Usage.DBCS:
+        return dbcs_converter(ftype, dbcs, trimming, improved_nulls, field)
     if ftype.usage is Usage.NATIONAL:
 
         def raw(b: bytes) -> str:
@@ -225,8 +297,22 @@ def display_converter(
     return convert_blank_when_zero
 
 
-def packed_converter(ftype: FieldType) -> Converter:
-    """COMP-3: BCD digits, last nibble C/F positive, D negative; anything else is null."""
+def packed_converter(ftype: FieldType, *, strict_spare: bool = False, field: str | None = None) -> Converter:
+    """COMP-3: BCD digits, last nibble C/F positive, D negative; anything else is null.
+
+    With ``strict_spare`` an even-digit item whose spare high-order nibble is not
+    zero raises :class:`RecordDecodeError` (the record is reported, never the value).
+    """
+    if strict_spare and ftype.digits % 2 == 0:
+        plain = packed_converter(ftype)
+        reason = f"packed decimal PIC {ftype.picture} has a non-zero spare high-order digit"
+
+        def convert_strict(b: bytes) -> Any:
+            if b and b[0] >> 4:
+                raise RecordDecodeError(reason, field=field)
+            return plain(b)
+
+        return convert_strict
     to_value = scaler(ftype.scale)
     signed = ftype.signed
     if ftype.scale > 0:
@@ -339,14 +425,16 @@ def make_converter(
     strict_binary_digits: bool = False,
     field: str | None = None,
     native_binary: str = "big",
+    strict_packed_spare: bool = False,
+    dbcs: str = "hex",
 ) -> Converter:
     """Pick the converter for ``ftype`` (``field``: the item's path, for error reports)."""
     if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT):
-        return text_converter(ftype, code_page, trimming, improved_nulls)
+        return text_converter(ftype, code_page, trimming, improved_nulls, dbcs=dbcs, field=field)
     if ftype.kind is Kind.FLOAT:
         return float_converter(ftype, float_format)
     if ftype.usage is Usage.PACKED:
-        return packed_converter(ftype)
+        return packed_converter(ftype, strict_spare=strict_packed_spare, field=field)
     if ftype.usage is Usage.BINARY:
         return binary_converter(ftype, strict_digits=strict_binary_digits, field=field, byte_order=native_binary)
     return display_converter(

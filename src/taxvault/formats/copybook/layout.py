@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import CopybookSyntaxError
 from .parser import Condition, Item, Renames, parse_items
-from .picture import Kind
+from .picture import FIXED_BINARY, FieldType, Kind, Usage
 from .source import SourceFormat
 
 MAX_RECORD_LENGTH = 1 << 30  # a larger "record" is a copybook error, not data
@@ -83,7 +83,7 @@ class Layout:
             while node is not None and not node.synthetic:
                 depth += 1
                 node = node.parent
-            label = f"{'  ' * depth}{item.level} {item.name}"
+            label = f"{'  ' * depth}{item.level} {'SLACK BYTES' if item.slack else item.name}"
             if item.occurs:
                 label += f" [{item.occurs_min}..{item.occurs_max}]"
             kind = ""
@@ -111,6 +111,7 @@ def parse_copybook(
     replacing: Mapping[str, str] | None = None,
     copy_members: Mapping[str, str] | None = None,
     copy_dirs: Sequence[str | os.PathLike[str]] | None = None,
+    honor_sync: bool = True,
 ) -> Layout:
     """Parse COBOL copybook ``text`` into a :class:`Layout`.
 
@@ -119,7 +120,11 @@ def parse_copybook(
     ``free_format=True``/``False`` is the older spelling of ``free``/``fixed``.
     ``replacing`` fills in placeholders, e.g. ``{":PFX:": "CUST"}``; COPY
     members are found in ``copy_members`` (name -> text) and then in
-    ``copy_dirs``.  Raises :class:`CopybookSyntaxError`.
+    ``copy_dirs``.  ``honor_sync`` (default): SYNCHRONIZED binary, COMP-1,
+    COMP-2, INDEX and POINTER items are aligned as IBM Enterprise COBOL aligns
+    them, with slack bytes (:func:`_align_sync`); ``False`` ignores SYNC, for
+    files written by tools that did not align (Cobrix's and JRecord's option).
+    Raises :class:`CopybookSyntaxError`.
     """
     roots = parse_items(
         text,
@@ -138,6 +143,8 @@ def parse_copybook(
     all_items = [item for root in roots for item in root.walk()]
     _resolve_redefines(roots, parent=None)
     for root in roots:
+        if honor_sync:
+            _align_sync(root)
         _measure(root)
         if root.size > MAX_RECORD_LENGTH:
             raise CopybookSyntaxError(
@@ -236,6 +243,139 @@ def _measure(item: Item) -> None:
         raise CopybookSyntaxError(f"OCCURS is not allowed on 01-level item {item.name}", item.line)
 
 
+def sync_boundary(item: Item) -> int:
+    """The boundary (m) a SYNCHRONIZED elementary item is aligned on; 1 when SYNC has no effect.
+
+    IBM Enterprise COBOL (Language Reference, "Slack bytes within records"):
+    m = 2 for binary items of 1-4 digits, 4 for binary items of 5 or more
+    digits, COMP-1, INDEX and POINTER (31-bit), 8 for COMP-2.  SYNC on a group
+    applies to its elementary items; DISPLAY, PACKED-DECIMAL and NATIONAL items
+    are not moved.  COBOL 2002 BINARY-CHAR/SHORT/LONG/DOUBLE: their size.
+    """
+    if item.is_group or item.ftype is None or item.slack:
+        return 1
+    node: Item | None = item
+    while node is not None and not node.sync:
+        node = node.parent
+    if node is None:
+        return 1
+    ftype = item.ftype
+    if ftype.usage is Usage.FLOAT:
+        return 4
+    if ftype.usage is Usage.DOUBLE:
+        return 8
+    if ftype.usage is not Usage.BINARY:
+        return 1
+    if item.usage_word in ("INDEX", "POINTER"):
+        return 4
+    if item.usage_word in FIXED_BINARY:
+        return ftype.size
+    return 2 if ftype.digits <= 4 else 4
+
+
+def _slack_item(size: int, level: int, parent: Item, line: int) -> Item:
+    picture = f"X({size})"
+    return Item(
+        level=level,
+        name="FILLER",
+        line=line,
+        parent=parent,
+        picture=picture,
+        ftype=FieldType(Kind.TEXT, Usage.DISPLAY, size, picture=picture),
+        element_size=size,
+        slack=True,
+    )
+
+
+def _align_sync(root: Item) -> None:
+    """Insert IBM's slack bytes for the SYNCHRONIZED items of ``root`` (a 01 record, doubleword aligned).
+
+    Each pass lays the record out and fixes the first misplaced thing in
+    storage order: a SYNC item whose offset from the record start is not a
+    multiple of its boundary m gets m - r slack bytes before it; a table
+    (OCCURS group) holding SYNC items whose element size is not a multiple of
+    the largest m inside it gets inter-occurrence slack bytes at the end of
+    each element, so every occurrence is aligned like the first.  Fixes never
+    move what comes before them, so the passes end.  Where the slack goes:
+    after the elementary item that precedes the SYNC item, at that item's
+    level (IBM's rule), when that item ends a plain group; otherwise just
+    before the SYNC item, or before the group or table it starts.  An item
+    that REDEFINES another is not moved (COBOL requires the redefined item to
+    be aligned).
+    """
+    if not any(sync_boundary(it) > 1 for it in root.walk()):
+        return
+    for _ in range(4 * len(root.walk()) + 8):
+        _measure(root)
+        root.offset = 0
+        _place(root)
+        fix = _first_misaligned(root)
+        if fix is None:
+            return
+        kind, item, size = fix
+        if kind == "end":
+            last = item.children[-1]
+            item.children.append(_slack_item(size, last.level, item, last.line))
+        else:
+            parent, index = _slack_position(item)
+            siblings = parent.children
+            level = siblings[index].level if index < len(siblings) else siblings[-1].level
+            siblings.insert(index, _slack_item(size, level, parent, item.line))
+    raise CopybookSyntaxError(f"record {root.name}: SYNCHRONIZED alignment does not settle", root.line)
+
+
+def _max_boundary(item: Item) -> int:
+    return max((sync_boundary(it) for it in item.walk()), default=1)
+
+
+def _first_misaligned(item: Item) -> tuple[str, Item, int] | None:
+    for child in item.children:
+        if child.is_group:
+            found = _first_misaligned(child)
+            if found is not None:
+                return found
+            if child.occurs:
+                m = _max_boundary(child)
+                if m > 1 and child.element_size % m:
+                    return "end", child, m - child.element_size % m
+        else:
+            m = sync_boundary(child)
+            if m > 1 and child.redefines is None and child.offset % m:
+                return "before", child, m - child.offset % m
+    return None
+
+
+def _slack_position(item: Item) -> tuple[Item, int]:
+    """(group, index) where the slack bytes before SYNC item ``item`` are inserted."""
+    target = item
+    while (
+        target.parent is not None
+        and target.parent.parent is not None
+        and target.parent.children[0] is target
+        and target.parent.redefines is None
+        and not target.parent.synthetic
+    ):
+        target = target.parent  # the SYNC item starts this group (or table): slack goes before it
+    parent = target.parent
+    assert parent is not None
+    index = parent.children.index(target)
+    # IBM: the slack follows the preceding elementary item, at its level, when that item ends plain groups.
+    if index > 0:
+        prev = parent.children[index - 1]
+        group, where = parent, index
+        while (
+            prev.is_group
+            and not prev.occurs
+            and prev.redefines is None
+            and not any(c.redefines is not None for c in prev.children)
+            and not (where < len(group.children) and group.children[where].redefines is not None)
+        ):
+            group, where = prev, len(prev.children)
+            prev = prev.children[-1]
+        return group, where
+    return parent, index
+
+
 def _place(item: Item) -> None:
     for child in item.children:
         child.offset = item.offset + child.rel_offset
@@ -304,7 +444,9 @@ def _assign_keys(roots: list[Item], items: list[Item]) -> None:
         number_groups(root)
     value_fillers = 0
     for item in items:
-        if item.is_filler:
+        if item.slack:
+            item.key = "FILLER"  # never output; not numbered among the copybook's own FILLERs
+        elif item.is_filler:
             if not item.is_group:
                 value_fillers += 1
                 item.key = f"FILLER_P{value_fillers}"

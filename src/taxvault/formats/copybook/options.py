@@ -41,6 +41,21 @@ class DecodeOptions:
                             BINARY-CHAR/SHORT/LONG/DOUBLE): ``big`` on the mainframe (default),
                             ``little`` for files written by Micro Focus or GnuCOBOL on x86
                             (JRecord's Intel dialects).  COMP/COMP-4/BINARY stay big-endian.
+    ``strict_packed_spare_digit``  a COMP-3 item with an even number of digits has one spare
+                            high-order nibble (``S9(4) COMP-3`` is 3 bytes, 5 digit nibbles).
+                            By default it is read like the others (the raw value); with this
+                            set, a non-zero spare nibble makes the record fail with
+                            :class:`RecordDecodeError` (field, offset, reason), as IBM's
+                            compiler never writes one.
+    ``dbcs``                how DBCS items (``PIC G``, ``PIC N USAGE DISPLAY-1``, 2 bytes per
+                            character, no shift-out/shift-in) become text.  Python has no IBM
+                            DBCS code page (cp300, cp930, cp939 ...), so by default (``hex``) the
+                            value is the field's bytes as upper-case hex, 4 hex digits per
+                            character, DBCS spaces (X'4040') trimmed like text; ``refuse``
+                            makes such a record fail with :class:`RecordDecodeError`; any other
+                            value is a Python codec name used to decode the bytes (one a
+                            third-party package registers, or ``utf-16-be`` for files whose
+                            DBCS fields were converted).
     """
 
     encoding: str = "cp037"
@@ -56,6 +71,8 @@ class DecodeOptions:
     segment_redefines: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
     strict_binary_digits: bool = False
     native_binary: ByteOrder = "big"
+    strict_packed_spare_digit: bool = False
+    dbcs: str = "hex"
 
     def with_segments(self, field_name: str, mapping: Mapping[str, Collection[str]]) -> DecodeOptions:
         """Copy with a segment-to-REDEFINES map, e.g. ``{"STATIC-DETAILS": ["C"], "CONTACTS": ["P"]}``."""

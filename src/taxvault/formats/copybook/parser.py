@@ -5,8 +5,8 @@ understood: level numbers 01-49 and 77, REDEFINES, PIC, USAGE, SIGN, OCCURS
 [DEPENDING ON], VALUE, JUSTIFIED, BLANK WHEN ZERO and SYNC.  Level-88
 condition names become :class:`Condition` metadata of the item they follow
 and level-66 RENAMES become :class:`Renames` metadata of their record: neither
-takes bytes nor appears in decoded records.  SYNC is recorded but no slack
-bytes are inserted (as Cobrix and JRecord lay records out); JUSTIFIED RIGHT is
+takes bytes nor appears in decoded records.  SYNC is recorded here; the
+layout pass inserts the slack bytes (:mod:`.layout`); JUSTIFIED RIGHT is
 recorded for writers; BLANK WHEN ZERO makes an all-blank field read as zero.
 Anything else is a :class:`CopybookSyntaxError` carrying the line number,
 never a silent guess.  COPY statements and REPLACING are expanded first
@@ -22,7 +22,13 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .copy_members import MemberResolver, apply_replacements, expand_copies, replacements_from_mapping
+from .copy_members import (
+    MemberResolver,
+    apply_replace_statements,
+    apply_replacements,
+    expand_copies,
+    replacements_from_mapping,
+)
 from .errors import CopybookSyntaxError
 from .picture import FIXED_BINARY, FieldType, Kind, PictureError, Usage, field_type, usage_from_word
 from .source import SourceFormat, Token, tokenize
@@ -168,6 +174,7 @@ class Item:
     blank_when_zero: bool = False
     sync: bool = False
     binary_unsigned: bool = False  # BINARY-CHAR/SHORT/LONG/DOUBLE UNSIGNED
+    slack: bool = False  # slack bytes inserted by the layout for SYNCHRONIZED items (IBM rules)
 
     @property
     def is_group(self) -> bool:
@@ -478,6 +485,7 @@ def parse_items(
         source_format = "free" if free_format else "fixed"
     tokens = tokenize(text, source_format=source_format)
     tokens = expand_copies(tokens, MemberResolver(copy_members, copy_dirs), source_format="auto")
+    tokens = apply_replace_statements(tokens)
     tokens = _drop_listing_directives(tokens)
     if replacing:
         tokens = apply_replacements(tokens, replacements_from_mapping(replacing))

@@ -25,6 +25,7 @@ class Usage(Enum):
     FLOAT = "float"  # COMP-1: 4-byte float
     DOUBLE = "double"  # COMP-2: 8-byte float
     NATIONAL = "national"  # PIC N: UTF-16 big-endian, 2 bytes per position
+    DBCS = "dbcs"  # PIC G, or PIC N with USAGE DISPLAY-1: EBCDIC DBCS, 2 bytes per character
 
 
 _USAGE_WORDS = {
@@ -46,6 +47,7 @@ _USAGE_WORDS = {
     "COMP-2": Usage.DOUBLE,
     "COMPUTATIONAL-2": Usage.DOUBLE,
     "NATIONAL": Usage.NATIONAL,
+    "DISPLAY-1": Usage.DBCS,
     "INDEX": Usage.BINARY,
     "POINTER": Usage.BINARY,
     "BINARY-CHAR": Usage.BINARY,
@@ -176,6 +178,13 @@ def field_type(
     if not body:
         raise PictureError("empty PIC")
     usage = usage or Usage.DISPLAY
+    if usage is Usage.DBCS or "G" in body:
+        # DBCS: each G (or N under DISPLAY-1) and each B (a DBCS space) takes 2 bytes.
+        if not (set(body) <= set("GB") or set(body) <= set("NB")) or body.count("B") == len(body):
+            raise PictureError(f"a DBCS item needs PIC G or N (with B), got {pic}")
+        if usage not in (Usage.DBCS, Usage.DISPLAY):
+            raise PictureError(f"PIC {pic} must be USAGE DISPLAY-1")
+        return FieldType(Kind.TEXT, Usage.DBCS, 2 * len(body), picture=pic)
     if set(body) <= set("N"):
         return FieldType(Kind.TEXT, Usage.NATIONAL, 2 * len(body), picture=pic)
     if usage is Usage.NATIONAL:
