@@ -31,8 +31,11 @@ def test_scan_resumes_and_a_rescan_raises_nothing_new(db_engine: Engine, tmp_pat
     assert (first.start_leaf, first.end_leaf, first.events) == (0, size // 2, size // 2)
     with db_engine.connect() as conn:
         assert cursor(conn)[0] == size // 2
-    second = scan(db_engine, batch=700)
+    moves: list[tuple[int, int]] = []
+    second = scan(db_engine, batch=700, progress=lambda done, total: moves.append((done, total)))
     assert (second.start_leaf, second.end_leaf) == (size // 2, size)
+    todo = size - size // 2  # progress: once per batch, events judged of those to judge, ending at all
+    assert moves == [(min(todo, k * 700), todo) for k in range(1, -(-todo // 700) + 1)], moves
     scores = evaluate(db_engine, truth)  # resumed in many small batches, every kind is still found
     assert all(s.recall == 1.0 for s in scores.values()), {k: s.recall for k, s in scores.items()}
 

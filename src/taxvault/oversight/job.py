@@ -61,12 +61,21 @@ def authorize_scan(door: Door) -> None:
         unit.audit("scan_for_browsing", Resource.OVERSIGHT_SCAN, target.ref, decided.decision, SCAN_FIELDS)
 
 
-def run_once(door: Door, *, limit: int | None = None, now: dt.datetime | None = None) -> dict[str, Any]:
-    """One pass: scan, unreviewed break-glass, pending letters; returns what it did."""
+def run_once(
+    door: Door,
+    *,
+    limit: int | None = None,
+    now: dt.datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """One pass: scan, unreviewed break-glass, pending letters; returns what it did.
+
+    ``progress(done, total)``: events scanned so far of those to scan (see :func:`scan`).
+    """
     from taxvault.oversight.scan import scan
 
     authorize_scan(door)
-    report = scan(door.engine, limit=limit).to_json()
+    report = scan(door.engine, limit=limit, progress=progress).to_json()
     with door.engine.begin() as conn:
         stale = raise_unreviewed(conn, now=now or dt.datetime.now(dt.UTC))
         pending = letters_pending(conn)

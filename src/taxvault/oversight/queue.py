@@ -8,7 +8,7 @@ nothing here discloses a taxpayer's data.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -145,3 +145,30 @@ def _iso(value: dt.datetime | None) -> str | None:
         return None
     aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
     return aware.astimezone(dt.UTC).isoformat()
+
+
+def scan_now(
+    door: Door,
+    session: Session,
+    *,
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """One scan pass on request (the API's ``POST /v1/oversight/scan``, the console's "Scan now").
+
+    Decided and audited first as a read of the alert queue (the scan reads the log and
+    raises alerts: oversight work); a refusal stops it before anything is read. Then the
+    pass itself runs as the scan job's system principal (:func:`~taxvault.oversight.job.run_once`).
+    """
+    from taxvault.oversight.job import run_once
+
+    decide_scan(door, session)
+    return run_once(door, limit=limit, progress=progress)
+
+
+def decide_scan(door: Door, session: Session) -> None:
+    """May ``session`` start a scan? Decided and audited (``scan`` on the alert queue); raises if not."""
+    with door.unit(session) as unit:
+        target = Target(QUEUE)
+        decided = unit.authorize(Resource.OVERSIGHT_ALERT, target, "read", label="scan")
+        unit.audit("scan", Resource.OVERSIGHT_ALERT, target.ref, decided.decision)

@@ -13,13 +13,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from taxvault.access.door import REF_PATTERN, Access, Target
+from taxvault.access.door import REF_PATTERN, Access
 from taxvault.access.http import PROBLEM_JSON, PROBLEM_RESPONSES, ProblemDetail, read
 from taxvault.access.resources import Resource
 from taxvault.errors import TaxvaultError, Unavailable
 from taxvault.oversight import queue
 from taxvault.oversight.break_glass import manager_queue, review_break_glass
-from taxvault.oversight.review import QUEUE, REASON_MAX
+from taxvault.oversight.review import REASON_MAX
 from taxvault.oversight.service import review
 from taxvault.oversight.tables import STATES
 
@@ -154,15 +154,8 @@ def report(access: QueueAccess) -> Any:
 @router.post("/v1/oversight/scan")
 def scan(access: QueueAccess, limit: Annotated[int | None, Query(ge=1)] = None) -> Any:
     """Run one scan pass now (the server also runs one on a timer)."""
-    from taxvault.oversight.job import run_once
-
-    door = access.door
-    with door.unit(access.session) as unit:  # decided and audited as a read of the queue
-        target = Target(QUEUE)
-        decided = unit.authorize(Resource.OVERSIGHT_ALERT, target, "read", label="scan")
-        unit.audit("scan", Resource.OVERSIGHT_ALERT, target.ref, decided.decision)
     try:
-        return run_once(door, limit=limit)
+        return queue.scan_now(access.door, access.session, limit=limit)
     except TaxvaultError:
         raise
     except Exception as exc:  # a detector or store failure: the cursor did not move past it

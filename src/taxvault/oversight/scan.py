@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -91,8 +91,19 @@ def cursor(conn: Connection, name: str = CURSOR) -> tuple[int, dt.datetime | Non
     return int(row.leaf), (dt.datetime.fromisoformat(last) if last else None)
 
 
-def scan(engine: Engine, *, batch: int = BATCH, name: str = CURSOR, limit: int | None = None) -> ScanReport:
-    """Scan the events after the cursor (at most ``limit`` of them); returns what it did."""
+def scan(
+    engine: Engine,
+    *,
+    batch: int = BATCH,
+    name: str = CURSOR,
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ScanReport:
+    """Scan the events after the cursor (at most ``limit`` of them); returns what it did.
+
+    ``progress(done, total)`` is called after each batch (events judged so far, events to
+    judge), so a console can show a long first scan moving; nothing is counted without it.
+    """
     started = time.perf_counter()
     report = ScanReport()
     with engine.begin() as conn:  # the cursor row exists before any batch locks it
@@ -157,6 +168,8 @@ def scan(engine: Engine, *, batch: int = BATCH, name: str = CURSOR, limit: int |
                 _save_cursor(conn, name, hi, last_time)
             detector.timings["write"] = detector.timings.get("write", 0.0) + time.perf_counter() - t0
             report.end_leaf = hi
+            if progress is not None:
+                progress(hi - start, end - start)
         if last_time is not None:
             with engine.begin() as conn:
                 _raise(conn, unreviewed_break_glass(conn, last_time), report, counts)

@@ -52,6 +52,7 @@ PAGE_MODULES = (
     "taxvault.web.pages.taxpayer",
     "taxvault.web.pages.manager",
     "taxvault.web.pages.oversight",
+    "taxvault.web.pages.oversight_scan",
     "taxvault.web.pages.ask",
 )
 """Page modules, each with a ``router`` (console-roles adds manager, oversight, ask here)."""
