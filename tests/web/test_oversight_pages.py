@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 import time
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from console_harness import SignIn, World, audit_events_of
 from fastapi.testclient import TestClient
 
 from taxvault.audit.tables import audit_events
 from taxvault.oversight.alerts import AlertDraft, raise_alerts
+from taxvault.web.pages import oversight
 
 OVS, OVS2 = "ovs-privacy", "ovs-tigta"
 REASON = "the access matches an open collection case assignment"
@@ -98,6 +102,61 @@ def test_signed_heads_and_verify_now_with_progress(client: TestClient, world: Wo
     other = TestClient(client.app, base_url="http://127.0.0.1:8000")
     assert other.get(poll.group(1)).status_code in (303, 200)  # sent to sign in
     assert "verify:audit_log" in {e["action"] for e in audit_events_of(world, OVS)}
+
+
+def _percent(fragment: str) -> int:
+    found = re.search(r'id="verify-percent">([0-9]+)%<', fragment)
+    assert found, fragment
+    return int(found.group(1))
+
+
+def test_verify_now_shows_the_verifiers_progress(
+    client: TestClient, world: World, sign_in: SignIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The polled fragment shows the verifier's own counts as a rising percentage.
+
+    The real verification runs; after each progress report it waits until this test has
+    polled the fragment once, so every report is seen whatever the machine's speed.
+    """
+    real = oversight.verify_store
+    polled = threading.Semaphore(0)
+    reported = threading.Event()
+
+    def one_report_per_poll(log: Any, *args: Any, progress: Any = None, **kwargs: Any) -> Any:
+        def then_wait(phase: str, done: int, total: int) -> None:
+            progress(phase, done, total)
+            reported.set()
+            polled.acquire(timeout=10)
+
+        return real(log, *args, progress=then_wait, **kwargs)
+
+    monkeypatch.setattr(oversight, "verify_store", one_report_per_poll)
+    token = sign_in(client, OVS, purpose="oversight_review")
+    hx = {"HX-Request": "true"}
+    started = client.post("/web/oversight/verify", data={"csrf_token": token}, headers=hx)
+    poll = re.search(r'hx-get="(/web/oversight/verify/[0-9a-f]{24})"', started.text)
+    assert poll, started.text
+    percents: list[int] = []
+    steps: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if reported.wait(0.05):
+            reported.clear()
+            fragment = client.get(poll.group(1), headers=hx).text
+            percents.append(_percent(fragment))
+            steps += re.findall(r'id="verify-step">([^<]*)<', fragment)
+            polled.release()
+            continue
+        fragment = client.get(poll.group(1), headers=hx).text
+        if 'hx-trigger="every 1s"' not in fragment:
+            percents.append(_percent(fragment))
+            break
+    assert 'id="verify-summary">OK:' in fragment, fragment
+    assert percents == sorted(percents) and percents[-1] == 100, percents
+    assert len({p for p in percents if 0 < p < 100}) >= 3, percents  # it rises through the hashing
+    hashed = [s for s in steps if s.startswith("leaves:")]
+    assert hashed and hashed[-1].endswith("events hashed"), steps
+    assert any(s.startswith("tree heads:") for s in steps) and any(s.startswith("consistency:") for s in steps)
 
 
 def _alert(world: World, employee: str) -> str:
