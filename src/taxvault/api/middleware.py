@@ -5,7 +5,8 @@ and principal. Anything in a path that looks like a TIN is redacted before it is
 logged, in case a client puts one where it does not belong; opaque ids stay readable.
 
 Bodies over their limit (:mod:`taxvault.api.limits`) are answered 413 here, before
-any route reads, parses or authenticates them. Every ``/v1`` response, errors
+any route reads, parses or authenticates them (as problem+json; on the console's paths as a
+page, since a browser's form post made it). Every ``/v1`` response, errors
 included, carries ``Cache-Control: no-store``: taxpayer data must not linger in a
 browser or proxy cache.
 """
@@ -22,6 +23,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taxvault.api.limits import BodyLimits, CountingReceive, declared_length
+from taxvault.web.kit import too_large_page
+from taxvault.web.security import CONSOLE_PREFIXES
 
 access_log = logging.getLogger("taxvault.api.access")
 # A TIN shape: nine digits as SSN (3-2-4) or EIN (2-7) groups, each separator one of
@@ -168,6 +171,13 @@ class RequestContextMiddleware:
         """Answer 413 problem+json and close the connection (the rest of the body is never read)."""
         if counter is not None:
             counter.exceeded = False  # let send_with_id pass our own answer
+        if path.startswith(CONSOLE_PREFIXES):  # a browser's form post: a page, not problem+json
+            page = too_large_page(limit)
+            headers = [(b"content-type", b"text/html; charset=utf-8"), (b"connection", b"close")]
+            headers.append((b"content-length", str(len(page)).encode("ascii")))
+            await send({"type": "http.response.start", "status": 413, "headers": headers})
+            await send({"type": "http.response.body", "body": page})
+            return
         body = json.dumps(
             {
                 "type": "about:blank",

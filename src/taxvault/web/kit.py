@@ -255,6 +255,13 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     return response
 
 
+def too_large_page(limit: int) -> bytes:
+    """The console's page for a form over the body limit (the API's 413 guard answers it, before any session
+    is read: so the page is standalone, without the signed-in frame, and names nothing that was sent)."""
+    message = f"The form was too large to send (more than {limit // 1024:,} KiB); nothing was changed."
+    return _ENV.get_template("too_large.html").render(title="Too large", message=message).encode()
+
+
 def _status(exc: TaxvaultError) -> int:
     for cls in type(exc).__mro__:  # the most specific kind the map knows (RateLimited before Unavailable)
         status = _STATUS.get(str(getattr(cls, "kind", "")))
@@ -287,8 +294,14 @@ class PageRoute(APIRoute):
                 )
             except TaxvaultError as exc:
                 return await run_in_threadpool(error_page, request, _status(exc), str(exc))
-            except HTTPException:
-                raise
+            except HTTPException as exc:
+                if exc.status_code == 413 or not 400 <= exc.status_code < 500:
+                    raise  # 413: the body limit's own answer (the middleware's); others are not the form's fault
+                # The body could not be read as a form (no multipart boundary, too many fields...): a page,
+                # not the API's problem+json; the detail is not shown (it may quote what was sent).
+                return await run_in_threadpool(
+                    error_page, request, 400, "The form could not be read; reload the page and send it again."
+                )
             except Exception as exc:  # a bug: a plain page; the log line names the error class only
                 log.error("console page failed", exc_info=exc, extra={"request_id": request_id(request)})
                 return await run_in_threadpool(
