@@ -396,3 +396,85 @@ def test_packed_spare_digit_default_and_strict() -> None:
     assert [r.error is None for r in out[:4]] == [True, False, True, False]
     assert out[0].values == decode_record(layout, clean)
     assert sum(r.error is not None for r in out) == 600
+
+
+# -- other dialect features ---------------------------------------------------------------------------
+
+EDITED = """\
+       01  R.
+           05 B PIC $$,$$9.99CR.
+           05 C PIC +ZZ,ZZ9.99.
+           05 D PIC ***9.99DB.
+           05 E PIC 99/99/99.
+           05 G PIC 9(3)B9(2).
+           05 H PIC ++++9.
+           05 I PIC ----9.99.
+           05 J PIC $ZZZ9.
+           05 K PIC Z,ZZ9.
+           05 L PIC $$$.99.
+           05 M PIC ZZ9.99-.
+"""
+
+
+def test_edited_numeric_pictures_read_and_write_by_position() -> None:
+    layout = parse_copybook(EDITED)
+    # CR and DB take two positions: B is 11 bytes, D 9.
+    assert [layout.item(n).size for n in "BCDEGHIJKLM"] == [11, 10, 9, 8, 6, 5, 8, 5, 5, 6, 7]
+    printed = "$1,234.56CR+    12.30***5.00DB31/12/99123 45  -12   -0.05$   71,234  $.05  1.50-"
+    values = {
+        "B": Decimal("-1234.56"),
+        "C": Decimal("12.30"),
+        "D": Decimal("-5.00"),
+        "E": 311299,
+        "G": 12345,
+        "H": -12,
+        "I": Decimal("-0.05"),
+        "J": 7,
+        "K": 1234,
+        "L": Decimal("0.05"),
+        "M": Decimal("-1.50"),
+    }
+    assert decode_record(layout, e(printed)) == values
+    assert encode_record(layout, values) == e(printed)
+    other = "    $0.00  -12,345.781234.56  00/00/00000 00   +3  123.45$   0    0$99.99  0.00 "
+    decoded = decode_record(layout, e(other))
+    assert (decoded["B"], decoded["C"], decoded["D"], decoded["H"], decoded["L"]) == (
+        Decimal("0.00"),
+        Decimal("-12345.78"),
+        Decimal("1234.56"),
+        3,
+        Decimal("99.99"),
+    )
+    assert encode_record(layout, decoded) == e(other)
+    # A digit where the mask inserts a character, or a letter in a digit position: null, never a guess.
+    broken = decode_record(layout, e("$1,2345.6CR" + "+    1X.30" + other[21:]))
+    assert (broken["B"], broken["C"]) == (None, None)
+
+
+def test_clauses_and_usages_real_copybooks_carry() -> None:
+    layout = parse_copybook(
+        "       78  MAX-ITEMS VALUE 5.\n"
+        "       01  R.\n"
+        "           05 D   PIC 9(6) DATE FORMAT YYXXXX.\n"
+        "           05 V   PIC X(2) VOLATILE.\n"
+        "           05 P   USAGE PROCEDURE-POINTER.\n"
+        "           05 F   FUNCTION-POINTER.\n"
+        "           05 Q   USAGE IS POINTER-64 SYNC.\n"
+        "           05 A   PIC S9(3) SIGN IS LEADING.\n"
+        "           05 T   OCCURS 2 ASCENDING KEY IS K1\n"
+        "                  INDEXED BY IX1 IX2.\n"
+        "              10 K1 PIC X.\n"
+    )
+    # D 0-5, V 6-7, P 8-15 (8 bytes), F 16-19, Q: a doubleword at 24 after 4 slack bytes, A 32-34, T 35-36.
+    assert offsets(layout, "D", "V", "P", "F", "Q", "A", "T") == [
+        (0, 6),
+        (6, 2),
+        (8, 8),
+        (16, 4),
+        (24, 8),
+        (32, 3),
+        (35, 2),
+    ]
+    data = e("240101AB") + bytes(8) + bytes(4) + bytes(4) + (7).to_bytes(8, "big") + bytes([0xD1, 0xF2, 0xF3]) + e("XY")
+    values = decode_record(layout, data)
+    assert (values["D"], values["Q"], values["A"], values["T"]) == (240101, 7, -123, [{"K1": "X"}, {"K1": "Y"}])

@@ -25,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .codepages import CodePage, get_code_page
+from .edited import render_edited
 from .errors import RecordEncodeError
 from .fastpath import ENCODER_REFUSALS, STATS
 from .layout import Layout
@@ -266,6 +267,11 @@ def encode_value(
             raise RecordEncodeError(f"{name}: {value} does not fit in {ftype.size} bytes") from None
     if ftype.blank_when_zero and unscaled == 0:
         return bytes([cp.space]) * ftype.size  # BLANK WHEN ZERO: zero is written as spaces
+    if ftype.edit_generic:
+        text = render_edited(ftype, unscaled)
+        if text is None:
+            raise RecordEncodeError(f"{name}: PIC {ftype.picture} cannot show {value}")
+        return cp.encode(text)
     if ftype.edited:
         return _edited(ftype, unscaled, cp, name)
     return _zoned(ftype, unscaled, cp)

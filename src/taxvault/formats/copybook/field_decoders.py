@@ -437,6 +437,11 @@ def make_converter(
         return packed_converter(ftype, strict_spare=strict_packed_spare, field=field)
     if ftype.usage is Usage.BINARY:
         return binary_converter(ftype, strict_digits=strict_binary_digits, field=field, byte_order=native_binary)
+    if ftype.edit_generic:
+        from .edited import edited_converter  # edited builds on this module
+
+        table = code_page.decoding_table
+        return edited_converter(ftype, lambda b: codecs.charmap_decode(b, "strict", table)[0])
     return display_converter(
         ftype,
         code_page,

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from .errors import CopybookSyntaxError
-from .parser import Condition, Item, Renames, parse_items
+from .parser import POINTER_USAGES, Condition, Item, Renames, parse_items
 from .picture import FIXED_BINARY, FieldType, Kind, Usage
 from .source import SourceFormat
 
@@ -266,8 +266,8 @@ def sync_boundary(item: Item) -> int:
         return 8
     if ftype.usage is not Usage.BINARY:
         return 1
-    if item.usage_word in ("INDEX", "POINTER"):
-        return 4
+    if item.usage_word in POINTER_USAGES:
+        return 8 if item.usage_word == "POINTER-64" else 4
     if item.usage_word in FIXED_BINARY:
         return ftype.size
     return 2 if ftype.digits <= 4 else 4

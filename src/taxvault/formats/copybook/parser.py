@@ -62,6 +62,17 @@ _CLAUSE_WORDS = {
     "DEPENDING",
     "TIMES",
     "GROUP-USAGE",
+    "DATE",
+    "VOLATILE",
+}
+# Usages without a PIC: bytes taken and, for SYNC, the boundary (IBM: 31-bit pointers are fullwords).
+POINTER_USAGES = {
+    "INDEX": 4,
+    "POINTER": 4,
+    "POINTER-32": 4,
+    "FUNCTION-POINTER": 4,
+    "PROCEDURE-POINTER": 8,
+    "POINTER-64": 8,
 }
 _FIGURATIVE = {
     "ZERO",
@@ -286,6 +297,8 @@ def _parse_entry(tokens: list[Token]) -> Item | Condition | Renames | None:
         return _parse_condition(cur, first.line)
     if level == 66:
         return _parse_renames(cur, first.line)
+    if level == 78:
+        return None  # a Micro Focus named constant (78 NAME VALUE ...): no storage
     if not (1 <= level <= 49 or level == 77):
         raise CopybookSyntaxError(f"invalid level number {level}", first.line)
     name = "FILLER"
@@ -359,8 +372,14 @@ def _parse_clause(cur: _Entries, item: Item, tok: Token) -> None:
     elif word in ("SYNCHRONIZED", "SYNC"):
         cur.accept("LEFT", "RIGHT")
         item.sync = True
-    elif word in ("GLOBAL", "EXTERNAL", "IS"):
+    elif word in ("GLOBAL", "EXTERNAL", "IS", "VOLATILE"):
         pass
+    elif word == "DATE":
+        # DATE FORMAT IS pattern (IBM's millennium language extensions): documentary for reading.
+        if not cur.accept("FORMAT"):
+            raise CopybookSyntaxError("expected DATE FORMAT", line)
+        cur.accept("IS")
+        cur.next("a date pattern", line)
     elif word == "GROUP-USAGE":
         cur.accept("IS")
         cur.accept("NATIONAL")
@@ -563,8 +582,8 @@ def _check_tree(item: Item, inherited: Usage | None, inherited_word: str | None)
         item.ftype = FieldType(Kind.NUMBER, Usage.BINARY, size, digits, 0, signed, picture=item.usage_word, native=True)
         item.element_size = size
         return
-    if pic is None and item.usage_word in ("INDEX", "POINTER"):
-        pic = "S9(9)"
+    if pic is None and item.usage_word in POINTER_USAGES:
+        pic = "S9(9)" if POINTER_USAGES[item.usage_word] == 4 else "S9(18)"
     if pic is None and item.usage not in (Usage.FLOAT, Usage.DOUBLE):
         raise CopybookSyntaxError(f"elementary item {item.name} has no PIC clause", item.line)
     try:

@@ -50,6 +50,10 @@ _USAGE_WORDS = {
     "DISPLAY-1": Usage.DBCS,
     "INDEX": Usage.BINARY,
     "POINTER": Usage.BINARY,
+    "POINTER-32": Usage.BINARY,
+    "POINTER-64": Usage.BINARY,
+    "PROCEDURE-POINTER": Usage.BINARY,
+    "FUNCTION-POINTER": Usage.BINARY,
     "BINARY-CHAR": Usage.BINARY,
     "BINARY-SHORT": Usage.BINARY,
     "BINARY-LONG": Usage.BINARY,
@@ -105,6 +109,7 @@ class FieldType:
     edit_mask: str = ""  # expanded numeric-edited picture, used by the writer
     blank_when_zero: bool = False  # BLANK WHEN ZERO: an all-blank field is zero (and zero is written blank)
     native: bool = False  # COMP-5 / BINARY-CHAR..DOUBLE: the machine's byte order (DecodeOptions.native_binary)
+    edit_generic: bool = False  # an edited picture read and written by position (:mod:`.edited`)
 
 
 class PictureError(ValueError):
@@ -231,7 +236,8 @@ def field_type(
     if usage is not Usage.DISPLAY:
         raise PictureError(f"edited PIC {pic} must be USAGE DISPLAY")
     expanded = unsigned_body.replace("CR", "c").replace("DB", "d")
-    size = sum(1 for ch in expanded if ch not in "VPS") + (1 if sign_separate else 0)
+    # CR and DB take two character positions (IBM), the other symbols one; V, P and S none.
+    size = sum(2 if ch in "cd" else 1 for ch in expanded if ch not in "VPS") + (1 if sign_separate else 0)
     decodable = set(body) <= _EDITED_NUMERIC and expanded.count("+") + expanded.count("-") <= 1
     digits, scale = _scale_of(unsigned_body)
     if decodable and digits:
@@ -249,5 +255,23 @@ def field_type(
             edited=True,
             picture=pic,
             edit_mask=unsigned_body,
+        )
+    plain = expanded.replace("c", "").replace("d", "")
+    slots = sum(1 for ch in plain if ch in "9Z*") + sum(plain.count(s) - 1 for s in "$+-" if plain.count(s) > 1)
+    if slots and "P" not in plain and body.count(".") <= 1:
+        # $ , B 0 / * CR DB and floating strings: read and written by position (edited.py).
+        has_sign = "+" in body or "-" in body or "c" in expanded or "d" in expanded
+        return FieldType(
+            Kind.NUMBER,
+            usage,
+            size,
+            slots,
+            scale,
+            has_sign,
+            explicit_point="." in body,
+            edited=True,
+            picture=pic,
+            edit_mask=unsigned_body,
+            edit_generic=True,
         )
     return FieldType(Kind.EDITED_TEXT, usage, size, digits, scale, picture=pic, edited=True)
