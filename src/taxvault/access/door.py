@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from taxvault.access.disclosure import DisclosureRules
 from taxvault.access.events import event as build_event
+from taxvault.access.idempotency import claim_for, claimed_unit
 from taxvault.access.masking import Disclosure, MaskPlan, mask_body
 from taxvault.access.policy import ContextFacts, PolicyDecision, PolicyEngine, ResourceFacts
 from taxvault.access.principals import Address, Caller, CallerCache, UnknownPrincipal
@@ -272,7 +273,14 @@ class Door:
         audit events inside the transaction and commits both or neither. A read unit
         appends its events durably after the read and before anything is returned.
         Events of a unit that fails (a denial, a fetch error) are still appended.
+        An HTTP request with an ``Idempotency-Key`` owns one transaction for all its units
+        (:mod:`taxvault.access.idempotency`): its response is stored and committed with its write.
         """
+        claim = claim_for(session, write)
+        if claim is not None:
+            with claimed_unit(self, claim, session, write=write) as claimed:
+                yield claimed
+            return
         unit: Unit | None = None
         try:
             with self.engine.connect() as conn:

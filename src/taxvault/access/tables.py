@@ -1,4 +1,4 @@
-"""The access domain's tables: the break-glass review queue."""
+"""The access domain's tables: the break-glass review queue, the idempotency keys of API writes."""
 
 from __future__ import annotations
 
@@ -25,4 +25,23 @@ break_glass_reviews = sa.Table(
     sa.CheckConstraint("state IN ('pending', 'upheld', 'referred')", name="state"),
     sa.Index(None, "state", "created_at"),
     sa.Index(None, "principal_id"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",  # migration 0018; see taxvault.access.idempotency
+    metadata,
+    sa.Column("principal_id", sa.String(40), sa.ForeignKey("principals.id"), primary_key=True),
+    sa.Column("key_hash", sa.String(64), primary_key=True),  # keyed hash of the client's key, never the key
+    sa.Column("fingerprint", sa.String(64), nullable=False),  # keyed hash of method, path, body: never the body
+    sa.Column("request_id", sa.String(64), nullable=False),  # the request that applied the write
+    sa.Column("status", sa.Integer, nullable=True),  # the response, stored in the write's own transaction
+    sa.Column("content_type", sa.String(100), nullable=True),
+    sa.Column("body", sa.LargeBinary, nullable=True),
+    sa.Column("action", sa.String(100), nullable=True),  # the write's audit event, for the replay's event
+    sa.Column("resource", sa.String(64), nullable=True),
+    sa.Column("subject", sa.String(64), nullable=True),
+    sa.Column("fields", sa.String(2000), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index(None, "expires_at"),
 )

@@ -27,6 +27,7 @@ from taxvault.access.policy import PolicyEngine
 from taxvault.access.principals import Caller
 from taxvault.access.ratelimit import RateLimiter
 from taxvault.access.tokens import TokenConfig, TokenVerifier
+from taxvault.api.idempotency import IdempotencyMiddleware
 from taxvault.api.methods import guard_fixed_paths
 from taxvault.api.middleware import RequestContextMiddleware
 from taxvault.api.problems import PROBLEM_RESPONSES, install_problem_handlers
@@ -126,6 +127,7 @@ def create_app(
     )
     app.state.engine = engine
     app.state.policies = policy_engine
+    app.add_middleware(IdempotencyMiddleware)  # inside the request context: request id set, body capped
     app.add_middleware(RequestContextMiddleware)
     install_problem_handlers(app)
 
