@@ -35,20 +35,30 @@ _COBOL_2002 = [
     "FLOAT-SHORT",
     "USAGE FLOAT-LONG",
 ]
+_EDITED = ["PIC $$,$$9.99CR", "PIC ZZ9.99-", "PIC +ZZ,ZZ9", "PIC ***9.99DB", "PIC 99/99/99", "PIC ----9.9"]
 
 
 @st.composite
 def pictures(draw: st.DrawFn) -> str:
     """One elementary item's clauses."""
-    kind = draw(st.sampled_from(["text", "display", "packed", "binary", "float", "sign", "national", "cobol2002"]))
+    kinds = ["text", "display", "packed", "binary", "float", "sign", "national", "cobol2002", "dbcs", "edited"]
+    kind = draw(st.sampled_from(kinds))
+    # SYNC on binary and floating-point items: IBM slack bytes before them and at the end of table elements.
+    sync = " SYNC" if kind in ("binary", "float", "cobol2002") and draw(st.integers(0, 2)) == 0 else ""
     if kind == "cobol2002":
-        return draw(st.sampled_from(_COBOL_2002))
+        return draw(st.sampled_from(_COBOL_2002)) + sync
+    if kind == "dbcs":
+        return draw(st.sampled_from(["PIC G({n})", "PIC N({n}) USAGE DISPLAY-1", "PIC G({n}) DISPLAY-1"])).format(
+            n=draw(st.integers(1, 4))
+        )
+    if kind == "edited":
+        return draw(st.sampled_from(_EDITED))
     if kind == "text":
         return f"PIC X({draw(st.integers(1, 12))})"
     if kind == "national":
         return f"PIC N({draw(st.integers(1, 4))})"
     if kind == "float":
-        return draw(st.sampled_from(["COMP-1", "COMP-2", "USAGE IS COMPUTATIONAL-2"]))
+        return draw(st.sampled_from(["COMP-1", "COMP-2", "USAGE IS COMPUTATIONAL-2"])) + sync
     signed = "S" if draw(st.booleans()) else ""
     integer = draw(st.integers(1, 9))
     scale = draw(st.integers(0, 4)) if kind != "binary" else draw(st.integers(0, 2))
@@ -58,7 +68,7 @@ def pictures(draw: st.DrawFn) -> str:
     if kind == "packed":
         return f"PIC {body} " + draw(st.sampled_from(["COMP-3", "PACKED-DECIMAL"]))
     if kind == "binary":
-        return f"PIC {body} " + draw(st.sampled_from(_BINARY_USAGES))
+        return f"PIC {body} " + draw(st.sampled_from(_BINARY_USAGES)) + sync
     where = draw(st.sampled_from(["LEADING SEPARATE", "TRAILING SEPARATE CHARACTER", "LEADING", "TRAILING"]))
     return f"PIC S9({integer}) SIGN IS {where}"
 
@@ -137,6 +147,9 @@ def value_for(item: Item) -> st.SearchStrategy[Any]:
     assert ftype is not None
     if ftype.usage is Usage.NATIONAL:
         return st.text(st.characters(min_codepoint=0x21, max_codepoint=0xD7FF), max_size=ftype.size // 2)
+    if ftype.usage is Usage.DBCS:  # the default rule: hex, 4 digits a character (DBCS spaces are trimmed)
+        chars = st.integers(0x4141, 0x7FFE).map(lambda c: f"{c:04X}")
+        return st.lists(chars, max_size=ftype.size // 2).map("".join)
     if ftype.kind is Kind.TEXT:
         return _text(ftype.size)
     if ftype.kind is Kind.FLOAT:
@@ -160,7 +173,7 @@ def values_for(layout: Layout, draw: Callable[[st.SearchStrategy[Any]], Any]) ->
     def group(item: Item) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for child in item.children:
-            if child.redefines is not None or child.is_counter:
+            if child.redefines is not None or child.is_counter or child.slack:
                 continue
             if child.depending_on is not None:
                 count = draw(st.integers(0, child.count_max))
@@ -186,7 +199,7 @@ def _without_views(decoded: Any, item: Item) -> Any:
     return {
         child.key: _without_views(decoded[child.key], child)
         for child in item.children
-        if child.redefines is None and not child.is_counter
+        if child.redefines is None and not child.is_counter and not child.slack
     }
 
 

@@ -153,6 +153,7 @@ def parse_copybook(
     for root in roots:
         root.offset = 0
         _place(root)
+    all_items = [item for root in roots for item in root.walk()]  # with the slack bytes inserted
     _resolve_counters(all_items)
     _assign_keys(roots, all_items)
     for root in roots:
