@@ -52,8 +52,8 @@ def test_log_browser_filters_and_pages_by_leaf(client: TestClient, world: World,
     day = dt.datetime.now(dt.UTC).date().isoformat()
     kind = client.get("/web/oversight/events", params={"resource": "my_cases", "since": day, "until": day})
     assert kind.status_code == 200 and "read:my_cases" in kind.text
-    everything = client.get("/web/oversight/events")
-    older = re.search(r'href="/web/oversight/events\?before=([0-9]+)"', everything.text)
+    everything = client.get("/web/oversight/events", params={"size": 50})
+    older = re.search(r'href="/web/oversight/events\?size=50&amp;before=([0-9]+)"', everything.text)
     assert older
     below = int(older.group(1))
     second = client.get("/web/oversight/events", params={"before": below})
@@ -212,17 +212,17 @@ def test_browse_filters_agree_with_a_full_scan(world: World) -> None:
             browse.EventFilter(until=dt.date(2000, 1, 1)),
         ]
         for flt in filters:
-            found = browse.newest_first(conn, flt, limit=10**6, scan=10**7)
+            found = browse.page(conn, flt, size=10**6, budget=10**7)
             expected = sorted((e["leaf_index"] for e in everything if flt.matches(e)), reverse=True)
             assert [e["leaf_index"] for e in found["items"]] == expected, flt
-            assert found["next_before"] is None
+            assert found["older_before"] is None
         # small pages: each continues below the last, together they are the whole log
         seen: list[int] = []
         before = None
         while True:
-            page = browse.newest_first(conn, browse.EventFilter(), before=before, limit=700, scan=900)
+            page = browse.page(conn, browse.EventFilter(), before=before, size=700, budget=900)
             seen += [e["leaf_index"] for e in page["items"]]
-            if page["next_before"] is None:
+            if page["older_before"] is None:
                 break
-            before = page["next_before"]
+            before = page["older_before"]
         assert seen == sorted((e["leaf_index"] for e in everything), reverse=True)

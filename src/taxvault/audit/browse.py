@@ -1,9 +1,10 @@
 """Browsing the audit log newest first, with filters, in bounded work per page (the console's log browser).
 
 Why here: events are canonical bytes only ``audit/`` parses (one event builder and reader).
-Why bounded: the log has no index by principal or time, so a filtered page scans back from
-``before`` at most ``scan`` events and says where it stopped; the next page continues there.
-A page therefore costs the same on a log of a thousand events or of a hundred million.
+Why bounded: the log has no index by principal or time, so a filtered page reads from its
+keyset bound (``before`` downward or ``after`` upward) at most ten events per row it may show
+and says which leaves it read; the next page continues there. A page therefore costs the same
+on a log of a thousand events or of a hundred million.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from taxvault.audit.event import AuditEvent, canonical_json
 from taxvault.audit.tables import audit_events
 
 CHUNK = 500
-SCAN = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,49 +71,77 @@ def event_json(index: int, data: bytes) -> dict[str, Any]:
     return {"leaf_index": index, **body}
 
 
-def newest_first(
-    conn: Connection, flt: EventFilter, *, before: int | None = None, limit: int = 50, scan: int = SCAN
-) -> dict[str, Any]:
-    """Up to ``limit`` matching events below leaf ``before`` (default: the end), newest first.
+PAGE_SIZES = (50, 100, 500)
+READ_PER_ROW = 10
+"""A filtered page reads at most this many events per row it may show (1,000 for a page of 100)."""
 
-    ``next_before`` continues the search (None: the start of the log was reached);
-    ``scanned_from`` is the oldest leaf this page looked at.
+
+def page(
+    conn: Connection,
+    flt: EventFilter,
+    *,
+    size: int = 100,
+    before: int | None = None,
+    after: int | None = None,
+    budget: int | None = None,
+) -> dict[str, Any]:
+    """Up to ``size`` matching events, newest first, keyset-paged on the leaf index (never an offset).
+
+    ``before``: the events below that leaf, read downward (neither: from the newest);
+    ``after``: the events above that leaf, read upward (the *newer* page). A page reads at
+    most ``budget`` events (default: ``size`` unfiltered, ``READ_PER_ROW * size`` filtered),
+    so its cost does not grow with the log; ``low``/``high`` are the leaves it read between.
+    ``older_before`` / ``newer_after`` continue the search (None: that end of the log).
     """
     c = audit_events.c
+    upward = after is not None
+    budget = budget or (size if flt == EventFilter() else READ_PER_ROW * size)
     items: list[dict[str, Any]] = []
-    upper = before
+    bound = after if upward else before
     scanned = 0
-    lowest: int | None = None
-    exhausted = False
-    while len(items) < limit and scanned < scan:
-        want = min(CHUNK, scan - scanned)
-        q = sa.select(c.leaf_index, c.event).order_by(c.leaf_index.desc()).limit(want)
-        if upper is not None:
-            q = q.where(c.leaf_index < upper)
-        rows = conn.execute(q).all()
-        read = 0
+    seen: list[int] = []
+    end = False
+    while len(items) < size and scanned < budget and not end:
+        want = min(CHUNK, budget - scanned)
+        q = sa.select(c.leaf_index, c.event)
+        if upward:
+            q = q.where(c.leaf_index > bound).order_by(c.leaf_index.asc())
+        elif bound is not None:
+            q = q.where(c.leaf_index < bound).order_by(c.leaf_index.desc())
+        else:
+            q = q.order_by(c.leaf_index.desc())
+        rows = conn.execute(q.limit(want)).all()
+        end = len(rows) < want
         for index, data in rows:
-            read += 1
-            lowest = int(index)
+            bound = int(index)
+            seen.append(bound)
+            scanned += 1
             raw = bytes(data)
-            if not flt.may_match(raw):
-                continue
-            event = event_json(lowest, raw)
-            if flt.matches(event):
-                items.append(event)
-                if len(items) == limit:
-                    break
-        scanned += read
-        upper = lowest
-        if read == len(rows) and len(rows) < want:  # the start of the log
-            exhausted = True
-            break
-    done = exhausted or lowest == 0
+            if flt.may_match(raw):
+                event = event_json(bound, raw)
+                if flt.matches(event):
+                    items.append(event)
+                    if len(items) == size:
+                        end = end and bound == int(rows[-1][0])  # stopped early: more may follow
+                        break
+    low, high = (min(seen), max(seen)) if seen else (None, None)
+    last = conn.execute(sa.select(sa.func.max(c.leaf_index))).scalar()
+    newest = -1 if last is None else int(last)
+    if after is not None:  # read upward: show newest first like every page
+        items.reverse()
+        older = after + 1 if after >= 0 and newest >= 0 else None
+        newer = None if end or high is None or high >= newest else high
+    else:
+        older = None if end or low is None or low == 0 else low
+        top = None if before is None else before - 1
+        newer = top if top is not None and newest > top else None
     return {
         "items": items,
         "scanned": scanned,
-        "scanned_from": lowest,
-        "next_before": None if done or lowest is None else lowest,
+        "low": low,
+        "high": high,
+        "older_before": older,
+        "newer_after": newer,
     }
 
 

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -52,8 +53,10 @@ Ref = Annotated[str, Path(pattern=REF_PATTERN)]
 Leaf = Annotated[int, Path(ge=0, lt=2**62)]
 Filter = Annotated[str | None, Query(max_length=80)]
 _NAME = re.compile(r"^[A-Za-z0-9_.:\-]*[A-Za-z_][A-Za-z0-9_.:\-]*$")
+_REF = re.compile(REF_PATTERN)
+_TIN_RUN = re.compile(r"(?<![0-9])([0-9]{3}-?[0-9]{2}-?[0-9]{4}|[0-9]{2}-[0-9]{7})(?![0-9])")
 TaskId = Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]
-PAGE_SIZE = 50
+PAGE_SIZE = 100
 HEADS_SHOWN = 100
 
 _oversight = roles_any("oversight")
@@ -71,11 +74,12 @@ def start(request: Request, user: User) -> Response:
 
 
 def _name(value: str | None) -> str | None:
-    """A principal id or resource ref to filter by: blank is none; it has a letter (never a bare TIN)."""
+    """A principal id or resource ref to filter by: blank is none; it has a letter and, unless it is an
+    opaque ref, no run of digits shaped like a TIN (so no TIN, bare or dressed, reaches a page URL)."""
     value = (value or "").strip()
     if not value:
         return None
-    if not _NAME.fullmatch(value):
+    if not _NAME.fullmatch(value) or (not _REF.fullmatch(value) and _TIN_RUN.search(value)):
         raise Invalid("filter by an id or opaque ref (letters, digits, - _ . :), never a TIN", code="filter")
     return value
 
@@ -91,6 +95,31 @@ def _day(value: str | None) -> dt.date | None:
         raise Invalid("give days as YYYY-MM-DD", code="filter") from None
 
 
+def _filter(principal: str | None, resource: str | None, since: str | None, until: str | None) -> browse.EventFilter:
+    return browse.EventFilter(_name(principal), _name(resource), _day(since), _day(until))
+
+
+def _size(value: int | None) -> int:
+    if value is None:
+        return PAGE_SIZE
+    if value not in browse.PAGE_SIZES:
+        raise Invalid("a page shows 50, 100 or 500 events", code="size")
+    return value
+
+
+def _events_url(flt: browse.EventFilter, size: int, **at: int | None) -> str:
+    """A link to a page of the log: the filters (ids, refs, days: never a TIN), the size, one keyset bound."""
+    query: dict[str, Any] = {
+        "principal": flt.principal,
+        "resource": flt.resource,
+        "since": flt.since,
+        "until": flt.until,
+        "size": size,
+        **at,
+    }
+    return "/web/oversight/events?" + urlencode({k: str(v) for k, v in query.items() if v is not None})
+
+
 @router.get("/events")
 def events(
     request: Request,
@@ -99,13 +128,23 @@ def events(
     resource: Filter = None,
     since: Filter = None,
     until: Filter = None,
+    size: Annotated[int | None, Query(ge=1, le=1000)] = None,
     before: Annotated[int | None, Query(ge=1, lt=2**62)] = None,
+    after: Annotated[int | None, Query(ge=0, lt=2**62)] = None,
 ) -> HTMLResponse:
-    """Events newest first, filtered by principal, resource (ref, kind or taxpayer) and UTC days; paged by leaf."""
-    flt = browse.EventFilter(_name(principal), _name(resource), _day(since), _day(until))
+    """Events newest first, filtered by principal, resource (ref, kind or taxpayer ref) and UTC days.
+
+    Paged by leaf index: *older* reads below the page's lowest leaf, *newer* above its highest
+    (keyset, never an offset); a page reads at most ``size`` events unfiltered, ten times that
+    filtered, and says which leaves it read.
+    """
+    flt = _filter(principal, resource, since, until)
+    rows = _size(size)
+    if before is not None and after is not None:
+        raise Invalid("page either before or after a leaf", code="page")
 
     def fetch(conn: Connection, _t: Target) -> dict[str, Any]:
-        return browse.newest_first(conn, flt, before=before, limit=PAGE_SIZE)
+        return browse.page(conn, flt, size=rows, before=before, after=after)
 
     body = door_access(request, user, Resource.AUDIT_LOG).serve(fetch, action="read_audit")
     query: dict[str, Any] = {
@@ -114,18 +153,40 @@ def events(
         "since": flt.since,
         "until": flt.until,
     }
+    older, newer, high = body["older_before"], body["newer_after"], body["high"]
+    here = {} if before is None and after is None else {"before": None if high is None else high + 1}
     return render(
         request,
         "oversight/events.html",
         Page("Audit log"),
         items=body["items"],
         scanned=body["scanned"],
-        scanned_from=body["scanned_from"],
-        next_before=body["next_before"],
-        before=before,
+        low=body["low"],
+        high=high,
+        size=rows,
+        sizes=[(n, _events_url(flt, n, **here)) for n in browse.PAGE_SIZES],
+        older_url=None if older is None else _events_url(flt, rows, before=older),
+        newer_url=None if newer is None else _events_url(flt, rows, after=newer),
+        newest_url=_events_url(flt, rows) if before is not None or after is not None else None,
         filters={k: ("" if v is None else str(v)) for k, v in query.items()},
         filtered=any(v is not None for v in query.values()),
     )
+
+
+@router.post("/events")
+def filter_events(
+    request: Request,
+    user: User,
+    principal: Annotated[str, Form(max_length=80)] = "",
+    resource: Annotated[str, Form(max_length=80)] = "",
+    since: Annotated[str, Form(max_length=10)] = "",
+    until: Annotated[str, Form(max_length=10)] = "",
+    size: Annotated[int | None, Form(ge=1, le=1000)] = None,
+) -> Response:
+    """The filter form, posted so that what was typed reaches no URL before it is checked (a TIN is
+    refused here, unechoed); then the first page of the filtered log (POST-redirect-GET)."""
+    flt = _filter(principal, resource, since, until)
+    return RedirectResponse(_events_url(flt, _size(size)), status_code=303)
 
 
 def proof_view(conn: Connection, log: Any, leaf: int) -> dict[str, Any]:
