@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import os
 import threading
 import time
@@ -54,6 +55,7 @@ PURGE_EVERY_SECONDS = 600.0
 REPLAY_POLICY = "idempotency:own-stored-response"
 _SECRET_NAME = "idempotency-hmac"  # noqa: S105 - the name of a key file, not a secret
 _K = idempotency_keys.c
+log = logging.getLogger("taxvault.access.idempotency")
 
 
 def valid_key(key: str) -> bool:
@@ -128,10 +130,18 @@ class Claim:
     door: Door | None = None
     principal: str | None = None
     events: list[AuditEvent] = field(default_factory=list)
+    written: AuditEvent | None = None  # the request's write event, named again by a replay's event
+    early: bool = False  # committed before the response (another transaction began in the request)
 
     @property
     def open(self) -> bool:
+        """The request's transaction is open (a write began it, nothing committed it yet)."""
         return self.conn is not None
+
+    @property
+    def pending(self) -> bool:
+        """A write of the request awaits its response: to commit with it, or to store it after an early commit."""
+        return self.conn is not None or (self.early and self.principal is not None)
 
     def key_hash(self, principal: str) -> str:
         return _keyed("key", principal.encode(), self.key.encode("ascii"))
@@ -141,31 +151,63 @@ class Claim:
 
         Raises what the store raises (the adapter answers 503: the outcome is then unknown, and a
         retry with the same key is safe: it replays if this committed, writes once if not).
+        After an early commit the response is stored in a transaction of its own, best effort.
         """
         conn, door, principal = self.conn, self.door, self.principal
-        if conn is None or door is None or principal is None:
+        if door is None or principal is None:
+            return
+        if conn is None:
+            if self.early:
+                try:
+                    with door.engine.begin() as late:
+                        self._store(late, principal, status, content_type, body)
+                except Exception:  # the write is durable; only its replay is lost (a retry gets a 409)
+                    log.exception("idempotency: the response of an applied write was not stored")
             return
         try:
-            written = next((e for e in reversed(self.events) if e.decision == Decision.ALLOW), None)
-            conn.execute(
-                idempotency_keys.update()
-                .where(_K.principal_id == principal, _K.key_hash == self.key_hash(principal))
-                .values(
-                    status=status,
-                    content_type=content_type[:100],
-                    body=body,
-                    action=written.action[:100] if written else None,
-                    resource=written.resource[:64] if written else None,
-                    subject=written.subject if written else None,
-                    fields=",".join(written.fields)[:2000] if written else None,
-                )
-            )
-            if self.events:
-                door._append_in(conn, self.events)
-                self.events.clear()
+            self._store(conn, principal, status, content_type, body)
+            self._append_events(conn, door)
             conn.commit()
         finally:
             self.close()
+
+    def commit_early(self) -> None:
+        """Another transaction begins in this request (a job's unit, a direct write): commit ours first.
+
+        Holding ours open would make that one wait on our locks (SQLite's write lock, PostgreSQL's row
+        locks) for ever. The write and its events commit now; the response is stored when known.
+        """
+        conn, door = self.conn, self.door
+        if conn is None or door is None:
+            return
+        try:
+            self._append_events(conn, door)
+            conn.commit()
+            self.early = True
+        finally:
+            self.close()
+
+    def _append_events(self, conn: Connection, door: Door) -> None:
+        self.written = next((e for e in reversed(self.events) if e.decision == Decision.ALLOW), self.written)
+        if self.events:
+            door._append_in(conn, self.events)
+            self.events.clear()
+
+    def _store(self, conn: Connection, principal: str, status: int, content_type: str, body: bytes) -> None:
+        written = self.written or next((e for e in reversed(self.events) if e.decision == Decision.ALLOW), None)
+        conn.execute(
+            idempotency_keys.update()
+            .where(_K.principal_id == principal, _K.key_hash == self.key_hash(principal))
+            .values(
+                status=status,
+                content_type=content_type[:100],
+                body=body,
+                action=written.action[:100] if written else None,
+                resource=written.resource[:64] if written else None,
+                subject=written.subject if written else None,
+                fields=",".join(written.fields)[:2000] if written else None,
+            )
+        )
 
     def abandon(self) -> None:
         """Roll the request's transaction back (the request failed: nothing of it is kept)."""
@@ -205,8 +247,12 @@ class Claim:
                     "use a new key for a new request",
                     code="idempotency-key-reused",
                 )
-            if row.status is None:  # not reachable after a commit (the response is stored with the write)
-                raise Conflict("a request with this Idempotency-Key is in progress", code="idempotency-key-in-progress")
+            if row.status is None:  # applied, committed early, and its response not (yet) stored
+                raise Conflict(
+                    "a request with this Idempotency-Key was applied but its response is not recorded "
+                    "(or is being recorded): read the resource before writing again",
+                    code="idempotency-key-applied",
+                )
             raise Replayed(
                 Stored(
                     int(row.status), str(row.content_type or ""), bytes(row.body or b""), str(row.request_id),
@@ -289,6 +335,7 @@ def claimed_unit(door: Door, claim: Claim, session: Session, *, write: bool) -> 
 
     fresh = claim.conn is None
     if fresh:
+        _watch(door)
         conn = door.engine.connect()
         claim.conn, claim.door = conn, door
         if door.is_sqlite:
@@ -327,6 +374,19 @@ def claimed_unit(door: Door, claim: Claim, session: Session, *, write: bool) -> 
         claim.events.clear()
         raise
     unit.committed()
+
+
+def _watch(door: Door) -> None:
+    """Listen for other transactions beginning on the door's engine (once per engine)."""
+    if not sa.event.contains(door.engine, "begin", _on_begin):
+        sa.event.listen(door.engine, "begin", _on_begin)
+
+
+def _on_begin(conn: Connection) -> None:
+    """A transaction begins: if it is not the current request's own while that one is open, commit ours first."""
+    claim = _current.get()
+    if claim is not None and claim.conn is not None and conn is not claim.conn:
+        claim.commit_early()
 
 
 def _replay_event(door: Door, session: Session, stored: Stored) -> AuditEvent:

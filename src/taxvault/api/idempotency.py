@@ -91,7 +91,7 @@ class IdempotencyMiddleware:
             raise
         finally:
             idempotency.end(token)
-        if claim.open:
+        if claim.pending:
             status, content_type, body_out = _response(held)
             try:
                 await run_in_threadpool(claim.finish, status, content_type, body_out)
