@@ -494,3 +494,19 @@ def test_batch_path_agrees_on_slack_dbcs_and_edited() -> None:
         want = decode_record(layout, record)
         out = list(iter_records(layout, io.BytesIO(record * 2500)))
         assert len(out) == 2500 and all(r.values == want for r in out)
+
+
+def test_depending_on_a_qualified_counter() -> None:
+    text = (
+        "       01  R.\n"
+        "           05 G.\n"
+        "              10 N PIC 9.\n"
+        "           05 H.\n"
+        "              10 N PIC 9.\n"
+        "           05 T OCCURS 1 TO 3 DEPENDING ON N IN H PIC X.\n"
+    )
+    layout = parse_copybook(text)
+    assert decode_record(layout, e("12ABC")) == {"G": {"N": 1}, "H": {"N": 2}, "T": ["A", "B"]}
+    assert decode_record(parse_copybook(text.replace("IN H", "OF G")), e("12ABC"))["T"] == ["A"]
+    with pytest.raises(CopybookSyntaxError, match="no such item before T"):
+        parse_copybook(text.replace("IN H", "OF Q"))

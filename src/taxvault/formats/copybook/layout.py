@@ -397,7 +397,13 @@ def _resolve_counters(items: list[Item]) -> None:
     for item in items:
         if item.depending_on_name is None:
             continue
-        before = [c for c in items if c.name == item.depending_on_name and position[id(c)] < position[id(item)]]
+        before = [
+            c
+            for c in items
+            if c.name == item.depending_on_name
+            and position[id(c)] < position[id(item)]
+            and set(item.depending_on_qualifiers) <= {a.name for a in _ancestors(c)}
+        ]
         if not before:
             raise CopybookSyntaxError(
                 f"DEPENDING ON {item.depending_on_name}: no such item before {item.name}", item.line

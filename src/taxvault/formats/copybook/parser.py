@@ -164,6 +164,7 @@ class Item:
     occurs_min: int | None = None
     occurs_max: int | None = None
     depending_on_name: str | None = None
+    depending_on_qualifiers: tuple[str, ...] = ()  # DEPENDING ON N OF G IN H: the groups that hold N
     redefines_name: str | None = None
     # Filled in by the layout pass.
     ftype: FieldType | None = None
@@ -410,6 +411,10 @@ def _parse_occurs(cur: _Entries, item: Item, line: int) -> None:
     if cur.accept("DEPENDING"):
         cur.accept("ON")
         item.depending_on_name = _name(cur.next("the DEPENDING ON name", line), "the DEPENDING ON name")
+        qualifiers = []
+        while cur.accept("OF", "IN"):
+            qualifiers.append(_name(cur.next("a qualifying group name", line), "a qualifying group name"))
+        item.depending_on_qualifiers = tuple(qualifiers)
     elif item.occurs_max == 0:
         raise CopybookSyntaxError("OCCURS 0 TIMES without DEPENDING ON", line)
     while (tok := cur.peek()) is not None and tok.upper in ("ASCENDING", "DESCENDING", "INDEXED"):
