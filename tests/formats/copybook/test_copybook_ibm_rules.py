@@ -510,3 +510,59 @@ def test_depending_on_a_qualified_counter() -> None:
     assert decode_record(parse_copybook(text.replace("IN H", "OF G")), e("12ABC"))["T"] == ["A"]
     with pytest.raises(CopybookSyntaxError, match="no such item before T"):
         parse_copybook(text.replace("IN H", "OF Q"))
+
+
+def test_decode_command_options_for_the_ibm_rules(tmp_path: Path) -> None:
+    cpy = tmp_path / "mix.cpy"
+    cpy.write_text(
+        "       01  R.\n"
+        "           05 K   PIC X.\n"
+        "           05 B   PIC S9(4) COMP SYNC.\n"
+        "           05 G   PIC G(1).\n"
+        "           05 P   PIC S9(2) COMP-3.\n",
+        encoding="latin-1",
+    )
+    # Aligned: K 0, slack 1, B 2-3, G 4-5, P 6-7 (8 bytes); without alignment: B 1-2, G 3-4, P 5-6 (7 bytes).
+    aligned = [
+        e("A") + b"\x00" + (5).to_bytes(2, "big") + b"\x42\xc1" + b"\x01\x2c",
+        e("B") + b"\x00\xff\xff\x40\x40\x90\x1d",
+    ]
+    data = tmp_path / "mix.dat"
+    data.write_bytes(b"".join(aligned))
+    runner = CliRunner()
+
+    def decode(out: str, *extra: str) -> tuple[Any, list[dict[str, Any]], list[dict[str, Any]]]:
+        path = tmp_path / out
+        result = runner.invoke(app, ["copybook", "decode", str(data), "-c", str(cpy), "-o", str(path), *extra])
+        rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        qpath = tmp_path / out.replace(".jsonl", ".quarantine.jsonl")
+        quarantined = [json.loads(line) for line in qpath.read_text().splitlines()] if qpath.exists() else []
+        return result, rows, quarantined
+
+    result, rows, quarantined = decode("a.jsonl")
+    assert result.exit_code == 0, result.output
+    assert rows == [{"K": "A", "B": 5, "G": "42C1", "P": 12}, {"K": "B", "B": -1, "G": "", "P": -901}]
+    result, rows, quarantined = decode("s.jsonl", "--strict-packed-spare", "--strict")
+    assert result.exit_code == 1 and len(rows) == 1 and [q["field"] for q in quarantined] == ["R.P"]
+    result, rows, quarantined = decode("r.jsonl", "--dbcs", "refuse")
+    assert rows == [] and [q["field_offset"] for q in quarantined] == [4, 4]
+    assert (
+        runner.invoke(
+            app,
+            [
+                "copybook",
+                "decode",
+                str(data),
+                "-c",
+                str(cpy),
+                "-o",
+                str(tmp_path / "x.jsonl"),
+                "--dbcs",
+                "no-such-codec",
+            ],
+        ).exit_code
+        == 1
+    )
+    data.write_bytes(b"".join(rec[:1] + rec[2:] for rec in aligned))  # the same records written without alignment
+    result, rows, _ = decode("i.jsonl", "--ignore-sync")
+    assert rows == [{"K": "A", "B": 5, "G": "42C1", "P": 12}, {"K": "B", "B": -1, "G": "", "P": -901}]
