@@ -425,7 +425,7 @@ def test_copy_statement_forms(tmp_path: Path) -> None:
         (H + "           55  A PIC X.\n", "invalid level number"),
         (H + "           05  A PIC X(0).\n", "bad repetition count"),
         (H + "           05  A PIC X(3.\n", "unbalanced"),
-        (H + "           05  A PIC 9(3) USAGE NATIONAL.\n", "needs PIC N"),
+        (H + "           05  A PIC X(3) USAGE NATIONAL.\n", "needs PIC N or a numeric picture"),
         (H + "           05  A PIC XQ.\n", "unsupported characters"),
         (H + "           05  A PIC 9S9.\n", "S must be the first"),
         (H + "           05  A PIC 9V9V9.\n", "more than one decimal point"),

@@ -566,3 +566,22 @@ def test_decode_command_options_for_the_ibm_rules(tmp_path: Path) -> None:
     data.write_bytes(b"".join(rec[:1] + rec[2:] for rec in aligned))  # the same records written without alignment
     result, rows, _ = decode("i.jsonl", "--ignore-sync")
     assert rows == [{"K": "A", "B": 5, "G": "42C1", "P": 12}, {"K": "B", "B": -1, "G": "", "P": -901}]
+
+
+def test_national_decimal_items() -> None:
+    layout = parse_copybook(
+        "       01  R.\n"
+        "           05 A PIC 9(3) USAGE NATIONAL.\n"
+        "           05 B PIC S9(3)V99 NATIONAL SIGN LEADING SEPARATE.\n"
+        "           05 G USAGE NATIONAL.\n"
+        "              10 D PIC 9(2).\n"
+        "              10 E PIC N(2).\n"
+    )
+    # 2 bytes a character: A 0-5, B 6-17 (sign + 5 digits), D 18-21, E 22-25.
+    assert offsets(layout, "A", "B", "D", "E") == [(0, 6), (6, 12), (18, 4), (22, 4)]
+    data = "123-0012542hi".encode("utf-16-be")
+    values = {"A": 123, "B": Decimal("-1.25"), "G": {"D": 42, "E": "hi"}}
+    assert decode_record(layout, data) == values
+    assert encode_record(layout, values) == data
+    assert decode_record(layout, "1x3".encode("utf-16-be") + data[6:])["A"] is None
+    assert decode_record(layout, "12\u0663".encode("utf-16-be") + data[6:])["A"] is None  # a non-ASCII digit

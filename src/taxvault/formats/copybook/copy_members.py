@@ -244,8 +244,9 @@ def apply_replace_statements(tokens: list[Token]) -> list[Token]:
     """Carry out ``REPLACE ... .`` / ``REPLACE OFF.`` statements on the (COPY-expanded) tokens.
 
     Why: shops write ``REPLACE ==:TAG:== BY ==CUST==.`` at the top of a copybook
-    instead of asking every program to say ``COPY ... REPLACING``.  A statement
-    is recognised where an entry may start (first token, or after a period).
+    instead of asking every program to say ``COPY ... REPLACING``.  REPLACE is a
+    reserved word (never a data name), so a statement is recognised wherever
+    the word stands outside a literal, as COBOL allows.
     """
     if not any(t.upper == "REPLACE" and not t.is_literal for t in tokens):
         return tokens
@@ -255,8 +256,7 @@ def apply_replace_statements(tokens: list[Token]) -> list[Token]:
     i = 0
     while i < len(tokens):
         tok = tokens[i]
-        at_entry_start = i == 0 or tokens[i - 1].is_period
-        if tok.upper != "REPLACE" or tok.is_literal or not at_entry_start:
+        if tok.upper != "REPLACE" or tok.is_literal:
             segment.append(tok)
             i += 1
             continue

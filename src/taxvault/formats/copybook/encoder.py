@@ -18,6 +18,7 @@ is written only when its key is present.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import struct
 from collections.abc import Callable, Mapping
@@ -253,6 +254,10 @@ def encode_value(
         return _text(ftype, value, cp, name, justified)
     if ftype.kind is Kind.FLOAT:
         return _float(ftype, value, float_format, name)
+    if ftype.usage is Usage.NATIONAL:  # national decimal: the DISPLAY characters in UTF-16BE
+        shown = dataclasses.replace(ftype, usage=Usage.DISPLAY, size=ftype.size // 2)
+        ascii_page = get_code_page("ascii")
+        return encode_value(shown, value, ascii_page, float_format, name).decode("ascii").encode("utf-16-be")
     unscaled = _unscaled(ftype, value, name)
     if ftype.usage is Usage.PACKED:
         digits = str(abs(unscaled)).rjust(ftype.digits, "0")

@@ -15,12 +15,13 @@ COMP-2 produce ``float``.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import struct
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Literal
 
-from .codepages import CodePage
+from .codepages import CodePage, get_code_page
 from .errors import RecordDecodeError
 from .picture import FieldType, Kind, Usage
 
@@ -297,6 +298,30 @@ def display_converter(
     return convert_blank_when_zero
 
 
+def national_number_converter(ftype: FieldType, *, improved_nulls: bool, strict_overpunch: bool) -> Converter:
+    """National decimal: UTF-16BE characters of a DISPLAY number, read by the ASCII DISPLAY rules."""
+    shown = dataclasses.replace(ftype, usage=Usage.DISPLAY, size=ftype.size // 2)
+    inner = make_converter(
+        shown,
+        get_code_page("ascii"),
+        trimming="both",
+        improved_nulls=improved_nulls,
+        strict_overpunch=strict_overpunch,
+        float_format="ieee754",
+    )
+
+    def convert(b: bytes) -> Any:
+        try:
+            text = b.decode("utf-16-be")
+        except UnicodeDecodeError:
+            return None
+        if not text.isascii() or len(text) != shown.size:
+            return None
+        return inner(text.encode("ascii"))
+
+    return convert
+
+
 def packed_converter(ftype: FieldType, *, strict_spare: bool = False, field: str | None = None) -> Converter:
     """COMP-3: BCD digits, last nibble C/F positive, D negative; anything else is null.
 
@@ -437,6 +462,8 @@ def make_converter(
         return packed_converter(ftype, strict_spare=strict_packed_spare, field=field)
     if ftype.usage is Usage.BINARY:
         return binary_converter(ftype, strict_digits=strict_binary_digits, field=field, byte_order=native_binary)
+    if ftype.usage is Usage.NATIONAL:
+        return national_number_converter(ftype, improved_nulls=improved_nulls, strict_overpunch=strict_overpunch)
     if ftype.edit_generic:
         from .edited import edited_converter  # edited builds on this module
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 _REPEAT = re.compile(r"(.)\((\d+)\)")
@@ -193,7 +193,15 @@ def field_type(
     if set(body) <= set("N"):
         return FieldType(Kind.TEXT, Usage.NATIONAL, 2 * len(body), picture=pic)
     if usage is Usage.NATIONAL:
-        raise PictureError(f"USAGE NATIONAL needs PIC N, got {pic}")
+        # National decimal (PIC 9 ... USAGE NATIONAL): the DISPLAY number's characters in UTF-16BE.
+        if "X" in body or "A" in body:
+            raise PictureError(f"USAGE NATIONAL needs PIC N or a numeric picture, got {pic}")
+        shown = field_type(
+            pic, Usage.DISPLAY, sign_leading=sign_leading, sign_separate=sign_separate, sign_clause=sign_clause
+        )
+        if shown.kind is not Kind.NUMBER:
+            raise PictureError(f"PIC {pic} USAGE NATIONAL is not supported")
+        return replace(shown, usage=Usage.NATIONAL, size=2 * shown.size)
     if "X" in body or "A" in body:
         # Alphanumeric-edited (X with B 0 /) is still text; its width is its positions.
         if not set(body) <= _TEXT_CHARS | set("B0/"):
