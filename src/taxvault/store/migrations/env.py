@@ -29,12 +29,14 @@ with engine.connect() as connection:
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         connection.commit()
     try:
+        options = schema_check_options(connection.dialect.name)
         with connection.begin():
             context.configure(
                 connection=connection,
                 target_metadata=all_metadata(),
                 render_as_batch=True,
-                **schema_check_options(connection.dialect.name),
+                include_name=options["include_name"],
+                include_object=options["include_object"],
             )
             context.run_migrations()
             if sqlite:
