@@ -87,6 +87,8 @@ def test_the_same_key_with_another_body_is_refused_and_writes_nothing(world: Wor
     assert other.status_code == 422
     assert other.headers["content-type"].startswith("application/problem+json")
     assert "different request" in other.json()["detail"]
+    refused = [e for e in _events(world, 0) if e.request_id == other.headers["x-request-id"]]
+    assert [(e.decision, e.policy) for e in refused] == [(Decision.DENY, "refused:idempotency-key-reused")]
     quoted = _adjust(world, '"k-body-1"')  # an RFC 8941 sf-string, as the IETF draft writes it: the same key
     assert quoted.headers.get("idempotent-replayed") == "true"
     assert _rows(world.engine, ledger_adjustments) == 1
@@ -198,6 +200,8 @@ def test_a_concurrent_duplicate_waits_then_is_a_409_on_postgresql(world: World) 
     if world.engine.dialect.name == "postgresql":
         assert dup.status_code == 409, dup.text
         assert "in progress" in dup.json()["detail"]
+        refused = [e for e in _events(world, 0) if e.request_id == dup.headers["x-request-id"]]
+        assert [e.policy for e in refused] == ["refused:idempotency-key-in-progress"]
     else:
         assert dup.status_code == 201 and dup.headers["idempotent-replayed"] == "true"
         assert dup.json() == {"first": True}

@@ -366,12 +366,17 @@ def claimed_unit(door: Door, claim: Claim, session: Session, *, write: bool) -> 
         claim.abandon()
         door.append(_replay_event(door, unit.session, replay.stored))
         raise
-    except BaseException:
+    except BaseException as exc:
         claim.abandon()
         for ev in [*claim.events, *unit.events]:
             if ev.decision == Decision.DENY:
                 door.append(ev)
         claim.events.clear()
+        if isinstance(exc, Invalid | Conflict) and (exc.code or "").startswith("idempotency-key"):
+            door.refuse(  # refused before any decision: the key was reused, or its request is in flight
+                session.principal, "idempotent_request", exc.code or "", request_id=session.request_id,
+                purpose=session.purpose, resource="idempotency-key",
+            )  # fmt: skip
         raise
     unit.committed()
 
