@@ -585,3 +585,16 @@ def test_national_decimal_items() -> None:
     assert encode_record(layout, values) == data
     assert decode_record(layout, "1x3".encode("utf-16-be") + data[6:])["A"] is None
     assert decode_record(layout, "12\u0663".encode("utf-16-be") + data[6:])["A"] is None  # a non-ASCII digit
+
+
+def test_national_and_dbcs_literals_in_values_and_conditions() -> None:
+    layout = parse_copybook(
+        "       01  R.\n"
+        "           05 A PIC N(2) VALUE NX'00410042'.\n"
+        "              88 A-AB VALUE NX'00410042' N'xy'.\n"
+        "           05 G PIC G(1) VALUE G'..'.\n"
+        "              88 G-X VALUE G'x'.\n"
+    )
+    assert layout.item("A").value == ("NX'00410042'",)
+    assert layout.conditions["A_AB"][1].values == ((b"\x00A\x00B", None), ("xy", None))
+    assert layout.conditions["G_X"][1].values == (("x", None),)

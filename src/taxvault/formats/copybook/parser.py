@@ -31,7 +31,7 @@ from .copy_members import (
 )
 from .errors import CopybookSyntaxError
 from .picture import FIXED_BINARY, FieldType, Kind, PictureError, Usage, field_type, usage_from_word
-from .source import SourceFormat, Token, tokenize
+from .source import SourceFormat, Token, literal_prefix, tokenize
 
 _NAME = re.compile(r"[A-Za-z0-9_$#@][A-Za-z0-9_$#@-]*")
 _INTEGER = re.compile(r"\d+")
@@ -448,13 +448,13 @@ def _literal_value(cur: _Entries, line: int) -> Any:
         tok = cur.next("a literal after ALL", line)
     text = tok.text
     if tok.is_literal:
-        prefix = text[0].upper() if text[0] not in "'\"" else ""
+        prefix = text[: literal_prefix(text)].upper()
         body = text[len(prefix) :]
         quote = body[0]
         if len(body) < 2 or body[-1] != quote:
             raise CopybookSyntaxError(f"unterminated literal {text!r}", tok.line)
         inner = body[1:-1].replace(quote * 2, quote)
-        if prefix == "X":
+        if prefix in ("X", "NX", "UX"):
             try:
                 return bytes.fromhex(inner)
             except ValueError:

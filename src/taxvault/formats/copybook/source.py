@@ -47,12 +47,20 @@ from .errors import CopybookSyntaxError
 SourceFormat = Literal["auto", "fixed", "shifted", "trimmed", "free"]
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _TOKEN = re.compile(
-    r"(?:[XxNnGgZzBb](?=[\"']))?(?:\"(?:[^\"]|\"\")*\"?|'(?:[^']|'')*'?)|==|(?:[^\s\"'=]|=(?!=))+",
+    r"(?:(?:[NnUu][Xx]|[XxNnGgZzBbUu])(?=[\"']))?(?:\"(?:[^\"]|\"\")*\"?|'(?:[^']|'')*'?)|==|(?:[^\s\"'=]|=(?!=))+",
 )
 _CONTROL = dict.fromkeys([*range(0x20), 0x7F], " ")
 _INDICATORS = " *-/dD"
 # Indicator column and text-area end (0-based, exclusive) per column format.
 _COLUMNS = {"fixed": (6, 72), "shifted": (7, 73), "trimmed": (0, 66)}
+
+
+def literal_prefix(word: str) -> int:
+    """Length of a literal's prefix (0 for 'abc', 1 for X'C1' N'..' G'..', 2 for NX'..'), -1 if not a literal."""
+    for n in range(3):
+        if len(word) > n and word[n] in "'\"":
+            return n if n == 0 or word[:n].isalpha() else -1
+    return -1
 
 
 @dataclass(frozen=True)
@@ -72,8 +80,7 @@ class Token:
 
     @property
     def is_literal(self) -> bool:
-        head = self.text[:2]
-        return head[:1] in ("'", '"') or (len(head) == 2 and head[1] in ("'", '"'))
+        return literal_prefix(self.text) >= 0
 
 
 @dataclass(frozen=True)
@@ -204,8 +211,9 @@ def tokenize_lines(lines: list[SourceLine]) -> list[Token]:
         number = source.line
         for match in _TOKEN.finditer(source.text):
             word = match.group(0)
-            if word[0] in "'\"" or (len(word) > 1 and word[1] in "'\""):
-                body = word if word[0] in "'\"" else word[1:]
+            prefix = literal_prefix(word)
+            if prefix >= 0:
+                body = word[prefix:]
                 if len(body) < 2 or body[-1] != body[0] or _open_quote(body):
                     raise CopybookSyntaxError(f"literal is not closed on its line: {word[:20]}", number)
                 tokens.append(Token(word, number))
