@@ -6,7 +6,11 @@ For each record the locust users wrote (request id, route, status):
   (``read:module_transcript``, ``lookup:entity``, ...) and, where the client knew it, the resource;
 - a refusal (403, 404) must have its refusal event (a denied event with its request id);
 - a 503 must be a problem+json (no data); the 503s are counted, never excused when a 2xx is wrong;
-- every 2xx adjustment (an acknowledged write) must be in the store (``lost acknowledged writes``).
+- every 2xx adjustment (an acknowledged write) must be in the store (``lost acknowledged writes``);
+- a replayed 2xx (``Idempotent-Replayed: true``: a retry of a write that was applied) must have its
+  one ``replay:<resource>`` event instead of a second write event;
+- no write retried with the same ``Idempotency-Key`` may be applied twice (``doubled writes``: the
+  adjustments whose request id is one of the key's attempts, at most one per key).
 
 The events are read through the audit module's reader (:meth:`LogStore.iter_events`, then
 :meth:`AuditEvent.from_bytes`), not by hand. A random sample of the matched events is proved
@@ -54,6 +58,7 @@ EXPECTED_ACTION = {
     "refuse-other-unit": "read:module_transcript",
     "access-report": "read:access_report",
 }
+REPLAYED_ACTION = {"adjust": "replay:module_transcript"}
 REFUSALS = (403, 404)
 
 
@@ -76,6 +81,9 @@ class Result:
     unaudited: list[Finding] = field(default_factory=list)
     lost_writes: list[str] = field(default_factory=list)
     acknowledged_writes: int = 0
+    doubled_writes: list[str] = field(default_factory=list)  # Idempotency-Keys applied more than once
+    retried_writes: int = 0  # keys sent more than once
+    replayed: int = 0
     proofs_checked: int = 0
     proofs_failed: int = 0
     sth_size: int = 0
@@ -88,6 +96,9 @@ class Result:
             "unaudited": [f.__dict__ for f in self.unaudited],
             "lost_writes": self.lost_writes,
             "acknowledged_writes": self.acknowledged_writes,
+            "doubled_writes": self.doubled_writes,
+            "retried_writes": self.retried_writes,
+            "replayed": self.replayed,
             "proofs_checked": self.proofs_checked,
             "proofs_failed": self.proofs_failed,
             "sth_size": self.sth_size,
@@ -225,16 +236,18 @@ def check(records: list[dict[str, Any]], engine: Engine, *, sample: int = 50) ->
                 why = f"{len(allowed)} allowed of {len(evs)} events (want exactly one)"
             else:
                 index, ev = allowed[0]
-                if ev.action != EXPECTED_ACTION.get(route, ev.action):
-                    why = f"action {ev.action} (want {EXPECTED_ACTION[route]})"
+                want = (REPLAYED_ACTION if r.get("replayed") else EXPECTED_ACTION).get(route, ev.action)
+                if ev.action != want:
+                    why = f"action {ev.action} (want {want})"
                 elif r.get("resource") and ev.resource != r["resource"]:
                     why = "the event names another resource"
                 else:
                     matched.append(index)
             if why:
                 result.unaudited.append(Finding(rid, route, status, why))
-            if route == "adjust":
+            if route == "adjust" and str(r.get("adj")) not in acknowledged:
                 acknowledged.append(str(r.get("adj")))
+            result.replayed += 1 if r.get("replayed") else 0
         elif status in REFUSALS:
             evs = events.get(rid or "", [])
             if not any(e.decision == Decision.DENY for _, e in evs):
@@ -254,9 +267,34 @@ def check(records: list[dict[str, Any]], engine: Engine, *, sample: int = 50) ->
                     )
                 )
         result.lost_writes = [a for a in acknowledged if a not in have]
+    result.doubled_writes, result.retried_writes = doubled_writes(records, engine)
     if sample > 0:
         _prove_sample(engine, matched, sample, result)
     return result
+
+
+def doubled_writes(records: list[dict[str, Any]], engine: Engine) -> tuple[list[str], int]:
+    """The Idempotency-Keys whose attempts applied more than one adjustment, and how many keys were retried.
+
+    An attempt's request id is the one the client sent (the server keeps a well-formed one, and the
+    adjustment row records it), so an attempt that got no answer is counted too.
+    """
+    key_of: dict[str, str] = {}
+    attempts: Counter[str] = Counter()
+    for r in records:
+        key = r.get("key")
+        if key and r.get("route") == "adjust":
+            attempts[str(key)] += 1
+            for rid in {r.get("sent"), r.get("rid")} - {None}:
+                key_of[str(rid)] = str(key)
+    applied: Counter[str] = Counter()
+    rids = sorted(key_of)
+    with engine.connect() as conn:
+        for k in range(0, len(rids), 500):
+            chunk = rids[k : k + 500]
+            q = sa.select(ledger_adjustments.c.request_id).where(ledger_adjustments.c.request_id.in_(chunk))
+            applied.update(key_of[str(rid)] for (rid,) in conn.execute(q))
+    return sorted(k for k, n in applied.items() if n > 1), sum(1 for n in attempts.values() if n > 1)
 
 
 def report(result: Result) -> None:
@@ -271,6 +309,12 @@ def report(result: Result) -> None:
     if len(result.unaudited) > 50:
         print(f"  ... and {len(result.unaudited) - 50} more")
     print(f"lost acknowledged writes: {len(result.lost_writes)} of {result.acknowledged_writes}")
+    print(
+        f"doubled writes: {len(result.doubled_writes)} ({result.retried_writes} writes retried with their "
+        f"Idempotency-Key, {result.replayed} answered by a replay)"
+    )
+    for key in result.doubled_writes[:20]:
+        print(f"  applied twice: {key}")
     print(
         f"inclusion proofs: {result.proofs_checked - result.proofs_failed}/{result.proofs_checked} verified "
         f"against the signed tree head of size {result.sth_size}"
@@ -291,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     report(result)
     if args.json:
         args.json.write_text(json.dumps(result.to_json()), encoding="utf-8")
-    bad = result.unaudited or result.lost_writes or result.proofs_failed
+    bad = result.unaudited or result.lost_writes or result.doubled_writes or result.proofs_failed
     return 1 if bad else 0
 
 

@@ -8,7 +8,11 @@ one JSON line per request to ``LOADTEST_RECORDS`` (one file per locust process):
     {"t": 1733412345.1, "rid": "<X-Request-ID returned>", "sent": "<X-Request-ID sent>",
      "route": "transcript", "method": "GET", "status": 200, "ms": 12.3,
      "resource": "<opaque ref or null>", "adj": "<adjustment id of a 2xx write or null>",
-     "problem": false}
+     "problem": false, "key": "<Idempotency-Key of a write or null>", "attempt": 0, "replayed": false}
+
+Writes carry an ``Idempotency-Key``; a write answered 502/503/504 or not at all (the server
+killed, PostgreSQL restarting) is retried with the same key, up to ``LOADTEST_RETRIES`` times
+(default 3): the checker then asserts that no key's write was applied twice.
 
 The completeness checker (``loadtest/check.py``) matches every record against the audit log.
 TINs travel only in POST bodies, never in a URL, a header or a record.
@@ -31,6 +35,8 @@ _OUT = open(os.environ["LOADTEST_RECORDS"], "a", encoding="utf-8", buffering=1) 
 _LOCK = threading.Lock()
 _LETTERS = string.ascii_lowercase
 _WAIT = float(os.environ.get("LOADTEST_WAIT", "1.0"))
+_RETRIES = int(os.environ.get("LOADTEST_RETRIES", "3"))
+_RETRY_ON = (0, 502, 503, 504)  # no answer, or "unavailable": the write may or may not have been applied
 
 
 def _new_id() -> str:
@@ -42,6 +48,7 @@ class _Recorder(FastHttpUser):
     """Sends one request, records (request id, route, status, latency); never raises on errors."""
 
     abstract = True
+    last_status = 0
     wait_time = between(0.2 * _WAIT, 1.8 * _WAIT)
     network_timeout = 60.0
     connection_timeout = 10.0
@@ -56,11 +63,16 @@ class _Recorder(FastHttpUser):
         purpose: str | None = None,
         body: dict[str, Any] | None = None,
         resource: str | None = None,
+        key: str | None = None,
+        attempt: int = 0,
     ) -> dict[str, Any] | None:
         sent = _new_id()
         headers = {**self.headers, "X-Request-ID": sent}
         if purpose is not None:
             headers["Purpose-Of-Use"] = purpose
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        replayed = False
         started = time.time()
         t0 = time.perf_counter()
         payload: dict[str, Any] | None = None
@@ -69,6 +81,7 @@ class _Recorder(FastHttpUser):
             status = int(resp.status_code or 0)
             rid = resp.headers.get("x-request-id") if resp.headers else None
             ctype = (resp.headers.get("content-type") or "") if resp.headers else ""
+            replayed = bool(resp.headers) and resp.headers.get("idempotent-replayed") == "true"
             if 200 <= status < 300:
                 try:
                     payload = resp.json()
@@ -77,6 +90,8 @@ class _Recorder(FastHttpUser):
                 resp.success()
             elif status in (403, 404, 422):
                 resp.success()  # refusals are part of the mix; the checker asks for their audit events
+            elif key is not None and status in _RETRY_ON and attempt < _RETRIES:
+                resp.success()  # retried with the same key (the retry's record says how it ended)
             else:
                 resp.failure(f"status {status}")
         adj = payload.get("id") if payload is not None and route == "adjust" else None
@@ -93,10 +108,24 @@ class _Recorder(FastHttpUser):
             "resource": resource,
             "adj": adj,
             "problem": "problem+json" in ctype,
+            "key": key,
+            "attempt": attempt,
+            "replayed": replayed,
         }
         with _LOCK:
             _OUT.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self.last_status = status
         return payload
+
+    def write(self, route: str, path: str, *, purpose: str, body: dict[str, Any], resource: str) -> None:
+        """A write with an Idempotency-Key, retried with the same key while it may not have been applied."""
+        key = "lt-" + _new_id()
+        for attempt in range(_RETRIES + 1):
+            if attempt:
+                time.sleep(min(0.25 * 2**attempt, 2.0))  # gevent-patched: other users go on meanwhile
+            self.call(route, "POST", path, purpose=purpose, body=body, resource=resource, key=key, attempt=attempt)
+            if self.last_status not in _RETRY_ON:
+                return
 
 
 class Caseworker(_Recorder):
@@ -141,7 +170,7 @@ class Caseworker(_Recorder):
         s = self._subject()
         m = s["module"]
         body = {"tc": 290, "amount_cents": random.randint(100, 5000), "reason_code": 51}
-        self.call("adjust", "POST", f"/v1/modules/{m}/adjustments", purpose=s["purpose"], body=body, resource=m)
+        self.write("adjust", f"/v1/modules/{m}/adjustments", purpose=s["purpose"], body=body, resource=m)
 
     @task(1)
     def wrong_purpose(self) -> None:

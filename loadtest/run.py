@@ -12,7 +12,7 @@ recovery time.
                            [--faults all|none|kill,pg-restart,disk-full,slow-disk]
                            [--fault-seconds 90] [--taxpayers 20000] [--workdir DIR] [--keep]
 
-Exit status 1 if any run has an unaudited response, a lost acknowledged write or a failed
+Exit status 1 if any run has an unaudited response, a lost acknowledged write, a write applied twice or a failed
 inclusion proof.
 """
 
@@ -342,7 +342,8 @@ def print_run(result: dict[str, Any], check_output: str) -> None:
         f"   requests {result['requests']}, 2xx {ok}, 503 {n503}, other {result['requests'] - ok - n503} "
         f"{ {k: v for k, v in sorted(statuses.items()) if not 200 <= k < 300 and k != 503} }, "
         f"unaudited {len(check.get('unaudited', [])) if check else 'NOT CHECKED'}, "
-        f"lost acknowledged writes {len(check.get('lost_writes', [])) if check else 'NOT CHECKED'}"
+        f"lost acknowledged writes {len(check.get('lost_writes', [])) if check else 'NOT CHECKED'}, "
+        f"doubled writes {len(check.get('doubled_writes', [])) if check else 'NOT CHECKED'}"
     )
     if "fault" in result:
         f = result["fault"]
@@ -426,13 +427,14 @@ def main(argv: list[str] | None = None) -> int:
         check = r.get("check", {})
         unaudited = len(check.get("unaudited", [])) if check else -1
         lost = len(check.get("lost_writes", [])) if check else -1
+        doubled = len(check.get("doubled_writes", [])) if check else -1
         proofs = f"{check.get('proofs_checked', 0) - check.get('proofs_failed', 0)}/{check.get('proofs_checked', 0)}"
         rec = r.get("fault", {}).get("recovery_seconds", "-")
         print(
             f"   {r['name']:<11} requests {r['requests']:>7}  unaudited {unaudited}  lost writes {lost}  "
-            f"proofs {proofs}  recovery {rec} s"
+            f"doubled {doubled}  proofs {proofs}  recovery {rec} s"
         )
-        bad = bad or unaudited != 0 or lost != 0 or bool(check.get("proofs_failed", 1))
+        bad = bad or unaudited != 0 or lost != 0 or doubled != 0 or bool(check.get("proofs_failed", 1))
     for s in skipped:
         print(f"   skipped {s}")
     (work / "results.json").write_text(json.dumps(ctx.results, indent=1), encoding="utf-8")
