@@ -598,3 +598,49 @@ def test_national_and_dbcs_literals_in_values_and_conditions() -> None:
     assert layout.item("A").value == ("NX'00410042'",)
     assert layout.conditions["A_AB"][1].values == ((b"\x00A\x00B", None), ("xy", None))
     assert layout.conditions["G_X"][1].values == (("x", None),)
+
+
+def test_nested_tables_and_slack_after_nested_groups() -> None:
+    layout = parse_copybook(
+        "       01  R.\n"
+        "           05 T OCCURS 2.\n"
+        "              10 A PIC X.\n"
+        "              10 U OCCURS 2.\n"
+        "                 15 B PIC S9(4) COMP SYNC.\n"
+        "                 15 C PIC X.\n"
+        "           05 D COMP-2 SYNC.\n"
+        "           05 G.\n"
+        "              10 H.\n"
+        "                 15 X PIC X(3).\n"
+        "           05 F COMP-1 SYNC.\n"
+    )
+    # T at 0: A 0, 1 slack byte, U at 2 (B 2-3, C 4, 1 inter-occurrence byte: 4 an element, 8 in all),
+    # T's element 10 bytes (even, m = 2): T 0-19.  D needs a doubleword: 4 slack bytes after the table, D 24-31.
+    # G 32: X 32-34; F needs a fullword at 36: the byte goes at the end of H (IBM: after X, at X's level).
+    assert offsets(layout, "A", "U", "B", "C", "T", "D", "X", "H", "G", "F") == [
+        (0, 1),
+        (2, 8),
+        (2, 2),
+        (4, 1),
+        (0, 20),
+        (24, 8),
+        (32, 3),
+        (32, 4),
+        (32, 4),
+        (36, 4),
+    ]
+    row = {"T": [{"A": "P", "U": [{"B": 1, "C": "Q"}, {"B": -2, "C": "R"}]}] * 2, "D": 2.5, "G": {"H": {"X": "XYZ"}}}
+    row["F"] = 0.5
+    assert decode_record(layout, encode_record(layout, row)) == row
+
+
+def test_many_sync_items_lay_out_quickly() -> None:
+    import time
+
+    text = "       01 R.\n" + "".join(
+        f"          05 A{i} PIC X.\n          05 B{i} PIC S9(9) COMP SYNC.\n" for i in range(1500)
+    )
+    began = time.process_time()
+    layout = parse_copybook(text)
+    assert layout.record_length == 1500 * 8
+    assert time.process_time() - began < 3.0  # one pass, not one pass per slack insertion

@@ -291,90 +291,86 @@ def _slack_item(size: int, level: int, parent: Item, line: int) -> Item:
 def _align_sync(root: Item) -> None:
     """Insert IBM's slack bytes for the SYNCHRONIZED items of ``root`` (a 01 record, doubleword aligned).
 
-    Each pass lays the record out and fixes the first misplaced thing in
-    storage order: a SYNC item whose offset from the record start is not a
-    multiple of its boundary m gets m - r slack bytes before it; a table
-    (OCCURS group) holding SYNC items whose element size is not a multiple of
-    the largest m inside it gets inter-occurrence slack bytes at the end of
-    each element, so every occurrence is aligned like the first.  Fixes never
-    move what comes before them, so the passes end.  Where the slack goes:
-    after the elementary item that precedes the SYNC item, at that item's
-    level (IBM's rule), when that item ends a plain group; otherwise just
-    before the SYNC item, or before the group or table it starts.  An item
-    that REDEFINES another is not moved (COBOL requires the redefined item to
-    be aligned).
+    One pass in storage order with absolute offsets (alignment counts from the
+    record start): a SYNC item whose offset is not a multiple of its boundary
+    m gets m - r slack bytes before it; a table (OCCURS group) holding SYNC
+    items whose element size is not a multiple of the largest m inside it gets
+    inter-occurrence slack bytes at the end of each element, so every
+    occurrence is aligned like the first.  Where the slack goes: after the
+    elementary item that precedes the SYNC item, at that item's level (IBM's
+    rule), when that item ends plain groups; otherwise just before the SYNC
+    item, or before the group or table it starts.  An item that REDEFINES
+    another is not moved (COBOL requires the redefined item to be aligned).
     """
-    if not any(sync_boundary(it) > 1 for it in root.walk()):
-        return
-    for _ in range(4 * len(root.walk()) + 8):
-        _measure(root)
-        root.offset = 0
-        _place(root)
-        fix = _first_misaligned(root)
-        if fix is None:
-            return
-        kind, item, size = fix
-        if kind == "end":
-            last = item.children[-1]
-            item.children.append(_slack_item(size, last.level, item, last.line))
-        else:
-            parent, index = _slack_position(item)
-            siblings = parent.children
-            level = siblings[index].level if index < len(siblings) else siblings[-1].level
-            siblings.insert(index, _slack_item(size, level, parent, item.line))
-    raise CopybookSyntaxError(f"record {root.name}: SYNCHRONIZED alignment does not settle", root.line)
+    if any(sync_boundary(it) > 1 for it in root.walk()):
+        _lay_aligned(root, 0)
 
 
-def _max_boundary(item: Item) -> int:
-    return max((sync_boundary(it) for it in item.walk()), default=1)
-
-
-def _first_misaligned(item: Item) -> tuple[str, Item, int] | None:
-    for child in item.children:
+def _lay_aligned(group: Item, start: int) -> int:
+    """Lay ``group``'s children out from absolute offset ``start``, adding slack; return the largest m inside."""
+    area_start, area_size = start, 0
+    largest = 1
+    i = 0
+    while i < len(group.children):
+        child = group.children[i]
+        if child.redefines is None:
+            area_start += area_size
+            area_size = 0
+            m = sync_boundary(_leading_item(child))
+            if m > 1 and area_start % m:
+                pad = m - area_start % m
+                if _put_slack(group, i, pad):
+                    i += 1
+                area_start += pad
         if child.is_group:
-            found = _first_misaligned(child)
-            if found is not None:
-                return found
-            if child.occurs:
-                m = _max_boundary(child)
-                if m > 1 and child.element_size % m:
-                    return "end", child, m - child.element_size % m
+            inner = _lay_aligned(child, area_start)
+            if child.occurs and inner > 1 and child.element_size % inner:
+                pad = inner - child.element_size % inner  # inter-occurrence slack bytes
+                child.children.append(_slack_item(pad, child.children[-1].level, child, child.children[-1].line))
+                child.element_size += pad
+            largest = max(largest, inner)
         else:
-            m = sync_boundary(child)
-            if m > 1 and child.redefines is None and child.offset % m:
-                return "before", child, m - child.offset % m
-    return None
+            largest = max(largest, sync_boundary(child))
+        area_size = max(area_size, child.size)
+        i += 1
+    group.element_size = area_start + area_size - start
+    return largest
 
 
-def _slack_position(item: Item) -> tuple[Item, int]:
-    """(group, index) where the slack bytes before SYNC item ``item`` are inserted."""
-    target = item
+def _leading_item(item: Item) -> Item:
+    """The elementary item a group (or table) starts with: slack for it goes before the group."""
+    while item.is_group and item.children:
+        item = item.children[0]
+    return item
+
+
+def _put_slack(group: Item, index: int, size: int) -> bool:
+    """Slack bytes before ``group.children[index]``; ``True`` when inserted there (not into an earlier group).
+
+    IBM: the slack follows the preceding elementary item, at its level.  When the
+    item before is a plain group (no OCCURS, no REDEFINES inside), the bytes go
+    at the end of the innermost such group that ends with that elementary item.
+    """
+    following = group.children[index]
+    chain: list[Item] = []
+    node = group.children[index - 1] if index > 0 else None
     while (
-        target.parent is not None
-        and target.parent.parent is not None
-        and target.parent.children[0] is target
-        and target.parent.redefines is None
-        and not target.parent.synthetic
+        node is not None
+        and node.is_group
+        and not node.occurs
+        and node.redefines is None
+        and not any(c.redefines is not None for c in node.children)
     ):
-        target = target.parent  # the SYNC item starts this group (or table): slack goes before it
-    parent = target.parent
-    assert parent is not None
-    index = parent.children.index(target)
-    # IBM: the slack follows the preceding elementary item, at its level, when that item ends plain groups.
-    if index > 0:
-        prev = parent.children[index - 1]
-        group, where = parent, index
-        while (
-            prev.is_group
-            and not prev.occurs
-            and prev.redefines is None
-            and not any(c.redefines is not None for c in prev.children)
-            and not (where < len(group.children) and group.children[where].redefines is not None)
-        ):
-            group, where = prev, len(prev.children)
-            prev = prev.children[-1]
-        return group, where
-    return parent, index
+        chain.append(node)
+        node = node.children[-1]
+    if chain:
+        deepest = chain[-1]
+        deepest.children.append(_slack_item(size, deepest.children[-1].level, deepest, following.line))
+        for owner in chain:
+            owner.element_size += size
+        return False
+    group.children.insert(index, _slack_item(size, following.level, group, following.line))
+    return True
 
 
 def _place(item: Item) -> None:
