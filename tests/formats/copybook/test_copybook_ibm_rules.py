@@ -644,3 +644,19 @@ def test_many_sync_items_lay_out_quickly() -> None:
     layout = parse_copybook(text)
     assert layout.record_length == 1500 * 8
     assert time.process_time() - began < 3.0  # one pass, not one pass per slack insertion
+
+
+def test_micro_focus_comp_x() -> None:
+    layout = parse_copybook(
+        "       01  R.\n"
+        "           05 A PIC X(2) COMP-X.\n"
+        "           05 B PIC 9(3) COMP-X.\n"
+        "           05 C PIC 9(5) USAGE COMPUTATIONAL-X.\n"
+    )
+    # A: 2 bytes; B: 999 needs 2 bytes; C: 99999 needs 3 (unsigned, big-endian).
+    assert offsets(layout, "A", "B", "C") == [(0, 2), (2, 2), (4, 3)]
+    data = bytes([0xFF, 0xFE, 0x03, 0xE7, 0x01, 0x86, 0x9F])
+    assert decode_record(layout, data) == {"A": 65534, "B": 999, "C": 99999}
+    assert encode_record(layout, {"A": 65534, "B": 999, "C": 99999}) == data
+    with pytest.raises(CopybookSyntaxError, match="COMP-X needs PIC X"):
+        parse_copybook("       01  R.\n           05 A PIC S9(3) COMP-X.\n")

@@ -30,7 +30,16 @@ from .copy_members import (
     replacements_from_mapping,
 )
 from .errors import CopybookSyntaxError
-from .picture import FIXED_BINARY, FieldType, Kind, PictureError, Usage, field_type, usage_from_word
+from .picture import (
+    FIXED_BINARY,
+    FieldType,
+    Kind,
+    PictureError,
+    Usage,
+    expand_picture,
+    field_type,
+    usage_from_word,
+)
 from .source import SourceFormat, Token, literal_prefix, tokenize
 
 _NAME = re.compile(r"[A-Za-z0-9_$#@][A-Za-z0-9_$#@-]*")
@@ -553,6 +562,23 @@ def parse_items(
     return roots
 
 
+def _comp_x(pic: str, item: Item) -> FieldType:
+    """Micro Focus COMP-X: unsigned big-endian binary; PIC X(n) takes n bytes, PIC 9(n) the bytes 10**n - 1 needs."""
+    try:
+        body = expand_picture(pic)
+    except PictureError as exc:
+        raise CopybookSyntaxError(f"{item.name}: {exc}", item.line) from None
+    if body and set(body) <= {"X"}:
+        size = len(body)
+        digits = len(str(256**size - 1))
+    elif body and set(body) <= {"9"}:
+        digits = len(body)
+        size = max(1, ((10**digits - 1).bit_length() + 7) // 8)
+    else:
+        raise CopybookSyntaxError(f"{item.name}: COMP-X needs PIC X(n) or PIC 9(n), got {pic}", item.line)
+    return FieldType(Kind.NUMBER, Usage.BINARY, size, digits, 0, False, picture=pic)
+
+
 def _drop_listing_directives(tokens: list[Token]) -> list[Token]:
     """Remove EJECT / SKIPn (listing control, written with or without a period)."""
     out: list[Token] = []
@@ -591,6 +617,10 @@ def _check_tree(item: Item, inherited: Usage | None, inherited_word: str | None)
         pic = "S9(9)" if POINTER_USAGES[item.usage_word] == 4 else "S9(18)"
     if pic is None and item.usage not in (Usage.FLOAT, Usage.DOUBLE):
         raise CopybookSyntaxError(f"elementary item {item.name} has no PIC clause", item.line)
+    if pic is not None and item.usage_word in ("COMP-X", "COMPUTATIONAL-X"):
+        item.ftype = _comp_x(pic, item)
+        item.element_size = item.ftype.size
+        return
     try:
         item.ftype = field_type(
             pic,

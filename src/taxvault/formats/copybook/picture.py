@@ -49,6 +49,8 @@ _USAGE_WORDS = {
     "NATIONAL": Usage.NATIONAL,
     "DISPLAY-1": Usage.DBCS,
     "INDEX": Usage.BINARY,
+    "COMP-X": Usage.BINARY,
+    "COMPUTATIONAL-X": Usage.BINARY,
     "POINTER": Usage.BINARY,
     "POINTER-32": Usage.BINARY,
     "POINTER-64": Usage.BINARY,
