@@ -312,13 +312,29 @@ def end(token: Token[Claim | None]) -> None:
     _current.reset(token)
 
 
+@contextmanager
+def keyed(key: str, fingerprint: str, request_id: str) -> Iterator[Claim]:
+    """A claim for code that is not behind the HTTP adapter (a console form): call ``claim.finish`` inside.
+
+    Raises :class:`Replayed` from the first write unit if the key's request was applied before.
+    Leaving without ``finish`` (or by an exception) rolls the request's transaction back.
+    """
+    claim = Claim(key, fingerprint, request_id)
+    token = begin(claim)
+    try:
+        yield claim
+    finally:
+        end(token)
+        claim.abandon()
+
+
 def claim_for(session: Session, write: bool) -> Claim | None:
     """The claim that governs a unit of ``session``: an HTTP session of the claiming request, once it writes.
 
     A job or a system session running inside the request (its own request id) is not governed.
     """
     claim = _current.get()
-    if claim is None or session.channel != "http" or session.request_id != claim.request_id:
+    if claim is None or session.channel not in ("http", "web") or session.request_id != claim.request_id:
         return None
     return claim if write or claim.open else None
 

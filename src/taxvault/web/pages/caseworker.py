@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 
+from taxvault.access import idempotency
 from taxvault.access.door import REF_PATTERN, Target
 from taxvault.access.resources import Resource
-from taxvault.errors import Denied, Invalid, NotFound
+from taxvault.errors import Conflict, Denied, Invalid, NotFound
 from taxvault.ledger import adjustments
 from taxvault.ledger.accruals import AccrualError, accrual_invalid, published_rates
 from taxvault.ledger.codes import CODES
@@ -214,6 +216,7 @@ def module(
         can_adjust=True,
         issued=sent,
         notice_types=NOTICE_TYPES,
+        form_id=secrets.token_urlsafe(16),
         **view,
     )
 
@@ -226,8 +229,13 @@ def propose_adjustment(
     tc: Annotated[int, Form()],
     amount: Annotated[str, Form(max_length=20)] = "0",
     reason_code: Annotated[str, Form(max_length=3)] = "",
+    form_id: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    """Propose an adjustment: within her authority it posts at the next cycle, above it waits for her manager."""
+    """Propose an adjustment: within her authority it posts at the next cycle, above it waits for her manager.
+
+    The form's one-time ``form_id`` is the write's idempotency key: a double submit (or a resubmit
+    from the history) proposes it once and answers the first proposal again.
+    """
     try:
         cents = parse_cents(amount)
         reason = int(reason_code) if reason_code.strip() else None
@@ -251,6 +259,7 @@ def propose_adjustment(
             can_adjust=True,
             issued=None,
             notice_types=NOTICE_TYPES,
+            form_id=secrets.token_urlsafe(16),
             **view,
         )
     access = door_access(request, user, Resource.MODULE_TRANSCRIPT, module_ref)
@@ -269,8 +278,23 @@ def propose_adjustment(
         )
         return {"id": adj.ref}
 
-    done = access.write(cents, perform, ["tc", "amount_cents", "reason_code"], "request_adjustment")
-    return RedirectResponse(f"/web/cases/modules/{module_ref}?proposed={done['id']}", status_code=303)
+    fields = ["tc", "amount_cents", "reason_code"]
+    if not idempotency.valid_key(form_id):
+        done = access.write(cents, perform, fields, "request_adjustment")
+        return RedirectResponse(f"/web/cases/modules/{module_ref}?proposed={done['id']}", status_code=303)
+    same = idempotency.fingerprint("POST", request.url.path, b"", f"{tc}|{cents}|{reason}".encode())
+    try:
+        with idempotency.keyed(f"web-form:{form_id}", same, access.request_id) as claim:
+            done = access.write(cents, perform, fields, "request_adjustment")
+            location = f"/web/cases/modules/{module_ref}?proposed={done['id']}"
+            claim.finish(303, "text/uri-list", location.encode("ascii"))
+    except idempotency.Replayed as replay:  # the same form sent again: its first proposal
+        location = replay.stored.body.decode("ascii")
+    except Conflict as exc:  # the same form still in flight (PostgreSQL): the page will list it
+        if exc.code != "idempotency-key-in-progress":
+            raise
+        location = f"/web/cases/modules/{module_ref}"
+    return RedirectResponse(location, status_code=303)
 
 
 @router.post("/modules/{module_ref}/notices")
