@@ -660,3 +660,19 @@ def test_micro_focus_comp_x() -> None:
     assert encode_record(layout, {"A": 65534, "B": 999, "C": 99999}) == data
     with pytest.raises(CopybookSyntaxError, match="COMP-X needs PIC X"):
         parse_copybook("       01  R.\n           05 A PIC S9(3) COMP-X.\n")
+
+
+def test_external_floating_point() -> None:
+    layout = parse_copybook(
+        "       01  R.\n"
+        "           05 A PIC +9(2).9(4)E+99.\n"
+        "           05 B PIC -V9(5)E-99.\n"
+        "           05 C PIC +9E+99.\n"
+    )
+    assert offsets(layout, "A", "B", "C") == [(0, 12), (12, 10), (22, 6)]
+    printed = "+12.3450E+02-12300E-03+7E+05"
+    assert decode_record(layout, e(printed)) == {"A": 1234.5, "B": -0.000123, "C": 700000.0}
+    assert encode_record(layout, {"A": 1234.5, "B": -0.000123, "C": 7e5}) == e(printed)
+    assert decode_record(layout, e(" 12.3456E+02 12345E-03-1E-05")) == {"A": 1234.56, "B": 0.00012345, "C": -1e-05}
+    bad = decode_record(layout, e("+12.3456X+02 12A45E-03+1E+0Q"))
+    assert bad == {"A": None, "B": None, "C": None}

@@ -179,3 +179,62 @@ def render_edited(ftype: FieldType, unscaled: int) -> str | None:
                 place = i
         out[place] = symbol
     return "".join(out)
+
+
+# -- external floating point (PIC +9(3).9(4)E+99) -----------------------------------------------
+
+
+def external_float_parts(picture_body: str) -> tuple[int, int, bool]:
+    """(integer digits, fraction digits, point written) of an external floating-point picture's mantissa."""
+    mantissa = picture_body[1 : picture_body.index("E")]
+    point = "." if "." in mantissa else "V"
+    whole, _, fraction = mantissa.partition(point)
+    return whole.count("9"), fraction.count("9"), point == "."
+
+
+def external_float_converter(ftype: FieldType, decode_text: Callable[[bytes], str]) -> Callable[[bytes], Any]:
+    """IBM external floating point: sign, mantissa (``.`` written or ``V`` implied), ``E``, sign, 2 digits -> float.
+
+    The sign positions hold ``+`` or ``-`` (a ``-`` picture shows a positive
+    sign as a space); anything else makes the value ``None``.
+    """
+    whole, fraction, point = external_float_parts(ftype.edit_mask)
+    mantissa_len = whole + fraction + (1 if point else 0)
+    size = ftype.size
+
+    def convert(b: bytes) -> float | None:
+        text = decode_text(b)
+        if len(text) != size or text[0] not in "+- " or text[1 + mantissa_len] != "E" or text[-3] not in "+-":
+            return None
+        mantissa = text[1 : 1 + mantissa_len]
+        digits = mantissa.replace(".", "", 1) if point else mantissa
+        exponent = text[-2:]
+        if not (digits.isdigit() and digits.isascii() and exponent.isdigit() and exponent.isascii()):
+            return None
+        if point and mantissa[whole] != ".":
+            return None
+        value = float(f"{digits[:whole] or '0'}.{digits[whole:] or '0'}E{text[-3]}{exponent}")
+        return -value if text[0] == "-" else value
+
+    return convert
+
+
+def render_external_float(ftype: FieldType, number: float) -> str | None:
+    """The characters of ``number`` in an external floating-point picture (``None``: it cannot be shown)."""
+    whole, fraction, point = external_float_parts(ftype.edit_mask)
+    digits = whole + fraction
+    sign = "-" if number < 0 else ("+" if ftype.edit_mask[0] == "+" else " ")
+    magnitude = abs(number)
+    if magnitude == 0:
+        mantissa, exponent = 0, 0
+    else:
+        # Normalise so the mantissa's integer part has exactly ``whole`` digits (leading digit non-zero).
+        text = f"{magnitude:.{max(digits - 1, 0)}e}"
+        lead, _, exp = text.partition("e")
+        mantissa = int(lead.replace(".", ""))
+        exponent = int(exp) - (whole - 1)  # the value is (mantissa read as whole.fraction) * 10**exponent
+    body = str(mantissa).rjust(digits, "0")
+    if len(body) > digits or abs(exponent) > 99:
+        return None
+    shown = body[:whole] + ("." if point else "") + body[whole:]
+    return f"{sign}{shown}E{'-' if exponent < 0 else '+'}{abs(exponent):02d}"

@@ -26,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .codepages import CodePage, get_code_page
-from .edited import render_edited
+from .edited import render_edited, render_external_float
 from .errors import RecordEncodeError
 from .fastpath import ENCODER_REFUSALS, STATS
 from .layout import Layout
@@ -241,6 +241,8 @@ def initial_bytes(ftype: FieldType, cp: CodePage) -> bytes:
         if ftype.usage is Usage.DBCS:
             return b"\x40\x40" * (ftype.size // 2)
         return bytes([cp.space]) * ftype.size
+    if ftype.kind is Kind.FLOAT and ftype.usage is Usage.DISPLAY:
+        return encode_value(ftype, 0, cp, "ieee754", "")
     if ftype.kind is Kind.FLOAT:
         return bytes(ftype.size)
     return encode_value(ftype, 0, cp, "ieee754", "")
@@ -252,6 +254,13 @@ def encode_value(
     """Bytes of one elementary value (``justified``: JUSTIFIED RIGHT text is padded on the left)."""
     if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT):
         return _text(ftype, value, cp, name, justified)
+    if ftype.kind is Kind.FLOAT and ftype.usage is Usage.DISPLAY:  # external floating point
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            raise RecordEncodeError(f"{name}: expected a number, got {type(value).__name__}")
+        text = render_external_float(ftype, float(value))
+        if text is None:
+            raise RecordEncodeError(f"{name}: {value} cannot be shown in PIC {ftype.picture}")
+        return cp.encode(text)
     if ftype.kind is Kind.FLOAT:
         return _float(ftype, value, float_format, name)
     if ftype.usage is Usage.NATIONAL:  # national decimal: the DISPLAY characters in UTF-16BE

@@ -456,6 +456,11 @@ def make_converter(
     """Pick the converter for ``ftype`` (``field``: the item's path, for error reports)."""
     if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT):
         return text_converter(ftype, code_page, trimming, improved_nulls, dbcs=dbcs, field=field)
+    if ftype.kind is Kind.FLOAT and ftype.usage is Usage.DISPLAY:
+        from .edited import external_float_converter  # edited builds on this module
+
+        table = code_page.decoding_table
+        return external_float_converter(ftype, lambda b: codecs.charmap_decode(b, "strict", table)[0])
     if ftype.kind is Kind.FLOAT:
         return float_converter(ftype, float_format)
     if ftype.usage is Usage.PACKED:

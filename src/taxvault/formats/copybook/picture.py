@@ -145,6 +145,7 @@ def binary_width(digits: int) -> int:
 
 
 _TEXT_CHARS = set("XA9")
+_EXTERNAL_FLOAT = re.compile(r"[+-](?:9+(?:[.V]9*)?|[.V]9+)E[+-]99")
 _PLAIN_NUMERIC = set("S9VP")
 _EDITED_NUMERIC = set("S9VPZ.+-")
 _ALL_EDIT = set("9VPZ.+-*$,B0/CRDS")
@@ -211,6 +212,12 @@ def field_type(
         if usage is not Usage.DISPLAY:
             raise PictureError(f"PIC {pic} must be USAGE DISPLAY")
         return FieldType(Kind.TEXT, usage, len(body), picture=pic)
+    if body[0] in "+-" and "E" in body and _EXTERNAL_FLOAT.fullmatch(body):
+        # External floating point: sign, mantissa, E, exponent sign, two exponent digits (IBM).
+        if usage is not Usage.DISPLAY:
+            raise PictureError(f"external floating-point PIC {pic} must be USAGE DISPLAY")
+        size = sum(1 for ch in body if ch != "V")
+        return FieldType(Kind.FLOAT, usage, size, signed=True, picture=pic, edit_mask=body, edited=True)
     if not set(body) <= _ALL_EDIT:
         raise PictureError(f"unsupported characters in PIC {pic}")
     signed = body.startswith("S")
