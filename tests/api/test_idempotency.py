@@ -130,7 +130,10 @@ def test_an_expired_key_makes_a_fresh_write(world: World) -> None:
     assert _rows(world.engine, idempotency_keys) == 1  # the expired row gave way to the new one
     with world.engine.begin() as conn:
         conn.execute(idempotency_keys.update().values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
-        assert idempotency.purge_expired(conn, dt.datetime.now(dt.UTC)) == 1
+    assert _adjust(world, "expiring-2", who="cw-bob").status_code == 202  # any keyed write purges expired keys
+    with world.engine.connect() as conn:
+        left = conn.execute(sa.select(idempotency_keys.c.principal_id)).scalars().all()
+    assert left == [world.principal_of("cw-bob")]
 
 
 def test_a_refused_write_or_a_read_stores_nothing(world: World) -> None:

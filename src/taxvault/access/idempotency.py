@@ -17,7 +17,7 @@ retries would double it (an adjustment requested twice). With an ``Idempotency-K
 A later request of the same principal with the same key and the same request gets the stored
 response (the door audits that read, ``replay:<resource>``); with another request, 422; a
 failed request stores nothing (a retry runs afresh). Keys expire after
-``TAXVAULT_IDEMPOTENCY_TTL_SECONDS`` (default 24 h); expired rows are purged by writes.
+``TAXVAULT_IDEMPOTENCY_TTL_SECONDS`` (default 24 h); each keyed write deletes two expired rows.
 Keys of another principal are invisible: the key is hashed under the principal's scope.
 """
 
@@ -29,7 +29,6 @@ import hmac
 import logging
 import os
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
@@ -51,7 +50,7 @@ if TYPE_CHECKING:
 
 KEY_MAX = 255
 DEFAULT_TTL_SECONDS = 24 * 3600
-PURGE_EVERY_SECONDS = 600.0
+PURGE_PER_WRITE = 2
 REPLAY_POLICY = "idempotency:own-stored-response"
 _SECRET_NAME = "idempotency-hmac"  # noqa: S105 - the name of a key file, not a secret
 _K = idempotency_keys.c
@@ -259,7 +258,7 @@ class Claim:
                     row.action, row.resource, row.subject, row.fields,
                 )
             )  # fmt: skip
-        _purge_now_and_then(conn, now)
+        purge_expired(conn, now, limit=PURGE_PER_WRITE)
         try:  # PostgreSQL: waits while a concurrent duplicate's transaction holds the key, then fails
             conn.execute(
                 idempotency_keys.insert().values(
@@ -279,23 +278,19 @@ class Claim:
         self.principal = principal
 
 
-_last_purge = 0.0
-_purge_lock = threading.Lock()
+def purge_expired(conn: Connection, now: dt.datetime, *, limit: int = 1000) -> int:
+    """Delete up to ``limit`` keys expired at ``now``; returns how many (the caller commits).
 
-
-def _purge_now_and_then(conn: Connection, now: dt.datetime) -> None:
-    """Delete expired keys, at most every ten minutes per process, inside a write that holds the lock anyway."""
-    global _last_purge
-    with _purge_lock:
-        if time.monotonic() - _last_purge < PURGE_EVERY_SECONDS:
-            return
-        _last_purge = time.monotonic()
-    purge_expired(conn, now)
-
-
-def purge_expired(conn: Connection, now: dt.datetime) -> int:
-    """Delete the keys expired at ``now``; returns how many (the caller commits)."""
-    return int(conn.execute(idempotency_keys.delete().where(_K.expires_at <= now)).rowcount or 0)
+    Every reservation purges a couple (``PURGE_PER_WRITE``): at least as many expire as are made, so
+    the table keeps up with any write rate without a sweep. PostgreSQL skips rows another purge holds.
+    """
+    q = sa.select(_K.principal_id, _K.key_hash).where(_K.expires_at <= now).order_by(_K.expires_at).limit(limit)
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    rows = [(str(p), str(k)) for p, k in conn.execute(q)]
+    if rows:
+        conn.execute(idempotency_keys.delete().where(sa.tuple_(_K.principal_id, _K.key_hash).in_(rows)))
+    return len(rows)
 
 
 # -- the request's claim, for the door ----------------------------------------------------------------
