@@ -158,6 +158,7 @@ def test_oversight_pages(audit: Audit, world: World) -> None:
     audit.check("oversight-events", "/web/oversight/events?principal=ovs-privacy", wide=True)  # structure, not volume
     audit.check("oversight-proof", f"/web/oversight/events/{leaf}", wide=True)
     audit.check("oversight-heads", "/web/oversight/heads")
+    audit.check("oversight-scan", "/web/oversight/scan/")
     audit.check("oversight-alerts", "/web/oversight/alerts?state=all")
     audit.check("oversight-alert", f"/web/oversight/alerts/{ref}")
 

@@ -125,6 +125,13 @@ def test_oversight_main_flow(page: Any, live_server: LiveServer, world: World) -
     assert page.url.endswith("/web/oversight/heads")  # htmx swapped the result in
     screenshot(page, "oversight-heads-verified")
 
+    page.get_by_role("link", name="Scan").first.click()
+    page.wait_for_url("**/web/oversight/scan/")
+    page.get_by_role("button", name="Scan now").click()
+    page.locator("#scan-task .step", has_text="scanned").wait_for(timeout=60_000)
+    assert page.locator("#scan-task progress").get_attribute("value") == "100"
+    screenshot(page, "oversight-scan")
+
     page.get_by_role("link", name="Alerts").first.click()
     page.wait_for_url("**/web/oversight/alerts")
     screenshot(page, "oversight-alerts")
