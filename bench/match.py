@@ -172,11 +172,15 @@ def one_run(n: int, mode: str, overlap: float, seed: int, threads: int | None, m
         left, right = encode_people(left, KEY, fields), encode_people(right, KEY, fields)
     seconds["encode"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    cpu0 = _cpu()
+    load0 = os.getloadavg()[0]
     result = link(left, right, fields, encoded=encoded, seed=seed, threads=threads, memory_limit=memory_limit)
     seconds["link"] = time.perf_counter() - t0
+    cpu = _cpu() - cpu0
     phases = dict(result.seconds)
     seconds["train"] = phases.get("train", 0.0)
-    seconds["predict"] = phases.get("predict", 0.0)
+    seconds["blocking"] = phases.get("blocking", 0.0)
+    seconds["predict"] = phases.get("predict", 0.0) - seconds["blocking"]
     seconds["resolve"] = phases.get("resolve", 0.0)
     seconds["prepare"] = phases.get("features", 0.0) + phases.get("register", 0.0)
     precision, recall, f1 = scores(result.pairs, truth)
@@ -188,6 +192,8 @@ def one_run(n: int, mode: str, overlap: float, seed: int, threads: int | None, m
                 "mode": mode,
                 "seconds": seconds,
                 "total": seconds["encode"] + seconds["link"],
+                "link_cpu": cpu,
+                "load": max(load0, os.getloadavg()[0]),
                 "peak_mib": peak_kib / 1024,
                 "u_pairs": u_sample_size(n, n),
                 "pairs_compared": result.pairs_compared,
@@ -201,13 +207,22 @@ def one_run(n: int, mode: str, overlap: float, seed: int, threads: int | None, m
     )
 
 
+def _cpu() -> float:
+    """CPU seconds of this process, all threads (user + system): what the link cost, whatever else ran."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def scale(sizes: list[int], modes: list[str], args: argparse.Namespace) -> None:
     print(f"\nscale on DuckDB, {os.cpu_count()} cores, overlap {args.overlap:.0%}, seed {args.seed}")
-    print("(total = encode + link; generating the files is not counted)")
+    print("(total = encode + link; generating the files is not counted; block s = candidate pairs, score s =")
+    print(" scoring them; link cpu s = CPU seconds of the link on all cores; load = the machine's 1-minute load")
+    print(" average, the anchor for reading wall-clock seconds on a shared machine: above the core count, other")
+    print(" work was taking CPU from this run)")
     head = (
-        f"{'N x N':>10} {'mode':>8} {'gen s':>6} {'enc s':>6} {'train s':>7} {'pred s':>7} {'1:1 s':>6} "
-        f"{'total s':>8} {'peak MiB':>9} {'u pairs':>10} {'compared':>11} {'linked':>8} {'precision':>9} "
-        f"{'recall':>7} {'F1':>7}"
+        f"{'N x N':>10} {'mode':>8} {'gen s':>6} {'enc s':>6} {'train s':>7} {'block s':>7} {'score s':>7} "
+        f"{'1:1 s':>6} {'total s':>8} {'link cpu s':>10} {'load':>5} {'peak MiB':>9} {'u pairs':>10} {'compared':>11} "
+        f"{'linked':>8} {'precision':>9} {'recall':>7} {'F1':>7}"
     )
     print(head)
     results: dict[tuple[int, str], dict[str, Any]] = {}
@@ -223,8 +238,9 @@ def scale(sizes: list[int], modes: list[str], args: argparse.Namespace) -> None:
         results[(n, mode)] = r
         s = r["seconds"]
         print(
-            f"{n:>10,} {mode:>8} {s['generate']:>6.1f} {s['encode']:>6.1f} {s['train']:>7.1f} {s['predict']:>7.1f} "
-            f"{s['resolve']:>6.1f} {r['total']:>8.1f} {r['peak_mib']:>9.0f} {r['u_pairs']:>10,} "
+            f"{n:>10,} {mode:>8} {s['generate']:>6.1f} {s['encode']:>6.1f} {s['train']:>7.1f} {s['blocking']:>7.1f} "
+            f"{s['predict']:>7.1f} {s['resolve']:>6.1f} {r['total']:>8.1f} {r['link_cpu']:>10.1f} {r['load']:>5.1f} "
+            f"{r['peak_mib']:>9.0f} {r['u_pairs']:>10,} "
             f"{r['pairs_compared']:>11,} {r['linked']:>8,} {r['precision']:>9.4f} {r['recall']:>7.4f} {r['f1']:>7.4f}",
             flush=True,
         )
