@@ -676,3 +676,20 @@ def test_external_floating_point() -> None:
     assert decode_record(layout, e(" 12.3456E+02 12345E-03-1E-05")) == {"A": 1234.56, "B": 0.00012345, "C": -1e-05}
     bad = decode_record(layout, e("+12.3456X+02 12A45E-03+1E+0Q"))
     assert bad == {"A": None, "B": None, "C": None}
+
+
+def test_decimal_point_is_comma() -> None:
+    text = (
+        "       01  R.\n"
+        "           05 A PIC ZZ.ZZ9,99-.\n"
+        "           05 B PIC 9(3),99.\n"
+        "           05 C PIC $$.$$9,99CR.\n"
+        "           05 D PIC S9(3)V99.\n"
+    )
+    layout = parse_copybook(text, decimal_point_comma=True)
+    printed = "12.345,67-123,45$1.234,50CR0012L"
+    values = {"A": Decimal("-12345.67"), "B": Decimal("123.45"), "C": Decimal("-1234.50"), "D": Decimal("-1.23")}
+    assert decode_record(layout, e(printed)) == values
+    assert encode_record(layout, values) == e(printed)
+    # Without the setting the same text is the '.' convention: A's '.' is the point, so the value differs.
+    assert decode_record(parse_copybook(text), e(printed))["A"] != values["A"]

@@ -68,6 +68,7 @@ class Source:
     copy_dirs: tuple[Path, ...] = ()
     replacing: tuple[str, ...] = ()
     honor_sync: bool = True
+    decimal_point_comma: bool = False
 
     def replacements(self) -> dict[str, str]:
         out = {}
@@ -85,6 +86,9 @@ SourceFormatOption = typer.Option(
 )
 CopyDirOption = typer.Option([], "--copy-dir", help="Folder holding COPY members (repeat).")
 ReplacingOption = typer.Option([], "--replacing", help="TAG=TEXT for :TAG: placeholders (repeat).")
+DecimalCommaOption = typer.Option(
+    False, "--decimal-point-comma", help="The program said DECIMAL-POINT IS COMMA (PIC ZZ.ZZ9,99)."
+)
 IgnoreSyncOption = typer.Option(
     False, "--ignore-sync", help="Lay SYNC items out without IBM slack bytes (files from tools that did not align)."
 )
@@ -106,6 +110,7 @@ def _load_layout(path: Path, source: Source) -> Any:
         replacing=source.replacements() or None,
         copy_dirs=list(source.copy_dirs) or [path.parent],
         honor_sync=source.honor_sync,
+        decimal_point_comma=source.decimal_point_comma,
     )
 
 
@@ -150,6 +155,7 @@ def decode(
     replacing: list[str] = ReplacingOption,
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when any record was quarantined."),
     ignore_sync: bool = IgnoreSyncOption,
+    decimal_point_comma: bool = DecimalCommaOption,
     dbcs: str = typer.Option(
         "hex", "--dbcs", help="DBCS (PIC G, DISPLAY-1) items: hex (default), refuse, or a Python codec name."
     ),
@@ -176,7 +182,9 @@ def decode(
     except ValueError as exc:
         raise fail(str(exc)) from None
     try:
-        layout = _load_layout(copybook, Source(source_format, tuple(copy_dir), tuple(replacing), not ignore_sync))
+        layout = _load_layout(
+            copybook, Source(source_format, tuple(copy_dir), tuple(replacing), not ignore_sync, decimal_point_comma)
+        )
         options = DecodeOptions(
             encoding=encoding,
             variable_size_occurs=variable_size_occurs,
@@ -320,12 +328,15 @@ def layout_command(
     copy_dir: list[Path] = CopyDirOption,
     replacing: list[str] = ReplacingOption,
     ignore_sync: bool = IgnoreSyncOption,
+    decimal_point_comma: bool = DecimalCommaOption,
 ) -> None:
     """Print every item with its level, picture/usage, offset and size (as Cobrix's layout dump)."""
     from taxvault.formats.copybook import CopybookError
 
     try:
-        layout = _load_layout(copybook, Source(source_format, tuple(copy_dir), tuple(replacing), not ignore_sync))
+        layout = _load_layout(
+            copybook, Source(source_format, tuple(copy_dir), tuple(replacing), not ignore_sync, decimal_point_comma)
+        )
     except CopybookError as exc:
         raise fail(f"{copybook.name}: {exc}") from None
     rows = layout_rows(layout)

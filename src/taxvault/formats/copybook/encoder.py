@@ -281,6 +281,11 @@ def encode_value(
             raise RecordEncodeError(f"{name}: {value} does not fit in {ftype.size} bytes") from None
     if ftype.blank_when_zero and unscaled == 0:
         return bytes([cp.space]) * ftype.size  # BLANK WHEN ZERO: zero is written as spaces
+    if ftype.decimal_comma:  # DECIMAL-POINT IS COMMA: write with '.', then swap the two characters
+        plain = dataclasses.replace(ftype, decimal_comma=False)
+        return encode_value(plain, value, cp, float_format, name).translate(
+            bytes.maketrans(cp.encode(".,"), cp.encode(",."))
+        )
     if ftype.edit_generic:
         text = render_edited(ftype, unscaled)
         if text is None:

@@ -85,6 +85,7 @@ def _identity(v: int) -> int:
 
 
 DBCS_SPACE = b"\x40\x40"
+_SWAP_POINT = str.maketrans(".,", ",.")
 
 
 def _strip_dbcs(b: bytes, trimming: str) -> bytes:
@@ -454,13 +455,30 @@ def make_converter(
     dbcs: str = "hex",
 ) -> Converter:
     """Pick the converter for ``ftype`` (``field``: the item's path, for error reports)."""
+    if ftype.decimal_comma:
+        # DECIMAL-POINT IS COMMA: swap ',' and '.' in the data, then read it by the usual rules.
+        inner = make_converter(
+            dataclasses.replace(ftype, decimal_comma=False, picture=ftype.picture.translate(_SWAP_POINT)),
+            code_page,
+            trimming=trimming,
+            improved_nulls=improved_nulls,
+            strict_overpunch=strict_overpunch,
+            float_format=float_format,
+            field=field,
+        )
+        swap = bytes.maketrans(code_page.encode(".,"), code_page.encode(",."))
+
+        def swapped(b: bytes) -> Any:
+            return inner(b.translate(swap))
+
+        return swapped
     if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT):
         return text_converter(ftype, code_page, trimming, improved_nulls, dbcs=dbcs, field=field)
     if ftype.kind is Kind.FLOAT and ftype.usage is Usage.DISPLAY:
         from .edited import external_float_converter  # edited builds on this module
 
-        table = code_page.decoding_table
-        return external_float_converter(ftype, lambda b: codecs.charmap_decode(b, "strict", table)[0])
+        chars = code_page.decoding_table
+        return external_float_converter(ftype, lambda b: codecs.charmap_decode(b, "strict", chars)[0])
     if ftype.kind is Kind.FLOAT:
         return float_converter(ftype, float_format)
     if ftype.usage is Usage.PACKED:
@@ -472,8 +490,8 @@ def make_converter(
     if ftype.edit_generic:
         from .edited import edited_converter  # edited builds on this module
 
-        table = code_page.decoding_table
-        return edited_converter(ftype, lambda b: codecs.charmap_decode(b, "strict", table)[0])
+        chars = code_page.decoding_table
+        return edited_converter(ftype, lambda b: codecs.charmap_decode(b, "strict", chars)[0])
     return display_converter(
         ftype,
         code_page,

@@ -112,6 +112,7 @@ def parse_copybook(
     copy_members: Mapping[str, str] | None = None,
     copy_dirs: Sequence[str | os.PathLike[str]] | None = None,
     honor_sync: bool = True,
+    decimal_point_comma: bool = False,
 ) -> Layout:
     """Parse COBOL copybook ``text`` into a :class:`Layout`.
 
@@ -124,10 +125,13 @@ def parse_copybook(
     COMP-2, INDEX and POINTER items are aligned as IBM Enterprise COBOL aligns
     them, with slack bytes (:func:`_align_sync`); ``False`` ignores SYNC, for
     files written by tools that did not align (Cobrix's and JRecord's option).
+    ``decimal_point_comma``: the program said ``DECIMAL-POINT IS COMMA``
+    (``PIC ZZ.ZZ9,99``; ``,`` is the decimal point in pictures and data).
     Raises :class:`CopybookSyntaxError`.
     """
     roots = parse_items(
         text,
+        decimal_point_comma=decimal_point_comma,
         free_format=free_format,
         source_format=source_format,
         replacing=replacing,

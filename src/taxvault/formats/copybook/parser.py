@@ -506,8 +506,13 @@ def parse_items(
     replacing: Mapping[str, str] | None = None,
     copy_members: Mapping[str, str] | None = None,
     copy_dirs: Sequence[str | os.PathLike[str]] | None = None,
+    decimal_point_comma: bool = False,
 ) -> list[Item]:
     """Parse copybook ``text`` into its top-level items (usually 01 records).
+
+    ``decimal_point_comma``: the program said ``DECIMAL-POINT IS COMMA``, so
+    pictures (and the data) use ``,`` as the decimal point and ``.`` as the
+    grouping character (``PIC ZZ.ZZ9,99``).
 
     ``source_format`` (or the older ``free_format``) selects the column rules
     (:mod:`.source`); COPY members come from ``copy_members`` / ``copy_dirs``;
@@ -557,8 +562,17 @@ def parse_items(
         stack.append(item)
     if not roots:
         raise CopybookSyntaxError("the copybook contains no data description entries")
+    swap = str.maketrans(".,", ",.")
     for root in roots:
+        if decimal_point_comma:
+            for node in root.walk():
+                node.picture = node.picture.translate(swap) if node.picture else node.picture
         _check_tree(root, inherited=None, inherited_word=None)
+        if decimal_point_comma:
+            for node in root.walk():
+                ftype = node.ftype
+                if ftype is not None and ftype.kind is Kind.NUMBER and ftype.edited:
+                    node.ftype = replace(ftype, decimal_comma=True, picture=ftype.picture.translate(swap))
     return roots
 
 

@@ -112,6 +112,7 @@ class FieldType:
     blank_when_zero: bool = False  # BLANK WHEN ZERO: an all-blank field is zero (and zero is written blank)
     native: bool = False  # COMP-5 / BINARY-CHAR..DOUBLE: the machine's byte order (DecodeOptions.native_binary)
     edit_generic: bool = False  # an edited picture read and written by position (:mod:`.edited`)
+    decimal_comma: bool = False  # DECIMAL-POINT IS COMMA: ',' and '.' swap roles in the picture and the data
 
 
 class PictureError(ValueError):
