@@ -89,6 +89,10 @@ def test_the_same_key_with_another_body_is_refused_and_writes_nothing(world: Wor
     assert "different request" in other.json()["detail"]
     refused = [e for e in _events(world, 0) if e.request_id == other.headers["x-request-id"]]
     assert [(e.decision, e.policy) for e in refused] == [(Decision.DENY, "refused:idempotency-key-reused")]
+    other_purpose = world.client.post(
+        PATH, headers={**world.headers("cw-alice", "examination"), "Idempotency-Key": "k-body-1"}, json=BODY
+    )
+    assert other_purpose.status_code == 422, "the purpose is part of the request: its answer was masked for it"
     quoted = _adjust(world, '"k-body-1"')  # an RFC 8941 sf-string, as the IETF draft writes it: the same key
     assert quoted.headers.get("idempotent-replayed") == "true"
     assert _rows(world.engine, ledger_adjustments) == 1
@@ -182,7 +186,7 @@ def test_a_concurrent_duplicate_waits_then_is_a_409_on_postgresql(world: World) 
     SQLite: the duplicate waits for the write lock, then finds the stored response: a replay.
     """
     door = Door(world.engine, world.audit, PolicyEngine())
-    same = idempotency.fingerprint("POST", PATH, b"", json.dumps(BODY).encode())
+    same = idempotency.fingerprint("POST", PATH, b"", json.dumps(BODY).encode(), b"collection", b"")
     claim = Claim("concurrent-1", same, "first-request-0001")
     token = idempotency.begin(claim)
     try:

@@ -88,9 +88,10 @@ def _keyed(kind: str, *parts: bytes) -> str:
     return mac.hexdigest()
 
 
-def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
-    """What makes two requests "the same": method, path (opaque ids only), query and body bytes."""
-    return _keyed("request", method.upper().encode(), path.encode(), query, body)
+def fingerprint(method: str, path: str, query: bytes, body: bytes, *context: bytes) -> str:
+    """What makes two requests "the same": method, path (opaque ids only), query, body bytes, and the
+    ``context`` that changes what the answer may disclose (the purpose of use, a break-glass justification)."""
+    return _keyed("request", method.upper().encode(), path.encode(), query, body, *context)
 
 
 # -- the claim of one request ---------------------------------------------------------------------

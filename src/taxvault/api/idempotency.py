@@ -31,6 +31,7 @@ HEADER = b"idempotency-key"
 REPLAYED_HEADER = (b"idempotent-replayed", b"true")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _PROBLEM = b"application/problem+json"
+_CONTEXT_HEADERS = (b"purpose-of-use", b"break-glass-justification")  # a retry under another purpose is another request
 
 
 class IdempotencyMiddleware:
@@ -59,9 +60,10 @@ class IdempotencyMiddleware:
             )
             return
         messages, body = await _read_body(receive)
+        context = [b"\n".join(v for n, v in scope.get("headers", ()) if n == name) for name in _CONTEXT_HEADERS]
         claim = Claim(
             key,
-            idempotency.fingerprint(str(scope["method"]), path, scope.get("query_string", b""), body),
+            idempotency.fingerprint(str(scope["method"]), path, scope.get("query_string", b""), body, *context),
             str(scope.get("state", {}).get("request_id", "-")),
         )
         replay_iter = iter(messages)
