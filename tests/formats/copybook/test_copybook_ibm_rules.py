@@ -693,3 +693,12 @@ def test_decimal_point_is_comma() -> None:
     assert encode_record(layout, values) == e(printed)
     # Without the setting the same text is the '.' convention: A's '.' is the point, so the value differs.
     assert decode_record(parse_copybook(text), e(printed))["A"] != values["A"]
+
+
+def test_national_text_that_is_not_utf16_is_null() -> None:
+    layout = parse_copybook("       01  R.\n           05 U PIC N(2).\n           05 K PIC X.\n")
+    assert decode_record(layout, "ab".encode("utf-16-be") + e("K")) == {"U": "ab", "K": "K"}
+    lone_surrogate = b"\xd8\x00\x00a"
+    assert decode_record(layout, lone_surrogate + e("K")) == {"U": None, "K": "K"}  # never a U+FFFD guess
+    out = list(iter_records(layout, io.BytesIO((lone_surrogate + e("K")) * 2100)))
+    assert all(r.values == {"U": None, "K": "K"} for r in out)

@@ -147,6 +147,26 @@ def dbcs_converter(
     return decode
 
 
+def national_text_converter(trimming: str, improved_nulls: bool) -> Converter:
+    """PIC N (USAGE NATIONAL): UTF-16BE; bytes that are not UTF-16 (a lone surrogate) are null, never U+FFFD."""
+    ws = JAVA_WHITESPACE
+
+    def convert(b: bytes) -> str | None:
+        if improved_nulls and b and b.count(0) == len(b):
+            return None
+        try:
+            text = b.decode("utf-16-be")
+        except UnicodeDecodeError:
+            return None
+        if trimming == "both":
+            return text.strip(ws)
+        if trimming == "left":
+            return text.lstrip(ws)
+        return text.rstrip(ws) if trimming == "right" else text
+
+    return convert
+
+
 def text_converter(
     ftype: FieldType,
     code_page: CodePage,
@@ -162,13 +182,10 @@ def text_converter(
     if ftype.usage is Usage.DBCS:
         return dbcs_converter(ftype, dbcs, trimming, improved_nulls, field)
     if ftype.usage is Usage.NATIONAL:
+        return national_text_converter(trimming, improved_nulls)
 
-        def raw(b: bytes) -> str:
-            return b.decode("utf-16-be", errors="replace")
-    else:
-
-        def raw(b: bytes) -> str:
-            return charmap_decode(b, "strict", table)[0]
+    def raw(b: bytes) -> str:
+        return charmap_decode(b, "strict", table)[0]
 
     ws = JAVA_WHITESPACE
     trim: Callable[[str], str]
