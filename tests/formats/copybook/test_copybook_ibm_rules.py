@@ -702,3 +702,17 @@ def test_national_text_that_is_not_utf16_is_null() -> None:
     assert decode_record(layout, lone_surrogate + e("K")) == {"U": None, "K": "K"}  # never a U+FFFD guess
     out = list(iter_records(layout, io.BytesIO((lone_surrogate + e("K")) * 2100)))
     assert all(r.values == {"U": None, "K": "K"} for r in out)
+
+
+def test_micro_focus_comp_6_unsigned_packed() -> None:
+    layout = parse_copybook(
+        "       01  R.\n           05 A PIC 9(4) COMP-6.\n           05 B PIC 9(3)V99 COMPUTATIONAL-6.\n"
+    )
+    # No sign nibble: 4 digits in 2 bytes, 5 digits in 3 (one spare leading nibble).
+    assert offsets(layout, "A", "B") == [(0, 2), (2, 3)]
+    data = bytes.fromhex("1234" + "012345")
+    assert decode_record(layout, data) == {"A": 1234, "B": Decimal("123.45")}
+    assert encode_record(layout, {"A": 1234, "B": Decimal("123.45")}) == data
+    assert decode_record(layout, bytes.fromhex("123C" + "012345"))["A"] is None
+    with pytest.raises(CopybookSyntaxError, match="COMP-6 is unsigned"):
+        parse_copybook("       01  R.\n           05 A PIC S9(4) COMP-6.\n")

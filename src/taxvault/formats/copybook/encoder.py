@@ -268,6 +268,10 @@ def encode_value(
         ascii_page = get_code_page("ascii")
         return encode_value(shown, value, ascii_page, float_format, name).decode("ascii").encode("utf-16-be")
     unscaled = _unscaled(ftype, value, name)
+    if ftype.usage is Usage.PACKED_UNSIGNED:
+        if unscaled < 0:
+            raise RecordEncodeError(f"{name}: COMP-6 cannot hold a negative value")
+        return bytes.fromhex(str(unscaled).rjust(2 * ftype.size, "0"))
     if ftype.usage is Usage.PACKED:
         digits = str(abs(unscaled)).rjust(ftype.digits, "0")
         if len(digits) % 2 == 0:

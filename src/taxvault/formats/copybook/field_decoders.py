@@ -498,6 +498,14 @@ def make_converter(
         return external_float_converter(ftype, lambda b: codecs.charmap_decode(b, "strict", chars)[0])
     if ftype.kind is Kind.FLOAT:
         return float_converter(ftype, float_format)
+    if ftype.usage is Usage.PACKED_UNSIGNED:
+        to_value = scaler(ftype.scale)
+
+        def unsigned_packed(b: bytes) -> Any:
+            h = b.hex()
+            return to_value(int(h)) if h.isdigit() else None  # every nibble a digit, no sign nibble
+
+        return unsigned_packed
     if ftype.usage is Usage.PACKED:
         return packed_converter(ftype, strict_spare=strict_packed_spare, field=field)
     if ftype.usage is Usage.BINARY:

@@ -25,6 +25,7 @@ class Usage(Enum):
     FLOAT = "float"  # COMP-1: 4-byte float
     DOUBLE = "double"  # COMP-2: 8-byte float
     NATIONAL = "national"  # PIC N: UTF-16 big-endian, 2 bytes per position
+    PACKED_UNSIGNED = "packed-unsigned"  # COMP-6 (Micro Focus, RM): BCD digits, no sign nibble
     DBCS = "dbcs"  # PIC G, or PIC N with USAGE DISPLAY-1: EBCDIC DBCS, 2 bytes per character
 
 
@@ -42,6 +43,8 @@ _USAGE_WORDS = {
     "COMP-3": Usage.PACKED,
     "COMPUTATIONAL-3": Usage.PACKED,
     "PACKED-DECIMAL": Usage.PACKED,
+    "COMP-6": Usage.PACKED_UNSIGNED,
+    "COMPUTATIONAL-6": Usage.PACKED_UNSIGNED,
     "COMP-1": Usage.FLOAT,
     "COMPUTATIONAL-1": Usage.FLOAT,
     "COMP-2": Usage.DOUBLE,
@@ -233,7 +236,11 @@ def field_type(
             raise PictureError(f"PIC {pic} has no digit positions")
         if sign_separate or sign_clause:
             signed = True
-        if usage is Usage.PACKED:
+        if usage is Usage.PACKED_UNSIGNED:
+            if signed:
+                raise PictureError(f"COMP-6 is unsigned, got PIC {pic}")
+            size = (digits + 1) // 2
+        elif usage is Usage.PACKED:
             size = digits // 2 + 1
         elif usage is Usage.BINARY:
             size = binary_width(digits)
