@@ -716,3 +716,20 @@ def test_micro_focus_comp_6_unsigned_packed() -> None:
     assert decode_record(layout, bytes.fromhex("123C" + "012345"))["A"] is None
     with pytest.raises(CopybookSyntaxError, match="COMP-6 is unsigned"):
         parse_copybook("       01  R.\n           05 A PIC S9(4) COMP-6.\n")
+
+
+def test_utf8_items() -> None:
+    layout = parse_copybook(
+        "       01  R.\n"
+        "           05 A PIC U(3).\n"
+        "           05 B PIC U BYTE-LENGTH 5 USAGE UTF-8.\n"
+        "           05 K PIC X.\n"
+    )
+    # PIC U(3): 4 bytes a character position (12); BYTE-LENGTH 5: 5 bytes.
+    assert offsets(layout, "A", "B", "K") == [(0, 12), (12, 5), (17, 1)]
+    data = "héé".encode().ljust(12) + "€a".encode().ljust(5) + e("Z")
+    assert decode_record(layout, data) == {"A": "héé", "B": "€a", "K": "Z"}
+    assert encode_record(layout, {"A": "héé", "B": "€a", "K": "Z"}) == data
+    assert decode_record(layout, b"\xff" * 12 + data[12:])["A"] is None  # not UTF-8: null, never a guess
+    with pytest.raises(CopybookSyntaxError, match="BYTE-LENGTH"):
+        parse_copybook("       01  R.\n           05 A PIC X BYTE-LENGTH 5.\n")

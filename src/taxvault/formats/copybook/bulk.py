@@ -206,7 +206,7 @@ class _Columns:
         assert ftype is not None
         width = ftype.size
         convert = self.converter_of(item)
-        if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT) and ftype.usage not in (Usage.NATIONAL, Usage.DBCS):
+        if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT) and ftype.usage not in (Usage.NATIONAL, Usage.DBCS, Usage.UTF8):
             return self.text(raw, width, convert)
         if (
             ftype.kind is Kind.NUMBER

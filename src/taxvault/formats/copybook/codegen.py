@@ -225,7 +225,7 @@ class GroupCodegen:
         assert ftype is not None
         end = off + ftype.size
         self.reach = max(self.reach, end)
-        if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT) and ftype.usage not in (Usage.NATIONAL, Usage.DBCS):
+        if ftype.kind in (Kind.TEXT, Kind.EDITED_TEXT) and ftype.usage not in (Usage.NATIONAL, Usage.DBCS, Usage.UTF8):
             self.text_spans.append((off, end))
             if self.fast:
                 return f"s[\x00{off}:\x00{end}]{self.plain_trim}"

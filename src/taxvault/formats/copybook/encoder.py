@@ -240,6 +240,8 @@ def initial_bytes(ftype: FieldType, cp: CodePage) -> bytes:
             return " ".encode("utf-16-be") * (ftype.size // 2)
         if ftype.usage is Usage.DBCS:
             return b"\x40\x40" * (ftype.size // 2)
+        if ftype.usage is Usage.UTF8:
+            return b" " * ftype.size
         return bytes([cp.space]) * ftype.size
     if ftype.kind is Kind.FLOAT and ftype.usage is Usage.DISPLAY:
         return encode_value(ftype, 0, cp, "ieee754", "")
@@ -310,6 +312,9 @@ def _text(ftype: FieldType, value: Any, cp: CodePage, name: str, justified: bool
         elif ftype.usage is Usage.DBCS:
             data = _dbcs_bytes(value, name)  # the decoder's default (hex) form
             pad = b"\x40\x40"
+        elif ftype.usage is Usage.UTF8:
+            data = value.encode("utf-8")
+            pad = b" "
         else:
             data = cp.encode(value)
             pad = bytes([cp.space])

@@ -147,15 +147,15 @@ def dbcs_converter(
     return decode
 
 
-def national_text_converter(trimming: str, improved_nulls: bool) -> Converter:
-    """PIC N (USAGE NATIONAL): UTF-16BE; bytes that are not UTF-16 (a lone surrogate) are null, never U+FFFD."""
+def _unicode_text_converter(encoding: str, trimming: str, improved_nulls: bool) -> Converter:
+    """Text in a Unicode encoding; bytes that do not decode are null (never a U+FFFD guess)."""
     ws = JAVA_WHITESPACE
 
     def convert(b: bytes) -> str | None:
         if improved_nulls and b and b.count(0) == len(b):
             return None
         try:
-            text = b.decode("utf-16-be")
+            text = b.decode(encoding)
         except UnicodeDecodeError:
             return None
         if trimming == "both":
@@ -165,6 +165,16 @@ def national_text_converter(trimming: str, improved_nulls: bool) -> Converter:
         return text.rstrip(ws) if trimming == "right" else text
 
     return convert
+
+
+def national_text_converter(trimming: str, improved_nulls: bool) -> Converter:
+    """PIC N (USAGE NATIONAL): UTF-16BE; bytes that are not UTF-16 (a lone surrogate) are null."""
+    return _unicode_text_converter("utf-16-be", trimming, improved_nulls)
+
+
+def utf8_text_converter(trimming: str, improved_nulls: bool) -> Converter:
+    """PIC U (USAGE UTF-8): UTF-8 padded with spaces; bytes that are not UTF-8 are null."""
+    return _unicode_text_converter("utf-8", trimming, improved_nulls)
 
 
 def text_converter(
@@ -183,6 +193,8 @@ def text_converter(
         return dbcs_converter(ftype, dbcs, trimming, improved_nulls, field)
     if ftype.usage is Usage.NATIONAL:
         return national_text_converter(trimming, improved_nulls)
+    if ftype.usage is Usage.UTF8:
+        return utf8_text_converter(trimming, improved_nulls)
 
     def raw(b: bytes) -> str:
         return charmap_decode(b, "strict", table)[0]

@@ -73,6 +73,7 @@ _CLAUSE_WORDS = {
     "GROUP-USAGE",
     "DATE",
     "VOLATILE",
+    "BYTE-LENGTH",
 }
 # Usages without a PIC: bytes taken and, for SYNC, the boundary (IBM: 31-bit pointers are fullwords).
 POINTER_USAGES = {
@@ -196,6 +197,7 @@ class Item:
     sync: bool = False
     binary_unsigned: bool = False  # BINARY-CHAR/SHORT/LONG/DOUBLE UNSIGNED
     slack: bool = False  # slack bytes inserted by the layout for SYNCHRONIZED items (IBM rules)
+    byte_length: int | None = None  # PIC U BYTE-LENGTH n: a UTF-8 item of n bytes
 
     @property
     def is_group(self) -> bool:
@@ -382,6 +384,9 @@ def _parse_clause(cur: _Entries, item: Item, tok: Token) -> None:
     elif word in ("SYNCHRONIZED", "SYNC"):
         cur.accept("LEFT", "RIGHT")
         item.sync = True
+    elif word == "BYTE-LENGTH":
+        cur.accept("IS")
+        item.byte_length = _integer(cur.next("a byte length", line), "a byte length")
     elif word in ("GLOBAL", "EXTERNAL", "IS", "VOLATILE"):
         pass
     elif word == "DATE":
@@ -651,4 +656,8 @@ def _check_tree(item: Item, inherited: Usage | None, inherited_word: str | None)
         item.ftype = replace(item.ftype, blank_when_zero=True)
     if item.usage_word in ("COMP-5", "COMPUTATIONAL-5"):
         item.ftype = replace(item.ftype, native=True)
+    if item.byte_length is not None:
+        if item.ftype.usage is not Usage.UTF8 or item.ftype.size != 4:
+            raise CopybookSyntaxError(f"BYTE-LENGTH on {item.name} needs PIC U (one position)", item.line)
+        item.ftype = replace(item.ftype, size=item.byte_length)
     item.element_size = item.ftype.size

@@ -26,6 +26,7 @@ class Usage(Enum):
     DOUBLE = "double"  # COMP-2: 8-byte float
     NATIONAL = "national"  # PIC N: UTF-16 big-endian, 2 bytes per position
     PACKED_UNSIGNED = "packed-unsigned"  # COMP-6 (Micro Focus, RM): BCD digits, no sign nibble
+    UTF8 = "utf-8"  # PIC U (Enterprise COBOL 6.3+): UTF-8, 4 bytes per character position unless BYTE-LENGTH
     DBCS = "dbcs"  # PIC G, or PIC N with USAGE DISPLAY-1: EBCDIC DBCS, 2 bytes per character
 
 
@@ -51,6 +52,7 @@ _USAGE_WORDS = {
     "COMPUTATIONAL-2": Usage.DOUBLE,
     "NATIONAL": Usage.NATIONAL,
     "DISPLAY-1": Usage.DBCS,
+    "UTF-8": Usage.UTF8,
     "INDEX": Usage.BINARY,
     "COMP-X": Usage.BINARY,
     "COMPUTATIONAL-X": Usage.BINARY,
@@ -190,6 +192,12 @@ def field_type(
     if not body:
         raise PictureError("empty PIC")
     usage = usage or Usage.DISPLAY
+    if usage is Usage.UTF8 or "U" in body:
+        if not set(body) <= {"U"}:
+            raise PictureError(f"a UTF-8 item needs PIC U, got {pic}")
+        if usage not in (Usage.UTF8, Usage.DISPLAY):
+            raise PictureError(f"PIC {pic} must be USAGE UTF-8")
+        return FieldType(Kind.TEXT, Usage.UTF8, 4 * len(body), picture=pic)
     if usage is Usage.DBCS or "G" in body:
         # DBCS: each G (or N under DISPLAY-1) and each B (a DBCS space) takes 2 bytes.
         if not (set(body) <= set("GB") or set(body) <= set("NB")) or body.count("B") == len(body):
