@@ -111,6 +111,7 @@ def test_a_malformed_key_is_a_400_problem_and_writes_nothing(world: World) -> No
     twice = world.client.post(PATH, headers=[*base, ("Idempotency-Key", "a-1"), ("Idempotency-Key", "a-2")], json=BODY)
     assert twice.status_code == 400
     assert _rows(world.engine, ledger_adjustments) == 0
+    assert "Idempotency-Key" in world.client.get("/openapi.json").json()["info"]["description"]
 
 
 def test_a_key_is_the_principals_own_another_principal_gets_a_fresh_write(world: World) -> None:

@@ -27,7 +27,7 @@ from taxvault.access.policy import PolicyEngine
 from taxvault.access.principals import Caller
 from taxvault.access.ratelimit import RateLimiter
 from taxvault.access.tokens import TokenConfig, TokenVerifier
-from taxvault.api.idempotency import IdempotencyMiddleware
+from taxvault.api.idempotency import IdempotencyMiddleware, document
 from taxvault.api.methods import guard_fixed_paths
 from taxvault.api.middleware import RequestContextMiddleware
 from taxvault.api.problems import PROBLEM_RESPONSES, install_problem_handlers
@@ -182,4 +182,5 @@ def create_app(
         app.include_router(bench_router)
     install_console(app)  # the console's pages, sign-in, offline /docs (taxvault.web.router), same door
     guard_fixed_paths(app)  # e.g. GET /v1/taxpayers/lookup: 405, not a 422 from /v1/taxpayers/{id}
+    document(app)  # the Idempotency-Key header on every /v1 write, in the OpenAPI description
     return app

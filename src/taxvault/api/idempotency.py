@@ -18,6 +18,7 @@ import json
 import logging
 from typing import Any
 
+from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -111,6 +112,34 @@ class IdempotencyMiddleware:
                 return
         for message in held:
             await send(message)
+
+
+_KEY_DOC = (
+    " Writes (POST, PUT, PATCH, DELETE under /v1) accept an `Idempotency-Key` header (1 to 255 printable "
+    "ASCII characters; a fresh random key per write): a retry of the same request with the same key answers "
+    "the first response with `Idempotent-Replayed: true` and writes nothing; the same key with another request "
+    "is a 422, one still in flight a 409, a malformed key a 400 (docs/idempotency.md)."
+)
+
+
+def document(app: FastAPI) -> None:
+    """Say how writes are retried in the OpenAPI description.
+
+    In the description, not as a parameter of each operation: routes declare nothing for it, and a
+    declared header would make the schema fuzzing (tests/api/test_api_schemathesis.py) send generated
+    keys with every write: more requests held for their commit, testing the fuzzer's strings.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        info = schema.setdefault("info", {})
+        info["description"] = str(info.get("description", "")) + _KEY_DOC
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _parse(values: list[bytes]) -> str | None:
