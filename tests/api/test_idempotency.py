@@ -180,6 +180,16 @@ def test_a_503_after_the_commit_then_a_retry_applies_the_write_once(
     assert _rows(world.engine, ledger_adjustments) == 1
 
 
+def test_a_write_applied_without_its_stored_response_is_a_409_not_a_second_write(world: World) -> None:
+    """After an early commit whose response was never stored (the process died): never write again."""
+    assert _adjust(world, "unrecorded-1").status_code == 202
+    with world.engine.begin() as conn:
+        conn.execute(idempotency_keys.update().values(status=None, body=None))
+    again = _adjust(world, "unrecorded-1")
+    assert again.status_code == 409 and "not recorded" in again.json()["detail"]
+    assert _rows(world.engine, ledger_adjustments) == 1
+
+
 def test_a_concurrent_duplicate_waits_then_is_a_409_on_postgresql(world: World) -> None:
     """The first request holds its transaction (key reserved, not committed) while the duplicate arrives.
 
