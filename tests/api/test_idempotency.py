@@ -250,3 +250,25 @@ def test_a_read_after_the_write_shares_the_requests_transaction(world: World) ->
     claim.finish(200, "application/json", b"{}")
     actions = [e.action for e in _events(world, start)]
     assert actions == ["probe_write:probe", "probe_read:probe"]
+
+
+def test_a_durable_append_in_the_request_commits_its_write_first(world: World) -> None:
+    """The audit writer thread appends on a connection of its own: the request's open write would block it."""
+    door = Door(world.engine, world.audit, PolicyEngine())
+    claim = Claim("settle-1", "2" * 64, "settle-request-0001")
+    token = idempotency.begin(claim)
+    start = world.size()
+    try:
+        session = door.session(door.caller("cw-alice"), "collection", channel="http", request_id=claim.request_id)
+        with door.unit(session, write=True) as unit:
+            unit.audit("probe_write", "probe", "p2", PolicyDecision(True, ("probe",)))
+        assert claim.open
+        door.refuse("cw-alice", "probe", "probe-refusal", request_id=claim.request_id)
+        assert not claim.open and claim.early
+    finally:
+        idempotency.end(token)
+    claim.finish(200, "application/json", b'{"late":true}')
+    with world.engine.connect() as conn:
+        row = conn.execute(sa.select(idempotency_keys.c.status, idempotency_keys.c.action)).one()
+    assert (row.status, row.action) == (200, "probe_write:probe")
+    assert [e.action for e in _events(world, start)] == ["probe_write:probe", "probe"]

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from taxvault.access.disclosure import DisclosureRules
 from taxvault.access.events import event as build_event
-from taxvault.access.idempotency import claim_for, claimed_unit
+from taxvault.access.idempotency import claim_for, claimed_unit, settle_claim
 from taxvault.access.masking import Disclosure, MaskPlan, mask_body
 from taxvault.access.policy import ContextFacts, PolicyDecision, PolicyEngine, ResourceFacts
 from taxvault.access.principals import Address, Caller, CallerCache, UnknownPrincipal
@@ -330,6 +330,7 @@ class Door:
 
     def append(self, ev: AuditEvent) -> int:
         """Append one event durably (group commit), or :class:`Unavailable` (fail closed)."""
+        settle_claim()  # the writer thread would wait on a keyed request's open transaction
         try:
             return self.audit.append(ev)
         except AuditError as exc:

@@ -393,6 +393,13 @@ def claimed_unit(door: Door, claim: Claim, session: Session, *, write: bool) -> 
     unit.committed()
 
 
+def settle_claim() -> None:
+    """Commit the current request's open transaction now (before a durable append by another thread)."""
+    claim = _current.get()
+    if claim is not None and claim.conn is not None:
+        claim.commit_early()
+
+
 def _watch(door: Door) -> None:
     """Listen for other transactions beginning on the door's engine (once per engine)."""
     if not sa.event.contains(door.engine, "begin", _on_begin):
