@@ -336,6 +336,7 @@ def start_task(request: Request, user: WebUser, title: str, work: Work) -> Respo
 
 def task_response(request: Request, task: Task) -> Response:
     """The task's progress: the fragment htmx polls, or (without htmx) a page refreshing every second."""
+    task = task.snapshot()
     if request.headers.get("hx-request"):
         return render_fragment("_task.html", task=task)
     return render(request, "task.html", Page(task.title), task=task)

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from taxvault.errors import NotFound, TaxvaultError
 
@@ -36,6 +36,11 @@ class Task:
     media_type: str = "application/octet-stream"
     filename: str = "result"
     started: float = field(default_factory=time.monotonic)
+
+    def snapshot(self) -> Task:
+        """A copy to render from. The worker sets ``result`` before ``done``; a page that read
+        ``done`` twice could see it flip in between (no result, and no more polling: a CI flake)."""
+        return replace(self)
 
 
 Work = Callable[[Callable[[int, str], None]], tuple[bytes, str, str]]

@@ -316,6 +316,7 @@ def _verify_work(log: Any, size: int) -> Any:
 
 
 def _verify_response(request: Request, task: Task) -> Response:
+    task = task.snapshot()  # the worker thread may finish while this renders: one consistent view
     result = json.loads(task.result) if task.done and task.result else None
     values = {"task": task, "result": result}
     if request.headers.get("hx-request"):
