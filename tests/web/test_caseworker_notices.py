@@ -176,8 +176,9 @@ def test_a_day_past_the_published_rates_is_refused_with_the_reason(world: World)
     with local_door(world.engine) as door:
         door.clock = lambda: dt.datetime.combine(late, dt.time(12), tzinfo=dt.UTC)
         access = local_access(door, world.demo.principal, Resource.NOTICES, seeded.module_ref, "collection")
-        with pytest.raises(Invalid, match=r"cannot be computed on 2099-01-05 \(RateNotPublished"):
+        with pytest.raises(Invalid, match=r"cannot be computed on 2099-01-05 \(RateNotPublished") as refused:
             issue_notice(access, "CP14")
+    assert refused.value.hint and "TAXVAULT_UNDERPAYMENT_RATES" in refused.value.hint  # says how to mend it
     n = notices.c
     assert world.scalar(sa.select(sa.func.count()).where(n.module_id == seeded.module_id, n.issued_date == late)) == 0
 

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from taxvault.errors import Conflict, Invalid, NotFound
+from taxvault.ledger.accruals import RateNotPublished, accrual_invalid
 from taxvault.notices import issue, service
 from taxvault.notices.documents import NoticeType
 from taxvault.store.tables import notices, sources, tax_modules
@@ -59,7 +60,9 @@ def issue_on_request(
     skipped: list[tuple[str, str]] = []
     planned = issue.plan_modules(conn, [module_id], on, skipped)
     if skipped:
-        raise Invalid(f"the module's amounts cannot be computed on {on.isoformat()} ({skipped[0][1]})")
+        reason = skipped[0][1]
+        hint = accrual_invalid(RateNotPublished(on.isoformat())).hint if reason == RateNotPublished.__name__ else None
+        raise Invalid(f"the module's amounts cannot be computed on {on.isoformat()} ({reason})", hint=hint)
     due = [p for p in planned if p.notice_type is notice_type]
     if not due:
         now = planned[0].notice_type.value if planned else None
