@@ -168,9 +168,11 @@ def one_run(n: int, mode: str, overlap: float, seed: int, threads: int | None, m
     seconds["generate"] = time.perf_counter() - t0
     encoded = mode == "encoded"
     t0 = time.perf_counter()
+    enc_cpu0 = _cpu()
     if encoded:
         left, right = encode_people(left, KEY, fields), encode_people(right, KEY, fields)
     seconds["encode"] = time.perf_counter() - t0
+    encode_cpu = _cpu() - enc_cpu0
     t0 = time.perf_counter()
     cpu0 = _cpu()
     load0 = os.getloadavg()[0]
@@ -193,6 +195,7 @@ def one_run(n: int, mode: str, overlap: float, seed: int, threads: int | None, m
                 "seconds": seconds,
                 "total": seconds["encode"] + seconds["link"],
                 "link_cpu": cpu,
+                "encode_cpu": encode_cpu,
                 "load": max(load0, os.getloadavg()[0]),
                 "peak_mib": peak_kib / 1024,
                 "u_pairs": u_sample_size(n, n),
@@ -216,11 +219,13 @@ def _cpu() -> float:
 def scale(sizes: list[int], modes: list[str], args: argparse.Namespace) -> None:
     print(f"\nscale on DuckDB, {os.cpu_count()} cores, overlap {args.overlap:.0%}, seed {args.seed}")
     print("(total = encode + link; generating the files is not counted; block s = candidate pairs, score s =")
-    print(" scoring them; link cpu s = CPU seconds of the link on all cores; load = the machine's 1-minute load")
+    print(" scoring them; prep s = features and registering the files in the link; enc cpu s / link cpu s = CPU")
+    print(" seconds of encoding both files / of the link, on all cores; load = the machine's 1-minute load")
     print(" average, the anchor for reading wall-clock seconds on a shared machine: above the core count, other")
     print(" work was taking CPU from this run)")
     head = (
-        f"{'N x N':>10} {'mode':>8} {'gen s':>6} {'enc s':>6} {'train s':>7} {'block s':>7} {'score s':>7} "
+        f"{'N x N':>10} {'mode':>8} {'gen s':>6} {'enc s':>6} {'enc cpu s':>9} {'prep s':>6} "
+        f"{'train s':>7} {'block s':>7} {'score s':>7} "
         f"{'1:1 s':>6} {'total s':>8} {'link cpu s':>10} {'load':>5} {'peak MiB':>9} {'u pairs':>10} {'compared':>11} "
         f"{'linked':>8} {'precision':>9} {'recall':>7} {'F1':>7}"
     )
@@ -238,7 +243,8 @@ def scale(sizes: list[int], modes: list[str], args: argparse.Namespace) -> None:
         results[(n, mode)] = r
         s = r["seconds"]
         print(
-            f"{n:>10,} {mode:>8} {s['generate']:>6.1f} {s['encode']:>6.1f} {s['train']:>7.1f} {s['blocking']:>7.1f} "
+            f"{n:>10,} {mode:>8} {s['generate']:>6.1f} {s['encode']:>6.1f} {r['encode_cpu']:>9.1f} "
+            f"{s['prepare']:>6.1f} {s['train']:>7.1f} {s['blocking']:>7.1f} "
             f"{s['predict']:>7.1f} {s['resolve']:>6.1f} {r['total']:>8.1f} {r['link_cpu']:>10.1f} {r['load']:>5.1f} "
             f"{r['peak_mib']:>9.0f} {r['u_pairs']:>10,} "
             f"{r['pairs_compared']:>11,} {r['linked']:>8,} {r['precision']:>9.4f} {r['recall']:>7.4f} {r['f1']:>7.4f}",

@@ -41,9 +41,13 @@ then use the same columns, blocking rules and comparison levels, and differ
 only in how near values are recognised (Jaro-Winkler and Damerau-Levenshtein
 on strings versus Dice on filters and deletion tokens).
 
-Everything runs in DuckDB SQL (HMAC built from its ``sha256``), column at a
-time; repeated values (names, dates, places) are hashed once per distinct
-value. Python only computes the few thousand q-gram bit masks.
+Columnar throughout, with no Python per row: each source column (a name, the
+date of birth, the TIN, ...) is dictionary-encoded by Arrow, its distinct
+values go through DuckDB SQL once (derivations, keyed hashes built from
+DuckDB's ``sha256``, q-gram filters), and the results are expanded back to the
+rows with ``take``. Names, dates and places repeat a lot, so they cost little;
+what is left at scale is the TIN's eleven hashes (it is distinct per person).
+Python only computes the few thousand q-gram bit masks.
 """
 
 from __future__ import annotations
@@ -125,8 +129,6 @@ CLK_DOMAIN = {"first_name": "name", "last_name": "name"}
 """Bloom-filter bit domains: given name and surname share one, so that a filter of one file's given name
 can be compared with the other file's surname (names swapped between files); the street has its own."""
 
-_BOTH = "first_name_canon IS NOT NULL AND last_name IS NOT NULL"
-
 _SQL = {
     "first_name": "first_name",
     "first_name_canon": "first_name_canon",
@@ -145,10 +147,6 @@ _SQL = {
     "postcode": "postcode",
     "postcode3": "CASE WHEN length(postcode) >= 3 THEN substr(postcode, 1, 3) END",
     "state": "state",
-    "name_lo": f"CASE WHEN {_BOTH} THEN least(first_name_canon, last_name) END",
-    "name_hi": f"CASE WHEN {_BOTH} THEN greatest(first_name_canon, last_name) END",
-    "name_ph_lo": "CASE WHEN __tv_fph IS NOT NULL AND __tv_lph IS NOT NULL THEN least(__tv_fph, __tv_lph) END",
-    "name_ph_hi": "CASE WHEN __tv_fph IS NOT NULL AND __tv_lph IS NOT NULL THEN greatest(__tv_fph, __tv_lph) END",
     "birth_digits": "array_to_string(list_sort(string_split(replace(birth_date, '-', ''), '')), '')",
 }
 
@@ -302,7 +300,6 @@ def person_features(
     ordered = [f for f in PERSON_FIELDS if f in fields]
     # The id column is renamed so that no name taken from a file ever reaches SQL text.
     base = normalise_people(table.select([id_column, *ordered]).rename_columns(["__tv_id", *ordered]), ordered)
-    base = base.append_column("__tv_row", pa.array(np.arange(base.num_rows, dtype=np.int64)))
     if "first_name" in ordered:
         base = base.append_column("first_name_canon", canonical_given_names(base.column("first_name")))
     if "first_name" in ordered and "last_name" in ordered:
@@ -311,91 +308,117 @@ def person_features(
     own = con is None
     con = con or _connect()
     try:
-        con.register("__tv_base", base)
-        per_field = [f"{_SQL[c]} AS {c}" for f in ordered for c in DERIVED[f]]
-        joint = [f"{_SQL[c]} AS {c}" for c in joint_columns(ordered)]
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE __tv_feat AS SELECT *, "  # noqa: S608
-            f"{', '.join(joint) if joint else 'NULL AS __tv_none'} FROM ("
-            f"SELECT __tv_row, __tv_id, {', '.join(per_field)}"
-            f"{', __tv_fph, __tv_lph' if '__tv_fph' in base.column_names else ''} FROM __tv_base)"
-        )
-        con.unregister("__tv_base")
-        if key is None:
-            selects = ["__tv_id", *derived_columns(ordered)]
-            out = con.sql(f"SELECT {', '.join(selects)} FROM __tv_feat ORDER BY __tv_row").to_arrow_table()  # noqa: S608
-        else:
-            out = _encode_sql(con, key, ordered)
-        return out.rename_columns([id_column, *out.column_names[1:]])
+        out = _derive(con, base, ordered, key)
     finally:
-        con.execute("DROP TABLE IF EXISTS __tv_feat")
         if own:
             con.close()
+    return pa.table([base.column("__tv_id"), *out.values()], names=[id_column, *out])
 
 
-def _encode_sql(con: duckdb.DuckDBPyConnection, key: bytes, fields: Sequence[str]) -> pa.Table:
-    """Tokens and CLKs of ``__tv_feat`` (SQL text holds only our own column names and hex key pads)."""
-    ipad, opad = _pads(key)
+def _derive(
+    con: duckdb.DuckDBPyConnection, base: pa.Table, fields: Sequence[str], key: bytes | None
+) -> dict[str, pa.ChunkedArray]:
+    """The derived columns (tokens and CLKs with a key), in output order, each computed per distinct value.
 
-    def hmac_hex(msg_sql: str) -> str:
-        return f"sha256(unhex('{opad}') || unhex(sha256(unhex('{ipad}') || encode({msg_sql}))))"
-
-    selects = ["f.__tv_id"]
-    joins: list[str] = []
-    temp: list[str] = []
-    fuzzy = [f for f in fields if f in FUZZY_FIELDS]
-    if fuzzy:
+    Every column is a function of one source column (the TIN, a name, the date of birth, ...) or, for the
+    name pairs, of one per-row string Arrow builds (the lesser or greater of two names). So each source is
+    dictionary-encoded once, its few distinct values go through the SQL (normalised derivations, keyed
+    hashes, q-gram filters), and the results are expanded back with ``take``: no per-row SQL, no joins,
+    no sort to restore the row order.
+    """
+    out: dict[str, pa.ChunkedArray] = {}
+    fuzzy = [f for f in fields if f in FUZZY_FIELDS] if key is not None else []
+    if fuzzy and key is not None:
         con.register("__tv_masks", _clk_masks(key, fuzzy))
     try:
         for f in fields:
+            sources: dict[str, list[str]] = {}
             for c in DERIVED[f]:
-                if c == "tin":  # distinct per person: tokenised row by row
-                    selects.append(f"{hmac_hex('f.tin')} AS tin")
-                    for i in range(TIN_DELETIONS):
-                        msg = f"substr(f.tin, 1, {i}) || substr(f.tin, {i + 2})"
-                        selects.append(f"{_keyed(key, 'tin_del', msg)} AS tin_del{i}")
-                    continue
-                # Everything else repeats (names, dates, places): one HMAC per distinct value, joined back.
-                domain = _DOMAIN.get(c, c)
-                token_sql = _keyed(key, domain, "v")
-                con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE __tv_tok_{c} AS SELECT v, {token_sql} AS t "  # noqa: S608
-                    f"FROM (SELECT DISTINCT {c} AS v FROM __tv_feat WHERE {c} IS NOT NULL)"
+                sources.setdefault("first_name_canon" if c == "first_name_canon" else f, []).append(c)
+            got: dict[str, pa.ChunkedArray] = {}
+            for src, cols in sources.items():
+                got.update(
+                    _per_distinct(con, base.column(src), src, cols, key, clk=f if f in fuzzy and src == f else None)
                 )
-                temp.append(f"__tv_tok_{c}")
-                joins.append(f"LEFT JOIN __tv_tok_{c} AS j_{c} ON j_{c}.v = f.{c}")
-                selects.append(f"j_{c}.t AS {c}")
+            out.update({c: got[c] for c in DERIVED[f]})
+            if key is not None and f == "tin":
+                out.update({c: got[c] for c in tin_deletion_columns()})
             if f in fuzzy:
-                words = ", ".join(f"bit_or(m.m{i}) AS w{i}" for i in range(CLK_WORDS))
-                grams = "list_transform(range(1, length(s) + 2), lambda i: substr('_' || s || '_', i, 2))"
-                if CLK_UNIGRAMS:
-                    grams = f"list_concat({grams}, list_transform(range(1, length(s) + 1), lambda i: substr(s, i, 1)))"
-                con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE __tv_clk_{f} AS "  # noqa: S608
-                    f"SELECT g.s, {words} FROM ("
-                    f"  SELECT s, unnest({grams}) AS gram"
-                    f"  FROM (SELECT DISTINCT {f} AS s FROM __tv_feat WHERE {f} IS NOT NULL)"
-                    f") g JOIN __tv_masks m ON m.domain = '{f}' AND m.gram = g.gram GROUP BY g.s"
-                )
-                temp.append(f"__tv_clk_{f}")
-                joins.append(f"LEFT JOIN __tv_clk_{f} AS k_{f} ON k_{f}.s = f.{f}")
-                selects.extend(f"k_{f}.w{i} AS {f}_clk{i}" for i in range(CLK_WORDS))
-        for c in joint_columns(fields):
-            token_sql = _keyed(key, _DOMAIN.get(c, c), "v")
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE __tv_tok_{c} AS SELECT v, {token_sql} AS t "  # noqa: S608
-                f"FROM (SELECT DISTINCT {c} AS v FROM __tv_feat WHERE {c} IS NOT NULL)"
-            )
-            temp.append(f"__tv_tok_{c}")
-            joins.append(f"LEFT JOIN __tv_tok_{c} AS j_{c} ON j_{c}.v = f.{c}")
-            selects.append(f"j_{c}.t AS {c}")
-        sql = f"SELECT {', '.join(selects)} FROM __tv_feat AS f {' '.join(joins)} ORDER BY f.__tv_row"  # noqa: S608
-        return con.sql(sql).to_arrow_table()
+                out.update({c: got[c] for c in clk_columns(f)})
+        joint = joint_columns(fields)
+        if "name_lo" in joint:
+            pairs = {"name": ("first_name_canon", "last_name"), "name_ph": ("__tv_fph", "__tv_lph")}
+            for prefix, (a_name, b_name) in pairs.items():
+                a, b = base.column(a_name), base.column(b_name)
+                # Byte-wise order, as SQL's least/greatest on VARCHAR; null when either is null: no pair.
+                a_first = pc.less_equal(a, b)
+                for part, arr in (("lo", pc.if_else(a_first, a, b)), ("hi", pc.if_else(a_first, b, a))):
+                    c = f"{prefix}_{part}"
+                    out.update(_per_distinct(con, arr, "v", [c], key, expr={c: "v"}))
+        if "birth_digits" in joint:
+            out.update(_per_distinct(con, base.column("birth_date"), "birth_date", ["birth_digits"], key))
     finally:
-        for name in temp:
-            con.execute(f"DROP TABLE IF EXISTS {name}")
         if fuzzy:
             con.unregister("__tv_masks")
+    return out
+
+
+def _per_distinct(
+    con: duckdb.DuckDBPyConnection,
+    values: pa.ChunkedArray,
+    name: str,
+    cols: Sequence[str],
+    key: bytes | None,
+    *,
+    clk: str | None = None,
+    expr: dict[str, str] | None = None,
+) -> dict[str, pa.ChunkedArray]:
+    """Columns ``cols`` (SQL of :data:`_SQL` over a column ``name``) of each distinct value, expanded to the rows.
+
+    With a key each becomes its token (the TIN its HMAC and deletion tokens), and ``clk`` names the field
+    whose Bloom-filter words are added. SQL text holds only our own column names and hex key material.
+    """
+    encoded = pc.dictionary_encode(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
+    dictionary = encoded.dictionary
+    con.register(
+        "__tv_dict", pa.table({"__tv_i": pa.array(np.arange(len(dictionary), dtype=np.int64)), name: dictionary})
+    )
+    try:
+        exprs = expr or {c: _SQL[c] for c in cols}
+        selects: list[str] = []
+        for c in cols:
+            if key is None:
+                selects.append(f"{exprs[c]} AS {c}")
+            elif c == "tin":
+                ipad, opad = _pads(key)
+                selects.append(f"sha256(unhex('{opad}') || unhex(sha256(unhex('{ipad}') || encode(tin)))) AS tin")
+                for i in range(TIN_DELETIONS):
+                    msg = f"substr(tin, 1, {i}) || substr(tin, {i + 2})"
+                    selects.append(f"{_keyed(key, 'tin_del', msg)} AS tin_del{i}")
+            else:
+                selects.append(f"{_keyed(key, _DOMAIN.get(c, c), f'({exprs[c]})')} AS {c}")
+        sql = f"SELECT d.__tv_i, {', '.join(selects)}"
+        source = "__tv_dict AS d"
+        if clk is not None:
+            words = ", ".join(f"bit_or(m.m{i}) AS w{i}" for i in range(CLK_WORDS))
+            grams = "list_transform(range(1, length(s) + 2), lambda i: substr('_' || s || '_', i, 2))"
+            if CLK_UNIGRAMS:
+                grams = f"list_concat({grams}, list_transform(range(1, length(s) + 1), lambda i: substr(s, i, 1)))"
+            source += (
+                f" LEFT JOIN (SELECT g.__tv_i, {words} FROM ("  # noqa: S608
+                f"SELECT __tv_i, unnest({grams}) AS gram FROM (SELECT __tv_i, {name} AS s FROM __tv_dict)"
+                f") g JOIN __tv_masks m ON m.domain = '{clk}' AND m.gram = g.gram GROUP BY g.__tv_i) AS k"
+                " ON k.__tv_i = d.__tv_i"
+            )
+            sql += "".join(f", k.w{i} AS {clk}_clk{i}" for i in range(CLK_WORDS))
+        # __tv_i is the dictionary position, so that the rows come back in dictionary order for take().
+        per_value = con.sql(f"{sql} FROM {source} ORDER BY d.__tv_i").to_arrow_table()
+    finally:
+        con.unregister("__tv_dict")
+    return {
+        c: pa.chunked_array([per_value.column(c).combine_chunks().take(encoded.indices)])
+        for c in per_value.column_names[1:]
+    }
 
 
 def _keyed(key: bytes, domain: str, msg_sql: str) -> str:
