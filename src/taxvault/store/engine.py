@@ -33,6 +33,9 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     a 0700 directory, created if missing.
     """
     url = normalise_database_url(url or get_settings().database_url)
+    # A failed statement's error would otherwise quote its parameters (a look-up's values, a
+    # stored response, a quarantined record's fields) into every log line and traceback it reaches.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         db_path = sa.engine.make_url(url).database
         on_disk = bool(db_path) and db_path != ":memory:" and not str(db_path).startswith("file:")
