@@ -116,7 +116,16 @@ def test_same_seed_same_links_and_row_order_does_not_matter() -> None:
     left, right, _ = partner_pair(2_000, 2_000, 0.6, 13)
     first = link(left, right, FIELDS, encoded=False, seed=4)
     again = link(left.take(np.arange(left.num_rows)[::-1]), right, FIELDS, encoded=False, seed=4)
-    assert first.pairs.equals(again.pairs)
+    a, b = first.pairs, again.pairs
+    assert a.column_names == b.column_names and a.num_rows == b.num_rows
+    for name in a.column_names:  # the same pairs in the same order; the same scores
+        if pa.types.is_floating(a.schema.field(name).type):
+            # DuckDB sums the training's aggregates on two threads in whatever order they finish:
+            # a Bayes factor may differ in its last bit between runs (seen: 3.740175232967634 vs
+            # ...6325), never in a decision.
+            assert np.allclose(a[name].to_numpy(), b[name].to_numpy(), rtol=1e-9, atol=0, equal_nan=True), name
+        else:
+            assert a[name].equals(b[name]), name
     assert first.pairs_compared == again.pairs_compared
     assert first.pairs["left_id"].to_pylist() == sorted(first.pairs["left_id"].to_pylist())
 
